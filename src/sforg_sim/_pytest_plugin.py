@@ -1,0 +1,56 @@
+"""The pytest plugin (entry point ``pytest11``): hypothesis profiles and org fixtures.
+
+Imports of the simulator happen inside the fixtures, so merely having the package
+installed costs a pytest run nothing.
+
+Profiles (select with ``--hypothesis-profile NAME``; ``ci`` is loaded when ``CI`` is set):
+- ``ci``: derandomized, no deadline, 50 examples: the same examples every run, so CI is
+  reproducible and a red build is a real failure;
+- ``dev``: 25 examples, no deadline, for a fast edit-test loop;
+- ``thorough``: 1,000 examples, no deadline, for a nightly or pre-release run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+__all__ = ["register_profiles"]
+
+
+def register_profiles() -> None:
+    """Register the ``ci``, ``dev`` and ``thorough`` hypothesis profiles."""
+    from hypothesis import HealthCheck, settings
+
+    quiet = [HealthCheck.too_slow, HealthCheck.data_too_large]
+    settings.register_profile("ci", derandomize=True, deadline=None, max_examples=50,
+                              suppress_health_check=quiet, print_blob=True)
+    settings.register_profile("dev", deadline=None, max_examples=25,
+                              suppress_health_check=quiet)
+    settings.register_profile("thorough", deadline=None, max_examples=1000,
+                              suppress_health_check=quiet, print_blob=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the profiles; default to ``ci`` under CI unless one was chosen."""
+    register_profiles()
+    from hypothesis import settings
+
+    chosen = config.getoption("hypothesis_profile", default=None)
+    if chosen is None and os.environ.get("CI"):
+        settings.load_profile("ci")
+
+
+@pytest.fixture
+def sf_org() -> Iterator[Any]:
+    """A fresh, empty simulated org (enterprise edition)."""
+    from sforg_sim import Org
+
+    org = Org()
+    try:
+        yield org
+    finally:
+        org.store.conn.close()

@@ -1,0 +1,513 @@
+"""DML: insert, update, upsert and soft delete with Salesforce's record-level results.
+
+Each operation takes a list of records and returns one SaveResult per record, shaped as the
+REST sObject Collections API returns them: ``{"id", "success", "errors": [{"statusCode",
+"message", "fields"}]}`` (upsert adds ``"created"``). With ``all_or_none`` a single failure
+rolls the whole call back and every other record reports ALL_OR_NONE_OPERATION_ROLLED_BACK.
+
+Validation runs in Python once per record, but writes are set operations (``executemany``
+inside a savepoint), and lookups (existing rows, references, external ids) are batched, so
+a 500-record page costs a handful of SQLite statements, not 500.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import ids
+from .errors import (
+    AllOrNoneOperationRolledBack,
+    DuplicateExternalId,
+    DuplicateValue,
+    EntityIsDeleted,
+    FieldIntegrityException,
+    InvalidCrossReferenceKey,
+    InvalidField,
+    InvalidFieldForInsertUpdate,
+    InvalidType,
+    MalformedId,
+    RequiredFieldMissing,
+    SalesforceError,
+    error_class,
+)
+from .schema import OPPORTUNITY_STAGES, Field, Schema, SObjectDef
+from .store import Store, quote, sk_column
+
+__all__ = ["Dml", "SaveResult"]
+
+SaveResult = dict[str, Any]
+_STAGE_PROBABILITY = dict(OPPORTUNITY_STAGES)
+_AUDIT = ("CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
+          "SystemModstamp", "IsDeleted")
+
+
+@dataclass
+class _Pending:
+    """A record that passed validation: its position and its stored values."""
+
+    index: int
+    values: dict[str, Any]
+
+
+def _ok(rec_id: str, **extra: Any) -> SaveResult:
+    return {"id": rec_id, "success": True, "errors": [], **extra}
+
+
+def _fail(err: SalesforceError, rec_id: str | None = None, **extra: Any) -> SaveResult:
+    return {"id": rec_id, "success": False, "errors": [err.to_save_error()], **extra}
+
+
+def _read_only(names: list[str]) -> InvalidFieldForInsertUpdate:
+    return InvalidFieldForInsertUpdate(
+        f"Unable to create/update fields: {', '.join(names)}. Please check the security "
+        "settings of this field and verify that it is read/write for your profile or "
+        "permission set.", names)
+
+
+class Dml:
+    """The DML operations of one org. ``now`` and ``user`` give the audit stamp."""
+
+    def __init__(self, store: Store, schema: Schema, now: Callable[[], str],
+                 user: Callable[[], str]) -> None:
+        self.store = store
+        self.schema = schema
+        self.now = now
+        self.user = user
+
+    # --- validation -----------------------------------------------------------------------
+
+    def _values(self, obj: SObjectDef, rec: Mapping[str, Any], *, insert: bool,
+                skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """Validate one record's fields into ``{canonical name: stored value}``."""
+        if not isinstance(rec, Mapping):
+            raise InvalidField(f"Record is not an object: {rec!r}")
+        out: dict[str, Any] = {}
+        read_only: list[str] = []
+        for key, value in rec.items():
+            if key == "attributes" or key in skip:
+                continue
+            f = obj.get(key)
+            if f is None:
+                raise InvalidField(
+                    f"No such column '{key}' on sobject of type {obj.name}", [key])
+            if not (f.createable if insert else f.updateable):
+                read_only.append(f.name)
+                continue
+            out[f.name] = self._coerce(f, value)
+        if read_only:
+            raise _read_only(read_only)
+        missing = [f.name for f in obj.fields.values()
+                   if (f.required and insert and out.get(f.name) is None)
+                   or (not insert and f.name in out and out[f.name] is None
+                       and not f.nillable)]
+        if missing:
+            raise RequiredFieldMissing(
+                f"Required fields are missing: [{', '.join(missing)}]", missing)
+        return out
+
+    def _coerce(self, f: Field, value: Any) -> Any:
+        stored = f.coerce(value)
+        if f.type == "reference" and stored is not None:
+            target = self.schema.by_prefix(stored[:3])
+            if target is None or target.name not in f.reference_to:
+                raise FieldIntegrityException(
+                    f"{f.label or f.name}: id value of incorrect type: {value}", [f.name])
+        return stored
+
+    def _check_references(self, obj: SObjectDef, pending: list[_Pending],
+                          results: list[SaveResult | None]) -> list[_Pending]:
+        """Fail records whose lookups name no live record (one query per target)."""
+        refs = [f for f in obj.fields.values() if f.type == "reference" and f.createable]
+        wanted: dict[str, set[str]] = {}
+        for p in pending:
+            for f in refs:
+                v = p.values.get(f.name)
+                if v is not None:
+                    wanted.setdefault(v[:3], set()).add(v)
+        if not wanted:
+            return pending
+        alive: set[str] = set()
+        for prefix, values in wanted.items():
+            target = self.schema.by_prefix(prefix)
+            if target is None:
+                continue
+            found = self.store.fetch(target, sorted(values), ["IsDeleted"])
+            alive.update(k for k, (deleted,) in found.items() if not deleted)
+        keep = []
+        for p in pending:
+            bad = [f.name for f in refs if p.values.get(f.name) not in (None, *alive)]
+            if bad:
+                results[p.index] = _fail(InvalidCrossReferenceKey(
+                    "invalid cross reference id", bad))
+            else:
+                keep.append(p)
+        return keep
+
+    # --- insert ---------------------------------------------------------------------------
+
+    def insert(self, sobject: str, records: Sequence[Mapping[str, Any]], *,
+               all_or_none: bool = False) -> list[SaveResult]:
+        """Insert records; returns SaveResults in input order."""
+        obj = self.schema.get(sobject)
+        results: list[SaveResult | None] = [None] * len(records)
+        pending: list[_Pending] = []
+        for i, rec in enumerate(records):
+            try:
+                if isinstance(rec, Mapping) and any(k.lower() == "id" for k in rec):
+                    raise InvalidFieldForInsertUpdate(
+                        "cannot specify Id in an insert call", ["Id"])
+                pending.append(_Pending(i, self._values(obj, rec, insert=True)))
+            except SalesforceError as e:
+                results[i] = _fail(e)
+        pending = self._check_references(obj, pending, results)
+        if all_or_none and any(r is not None for r in results):
+            return self._rolled_back(results)
+        self._apply_defaults(obj, pending)
+        with _savepoint(self.store.conn) as sp:
+            self._insert_pending(obj, pending, results)
+            if all_or_none and any(r is not None and not r["success"] for r in results):
+                sp.rollback()
+                return self._rolled_back(results)
+        return [r for r in results if r is not None]
+
+    def _apply_defaults(self, obj: SObjectDef, pending: list[_Pending]) -> None:
+        now, user = self.now(), self.user()
+        owner = obj.get("OwnerId")
+        stage_probability = obj.name == "Opportunity"
+        new_ids = self.store.new_ids(obj, len(pending))
+        for p, rec_id in zip(pending, new_ids):
+            v = p.values
+            v["Id"] = rec_id
+            v["IsDeleted"] = 0
+            v["CreatedDate"] = v["LastModifiedDate"] = v["SystemModstamp"] = now
+            v["CreatedById"] = v["LastModifiedById"] = user
+            if owner is not None and v.get("OwnerId") is None:
+                v["OwnerId"] = user
+            if stage_probability and v.get("Probability") is None:
+                v["Probability"] = float(_STAGE_PROBABILITY.get(v.get("StageName"), 0))
+            for f in obj.fields.values():
+                if f.type == "boolean" and v.get(f.name) is None:
+                    v[f.name] = 1 if f.name == "IsActive" else 0
+
+    def _insert_pending(self, obj: SObjectDef, pending: list[_Pending],
+                        results: list[SaveResult | None]) -> None:
+        store = self.store
+        try:
+            with _savepoint(store.conn):
+                store.insert_rows(obj, [store.row(obj, p.values) for p in pending])
+            done = pending
+        except sqlite3.IntegrityError:
+            # Someone collides on a unique field: redo row by row to blame the right ones.
+            done = []
+            for p in pending:
+                try:
+                    with _savepoint(store.conn):
+                        store.insert_rows(obj, [store.row(obj, p.values)])
+                    done.append(p)
+                except sqlite3.IntegrityError:
+                    results[p.index] = _fail(self._duplicate(obj, p.values))
+        for p in done:
+            results[p.index] = _ok(p.values["Id"])
+        self._history(obj, [(p.values["Id"], p.values) for p in done])
+
+    def _duplicate(self, obj: SObjectDef, values: Mapping[str, Any],
+                   exclude: str | None = None) -> DuplicateValue:
+        for f in obj.fields.values():
+            if not f.unique or values.get(f.name) is None:
+                continue
+            col = sk_column(f.name) if f.sort_key else f.name
+            key = values[f.name].upper() if f.sort_key else values[f.name]
+            row = self.store.conn.execute(
+                f'SELECT "Id" FROM {quote(obj.name)} WHERE {quote(col)} = ? AND "Id" IS NOT ?',
+                (key, exclude)).fetchone()
+            if row:
+                return DuplicateValue(
+                    f"duplicate value found: {f.name} duplicates value on record with id: "
+                    f"{row[0]}", [f.name])
+        return DuplicateValue("duplicate value found: <unknown> duplicates value on record "
+                              "with id: <unknown>")
+
+    @staticmethod
+    def _rolled_back(results: list[SaveResult | None]) -> list[SaveResult]:
+        rolled = AllOrNoneOperationRolledBack(
+            "Record rolled back because not all records were valid and the request was "
+            "using AllOrNone header")
+        out = []
+        for r in results:
+            if r is None or r["success"]:
+                extra = {"created": r["created"]} if r is not None and "created" in r else {}
+                out.append(_fail(rolled, **extra))
+            else:
+                out.append({**r, "id": None})
+        return out
+
+    # --- history ----------------------------------------------------------------------------
+
+    def _history_object(self, obj: SObjectDef) -> SObjectDef | None:
+        for o in self.schema:
+            if o.history_of == obj.name:
+                return o
+        return None
+
+    def _history(self, obj: SObjectDef, changes: list[tuple[str, Mapping[str, Any]]]) -> None:
+        """Write a history row per (record id, new values), as OpportunityHistory does."""
+        hist = self._history_object(obj)
+        if hist is None or not changes:
+            return
+        tracked = [n for n in hist.fields if n not in ("Id", *_AUDIT) and n in obj.fields]
+        parent = next(f.name for f in hist.fields.values() if f.type == "reference"
+                      and obj.name in f.reference_to)
+        now, user = self.now(), self.user()
+        rows = []
+        for (rec_id, vals), hid in zip(changes, self.store.new_ids(hist, len(changes))):
+            v = {n: vals.get(n) for n in tracked}
+            v.update(Id=hid, IsDeleted=0, CreatedDate=now, LastModifiedDate=now,
+                     SystemModstamp=now, CreatedById=user, LastModifiedById=user)
+            v[parent] = rec_id
+            rows.append(self.store.row(hist, v))
+        self.store.insert_rows(hist, rows)
+
+    # --- update ---------------------------------------------------------------------------
+
+    def update(self, sobject: str, records: Sequence[Mapping[str, Any]], *,
+               all_or_none: bool = False) -> list[SaveResult]:
+        """Update records by Id; returns SaveResults in input order."""
+        obj = self.schema.get(sobject)
+        results: list[SaveResult | None] = [None] * len(records)
+        pending: list[_Pending] = []
+        seen: set[str] = set()
+        for i, rec in enumerate(records):
+            try:
+                rec_id = self._record_id(obj, rec)
+                if rec_id in seen:
+                    raise DuplicateValue(f"Duplicate id in list: {rec_id}", ["Id"])
+                seen.add(rec_id)
+                vals = self._values(obj, rec, insert=False,
+                                    skip=frozenset(k for k in rec if k.lower() == "id"))
+                vals["Id"] = rec_id
+                pending.append(_Pending(i, vals))
+            except SalesforceError as e:
+                rid = rec.get("Id") if isinstance(rec, Mapping) else None
+                results[i] = _fail(e, rid if isinstance(rid, str) else None)
+        pending = self._check_references(obj, pending, results)
+        if all_or_none and any(r is not None for r in results):
+            return self._rolled_back(results)
+        with _savepoint(self.store.conn) as sp:
+            self._update_pending(obj, pending, results)
+            if all_or_none and any(r is not None and not r["success"] for r in results):
+                sp.rollback()
+                return self._rolled_back(results)
+        return [r for r in results if r is not None]
+
+    def _record_id(self, obj: SObjectDef, rec: Mapping[str, Any]) -> str:
+        if not isinstance(rec, Mapping):
+            raise InvalidField(f"Record is not an object: {rec!r}")
+        raw = next((v for k, v in rec.items() if k.lower() == "id"), None)
+        if raw is None:
+            raise error_class("MISSING_ARGUMENT")("Id not specified in an update call", ["Id"])
+        rec_id = ids.to18(raw)
+        if rec_id[:3] != obj.key_prefix:
+            raise MalformedId(f"{obj.name} ID: id value of incorrect type: {raw}", ["Id"])
+        return rec_id
+
+    def _update_pending(self, obj: SObjectDef, pending: list[_Pending],
+                        results: list[SaveResult | None]) -> None:
+        hist = self._history_object(obj)
+        tracked = ([n for n in hist.fields if n not in ("Id", *_AUDIT) and n in obj.fields]
+                   if hist else [])
+        existing = self.store.fetch(obj, [p.values["Id"] for p in pending],
+                                    ["IsDeleted", *tracked])
+        now, user = self.now(), self.user()
+        groups: dict[tuple[str, ...], list[_Pending]] = {}
+        history: list[tuple[str, dict[str, Any]]] = []
+        for p in pending:
+            row = existing.get(p.values["Id"])
+            if row is None:
+                results[p.index] = _fail(InvalidCrossReferenceKey(
+                    "invalid cross reference id", ["Id"]), p.values["Id"])
+                continue
+            if row[0]:
+                results[p.index] = _fail(EntityIsDeleted("entity is deleted", ["Id"]),
+                                         p.values["Id"])
+                continue
+            v = p.values
+            if tracked:
+                old = dict(zip(tracked, row[1:]))
+                if any(n in v and v[n] != old[n] for n in tracked):
+                    history.append((v["Id"], {**old, **v}))
+            v["LastModifiedDate"] = v["SystemModstamp"] = now
+            v["LastModifiedById"] = user
+            groups.setdefault(tuple(k for k in v if k != "Id"), []).append(p)
+        for names, group in groups.items():
+            fields = [obj.fields[n] for n in names]
+            sql = self.store.update_sql(obj, fields)
+            try:
+                with _savepoint(self.store.conn):
+                    self.store.conn.executemany(sql, [
+                        self.store.update_params(fields, [p.values[n] for n in names],
+                                                 p.values["Id"]) for p in group])
+                ok = group
+            except sqlite3.IntegrityError:
+                ok = []
+                for p in group:
+                    try:
+                        with _savepoint(self.store.conn):
+                            self.store.conn.execute(sql, self.store.update_params(
+                                fields, [p.values[n] for n in names], p.values["Id"]))
+                        ok.append(p)
+                    except sqlite3.IntegrityError:
+                        results[p.index] = _fail(
+                            self._duplicate(obj, p.values, exclude=p.values["Id"]),
+                            p.values["Id"])
+            for p in ok:
+                results[p.index] = _ok(p.values["Id"])
+        ok_ids = {r["id"] for r in results if r is not None and r["success"]}
+        self._history(obj, [(i, v) for i, v in history if i in ok_ids])
+
+    # --- upsert ---------------------------------------------------------------------------
+
+    def upsert(self, sobject: str, external_id_field: str,
+               records: Sequence[Mapping[str, Any]], *,
+               all_or_none: bool = False) -> list[SaveResult]:
+        """Insert or update by an External ID field (or Id); SaveResults carry ``created``."""
+        obj = self.schema.get(sobject)
+        key_field = obj.field(external_id_field)
+        if not (key_field.external_id or key_field.type == "id"):
+            raise InvalidField(
+                f"Field name provided, {key_field.name} is not an External ID or indexed "
+                f"field for {obj.name}", [key_field.name])
+        results: list[SaveResult | None] = [None] * len(records)
+        keys: dict[int, Any] = {}
+        counts: dict[Any, int] = {}
+        for i, rec in enumerate(records):
+            raw = next((v for k, v in rec.items() if k.lower() == key_field.name.lower()),
+                       None) if isinstance(rec, Mapping) else None
+            if raw is None:
+                results[i] = _fail(InvalidField(
+                    f"{key_field.name} not specified", [key_field.name]), created=False)
+                continue
+            try:
+                k = key_field.coerce(raw)
+            except SalesforceError as e:
+                results[i] = _fail(e, created=False)
+                continue
+            k = k.upper() if key_field.sort_key else k
+            keys[i] = k
+            counts[k] = counts.get(k, 0) + 1
+        matches = self._match(obj, key_field, set(keys.values()))
+        inserts: list[int] = []
+        updates: list[tuple[int, str]] = []
+        for i, k in keys.items():
+            if counts[k] > 1:
+                results[i] = _fail(DuplicateExternalId(
+                    f"Duplicate external id specified: {records[i][key_field.name]}",
+                    [key_field.name]), created=False)
+            elif len(matches.get(k, [])) > 1:
+                results[i] = _fail(DuplicateExternalId(
+                    f"{key_field.name}: more than one record found for external id field: "
+                    f"[{', '.join(matches[k])}]", [key_field.name]), created=False)
+            elif matches.get(k):
+                updates.append((i, matches[k][0]))
+            else:
+                inserts.append(i)
+        if all_or_none and any(r is not None for r in results):
+            return self._rolled_back(results)
+        with _savepoint(self.store.conn) as sp:
+            upd = self.update(obj.name, [{**_without(records[i], key_field), "Id": rid}
+                                         for i, rid in updates])
+            for (i, _), r in zip(updates, upd):
+                results[i] = {**r, "created": False}
+            ins = self.insert(obj.name, [records[i] for i in inserts])
+            for i, r in zip(inserts, ins):
+                results[i] = {**r, "created": r["success"]}
+            if all_or_none and any(r is not None and not r["success"] for r in results):
+                sp.rollback()
+                return self._rolled_back(results)
+        return [r for r in results if r is not None]
+
+    def _match(self, obj: SObjectDef, f: Field, keys: set[Any]) -> dict[Any, list[str]]:
+        col = sk_column(f.name) if f.sort_key else f.name
+        out: dict[Any, list[str]] = {}
+        kl = sorted(keys)
+        for i in range(0, len(kl), 500):
+            chunk = kl[i:i + 500]
+            q = (f'SELECT {quote(col)}, "Id" FROM {quote(obj.name)} WHERE "IsDeleted" = 0 '
+                 f'AND {quote(col)} IN ({",".join("?" * len(chunk))}) ORDER BY "Id"')
+            for k, rid in self.store.conn.execute(q, chunk):
+                out.setdefault(k, []).append(rid)
+        return out
+
+    # --- delete ---------------------------------------------------------------------------
+
+    def delete(self, sobject: str, record_ids: Sequence[str], *,
+               all_or_none: bool = False) -> list[SaveResult]:
+        """Soft delete: IsDeleted = true; the rows stay visible to queryAll."""
+        obj = self.schema.get(sobject)
+        if not obj.deletable:
+            raise InvalidType(f"entity type {obj.name} does not support delete")
+        results: list[SaveResult | None] = [None] * len(record_ids)
+        valid: dict[int, str] = {}
+        for i, raw in enumerate(record_ids):
+            try:
+                rid = ids.to18(raw)
+                if rid[:3] != obj.key_prefix:
+                    raise MalformedId(f"{obj.name} ID: id value of incorrect type: {raw}")
+                valid[i] = rid
+            except SalesforceError as e:
+                results[i] = _fail(e, raw if isinstance(raw, str) else None)
+        existing = self.store.fetch(obj, list(valid.values()), ["IsDeleted"])
+        todo: list[tuple[int, str]] = []
+        for i, rid in valid.items():
+            row = existing.get(rid)
+            if row is None:
+                results[i] = _fail(InvalidCrossReferenceKey("invalid cross reference id"), rid)
+            elif row[0]:
+                results[i] = _fail(EntityIsDeleted("entity is deleted"), rid)
+            else:
+                todo.append((i, rid))
+        if all_or_none and any(r is not None for r in results):
+            return self._rolled_back(results)
+        now, user = self.now(), self.user()
+        self.store.conn.executemany(
+            f'UPDATE {quote(obj.name)} SET "IsDeleted" = 1, "LastModifiedDate" = ?, '
+            f'"SystemModstamp" = ?, "LastModifiedById" = ? WHERE "Id" = ?',
+            [(now, now, user, rid) for _, rid in todo])
+        for i, rid in todo:
+            results[i] = _ok(rid)
+        return [r for r in results if r is not None]
+
+
+def _without(rec: Mapping[str, Any], f: Field) -> dict[str, Any]:
+    return {k: v for k, v in rec.items() if k.lower() != f.name.lower()}
+
+
+class _savepoint:
+    """A nestable SQLite savepoint: commits on exit, rolls back on error or on request."""
+
+    _n = 0
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        _savepoint._n += 1
+        self.name = f"sp{_savepoint._n}"
+        self._done = False
+
+    def __enter__(self) -> _savepoint:
+        self.conn.execute(f"SAVEPOINT {self.name}")
+        return self
+
+    def rollback(self) -> None:
+        """Undo everything since the savepoint (and end it)."""
+        self.conn.execute(f"ROLLBACK TO {self.name}")
+        self.conn.execute(f"RELEASE {self.name}")
+        self._done = True
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        if self._done:
+            return
+        if exc_type is not None:
+            self.conn.execute(f"ROLLBACK TO {self.name}")
+        self.conn.execute(f"RELEASE {self.name}")

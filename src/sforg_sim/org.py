@@ -1,0 +1,320 @@
+"""The simulated org: one object owning the clock, schema, store, limits and DML.
+
+``Org`` is the Python API users and the upper layers (SOQL, REST, the async engine) call.
+It holds all state; nothing above it keeps records of its own. Every public method takes
+the org's lock, so the threaded HTTPS server can share one org safely.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from . import ids
+from .clock import SimClock
+from .dml import Dml, SaveResult
+from .errors import EntityIsDeleted, InvalidField, MalformedId, NotFound
+from .limits import Limits
+from .schema import Field, Schema, SObjectDef, builtin_objects
+from .store import Store
+
+__all__ = ["DEFAULT_INSTANCE_URL", "DEFAULT_LICENSES", "Org"]
+
+DEFAULT_INSTANCE_URL = "https://sim.my.salesforce.com"
+DEFAULT_LICENSES = 340
+"""Enterprise with 340 licences allows 440,000 calls a day: the ~440,000 V1 burned."""
+API_VERSION = "59.0"
+
+
+class Org:
+    """A simulated Salesforce org.
+
+    ``Org(edition="enterprise", licenses=340)`` starts empty but for the Organization row
+    and an admin User who owns everything created; ``path=`` keeps it in a SQLite file.
+    ``Org.open(path)`` reopens a saved org (schema, data, clock, API usage) in place.
+    """
+
+    def __init__(self, edition: str = "enterprise", licenses: int = DEFAULT_LICENSES, *,
+                 path: str | Path | None = None, instance_url: str = DEFAULT_INSTANCE_URL,
+                 clock: SimClock | None = None, name: str = "Simulated Org") -> None:
+        self.lock = threading.RLock()
+        self.clock = clock or SimClock()
+        self.limits_state = Limits(self.clock, edition, licenses)
+        self.instance_url = instance_url.rstrip("/")
+        self.schema = Schema()
+        existing = path is not None and Path(path).exists()
+        if existing:
+            self._restore_schema(path)
+        self.store = Store(self.schema, path)
+        self.dml = Dml(self.store, self.schema, self.clock.stamp, lambda: self.user_id)
+        if existing:
+            self._restore_meta()
+        else:
+            self._bootstrap(name)
+
+    # --- construction ---------------------------------------------------------------------
+
+    def _bootstrap(self, name: str) -> None:
+        # The admin user must exist before anything is stamped with its id: its own row is
+        # stamped with the id it is about to get.
+        self.user_id = ids.make_id("005", 1)
+        [org_res] = self.dml.insert("Organization", [{"Name": name}])
+        self.org_id = org_res["id"]
+        self.store.conn.execute(
+            'UPDATE "Organization" SET "OrganizationType" = ?, "IsSandbox" = ?, '
+            '"InstanceName" = ?',
+            (self.edition_label, int(self.edition == "sandbox"), "SIM1"))
+        [user] = self.dml.insert("User", [{
+            "Username": "admin@sim.example.com", "LastName": "Admin", "FirstName": "Sim",
+            "Email": "admin@sim.example.com"}])
+        assert user["id"] == self.user_id, user
+        self.store.conn.execute('UPDATE "User" SET "Name" = ? WHERE "Id" = ?',
+                                ("Sim Admin", self.user_id))
+
+    def _restore_schema(self, path: str | Path) -> None:
+        import sqlite3
+
+        con = sqlite3.connect(str(path))
+        try:
+            row = con.execute("SELECT value FROM _meta WHERE key = 'schema'").fetchone()
+        finally:
+            con.close()
+        if row:
+            custom = json.loads(row[0])
+            for o in custom["objects"]:
+                self.schema.add_object(SObjectDef.from_dict(o))
+            for obj_name, fields in custom["fields"].items():
+                for f in fields:
+                    self.schema.get(obj_name).add(Field.from_dict(f))
+
+    def _restore_meta(self) -> None:
+        meta = json.loads(self.store.get_meta("org") or "{}")
+        self.clock.set(float(meta["clock"]))
+        lim = meta["limits"]
+        self.limits_state = Limits(self.clock, lim["edition"], lim["licenses"])
+        self.limits_state.restore(lim)
+        self.user_id = meta["user_id"]
+        self.org_id = meta["org_id"]
+        self.instance_url = meta.get("instance_url", self.instance_url)
+
+    def _flush_meta(self) -> None:
+        self.store.set_meta("org", json.dumps({
+            "clock": self.clock.time(), "limits": self.limits_state.state(),
+            "user_id": self.user_id, "org_id": self.org_id, "instance_url": self.instance_url,
+        }))
+        self.store.set_meta("schema", json.dumps(
+            self.schema.custom_definitions(builtin_objects())))
+        self.store.flush_meta()
+
+    @classmethod
+    def open(cls, path: str | Path, *, in_memory: bool = False) -> Org:
+        """Reopen an org saved with :meth:`save` (or created with ``path=``).
+
+        By default the file is used in place (opening is instant; writes go to the file).
+        ``in_memory=True`` copies it into memory first, so the file stays as it was.
+        """
+        if not Path(path).exists():
+            raise NotFound(f"No org file at {path}")
+        org = cls(path=path)
+        if in_memory:
+            org.store.load_into_memory()
+        return org
+
+    def save(self, path: str | Path) -> None:
+        """Write the whole org (data, schema, clock, API usage) to a SQLite file."""
+        with self.lock:
+            self._flush_meta()
+            if self.store.path and Path(self.store.path).resolve() == Path(path).resolve():
+                self.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                return
+            if Path(path).exists():
+                Path(path).unlink()
+            self.store.save(path)
+
+    def close(self) -> None:
+        """Flush state to the file (if any) and close the database."""
+        with self.lock:
+            if self.store.path:
+                self._flush_meta()
+            self.store.close()
+
+    # --- properties -----------------------------------------------------------------------
+
+    @property
+    def edition(self) -> str:
+        """The edition name, lower case (``enterprise``, ``developer``, ...)."""
+        return self.limits_state.edition
+
+    @property
+    def edition_label(self) -> str:
+        """The edition as Organization.OrganizationType shows it."""
+        return {"developer": "Developer Edition", "sandbox": "Enterprise Edition"}.get(
+            self.edition, self.edition.title() + " Edition")
+
+    @property
+    def api_version(self) -> str:
+        """The newest REST API version the simulator serves."""
+        return API_VERSION
+
+    @contextmanager
+    def as_user(self, user_id: str) -> Iterator[None]:
+        """Run DML as another user (audit fields name them): "another user" in tests."""
+        with self.lock:
+            uid = ids.to18(user_id)
+            if uid[:3] != "005":
+                raise MalformedId(f"User ID: id value of incorrect type: {user_id}")
+            previous, self.user_id = self.user_id, uid
+            try:
+                yield
+            finally:
+                self.user_id = previous
+
+    # --- DML ------------------------------------------------------------------------------
+
+    def insert(self, sobject: str, records: Sequence[Mapping[str, Any]], *,
+               all_or_none: bool = False) -> list[SaveResult]:
+        """Insert records; one SaveResult (``id``, ``success``, ``errors``) per record."""
+        with self.lock:
+            return self.dml.insert(sobject, records, all_or_none=all_or_none)
+
+    def update(self, sobject: str, records: Sequence[Mapping[str, Any]], *,
+               all_or_none: bool = False) -> list[SaveResult]:
+        """Update records by ``Id``; one SaveResult per record."""
+        with self.lock:
+            return self.dml.update(sobject, records, all_or_none=all_or_none)
+
+    def upsert(self, sobject: str, external_id_field: str,
+               records: Sequence[Mapping[str, Any]], *,
+               all_or_none: bool = False) -> list[SaveResult]:
+        """Insert or update by External ID; SaveResults carry ``created``."""
+        with self.lock:
+            return self.dml.upsert(sobject, external_id_field, records,
+                                   all_or_none=all_or_none)
+
+    def delete(self, sobject: str, record_ids: Sequence[str], *,
+               all_or_none: bool = False) -> list[SaveResult]:
+        """Soft delete (IsDeleted = true, still visible to queryAll)."""
+        with self.lock:
+            return self.dml.delete(sobject, record_ids, all_or_none=all_or_none)
+
+    def get(self, sobject: str, record_id: str,
+            fields: Sequence[str] | None = None) -> dict[str, Any]:
+        """One record as the REST API returns it (all fields, or ``fields``).
+
+        A missing record raises NOT_FOUND, a deleted one ENTITY_IS_DELETED.
+        """
+        with self.lock:
+            obj = self.schema.get(sobject)
+            rid = ids.to18(record_id)
+            if rid[:3] != obj.key_prefix:
+                raise NotFound("The requested resource does not exist")
+            wanted = [obj.field(f) for f in fields] if fields else list(obj.fields.values())
+            names = [f.name for f in wanted]
+            row = self.store.fetch(obj, [rid], ["IsDeleted", *names]).get(rid)
+            if row is None:
+                raise NotFound("The requested resource does not exist")
+            if row[0]:
+                raise EntityIsDeleted("entity is deleted")
+            out: dict[str, Any] = {"attributes": self.attributes(obj.name, rid)}
+            for f, v in zip(wanted, row[1:]):
+                out[f.name] = f.output(v)
+            return out
+
+    def attributes(self, sobject: str, record_id: str) -> dict[str, str]:
+        """The ``attributes`` object of a record in REST output."""
+        return {"type": sobject,
+                "url": f"/services/data/v{API_VERSION}/sobjects/{sobject}/{record_id}"}
+
+    # --- SOQL (implemented in :mod:`sforg_sim.soql`) ----------------------------------------
+
+    @property
+    def soql(self) -> Any:
+        """The org's SOQL engine (compiled-query cache, cursors)."""
+        engine = self.__dict__.get("_soql")
+        if engine is None:
+            from .soql import Engine
+
+            engine = self.__dict__["_soql"] = Engine(self)
+        return engine
+
+    def query(self, soql: str, batch_size: int = 2000, include_deleted: bool = False,
+              **binds: Any) -> dict[str, Any]:
+        """Run SOQL; returns exactly the REST ``query`` body (first batch and cursor).
+
+        ``include_deleted=True`` is ``queryAll``. ``binds`` fill ``:name`` variables, as in
+        Apex. Not charged as an API call: the REST layer charges requests, not this method.
+        """
+        with self.lock:
+            return self.soql.query(soql, batch_size=batch_size,
+                                   include_deleted=include_deleted, binds=binds)
+
+    def query_more(self, locator: str, batch_size: int | None = None) -> dict[str, Any]:
+        """The next batch of a cursor, from its locator or its ``nextRecordsUrl``."""
+        with self.lock:
+            return self.soql.query_more(locator, batch_size=batch_size)
+
+    def query_records(self, soql: str, include_deleted: bool = False,
+                      **binds: Any) -> list[dict[str, Any]]:
+        """All records of a SOQL query as a list, with no cursor: Apex's ``[SELECT ...]``."""
+        with self.lock:
+            return self.soql.records(soql, include_deleted=include_deleted, binds=binds)
+
+    # --- schema ---------------------------------------------------------------------------
+
+    def add_field(self, sobject: str, name: str, type: str, **options: Any) -> Field:
+        """Add a custom field (name ends in ``__c``) to an object; returns its definition."""
+        with self.lock:
+            obj = self.schema.get(sobject)
+            if not name.lower().endswith("__c"):
+                raise InvalidField(f"Custom field names must end in '__c': '{name}'", [name])
+            options.setdefault("label", name[:-3].replace("_", " "))
+            f = Field(name, type, **options)
+            obj.add(f)
+            self.store.add_column(obj, f)
+            return f
+
+    def add_object(self, name: str, fields: Sequence[Field] = ()) -> SObjectDef:
+        """Add a custom object (``__c``, or ``__dlm`` for Data Cloud) with its fields."""
+        with self.lock:
+            from .schema import _audit, _id
+
+            all_fields = [_id(), *fields, *_audit()]
+            obj = SObjectDef(name, self.schema.new_custom_prefix(), name,
+                             {f.name: f for f in all_fields})
+            self.schema.add_object(obj)
+            self.store.create_table(obj)
+            return obj
+
+    # --- limits ---------------------------------------------------------------------------
+
+    def limits(self) -> dict[str, dict[str, int]]:
+        """The ``/limits`` body (DailyApiRequests, DailyAsyncApexExecutions, ...)."""
+        with self.lock:
+            return self.limits_state.body()
+
+    def charge_api(self, n: int = 1) -> None:
+        """Count ``n`` inbound API requests or raise REQUEST_LIMIT_EXCEEDED (403)."""
+        with self.lock:
+            self.limits_state.charge_api(n)
+
+    def set_api_remaining(self, remaining: int) -> None:
+        """Leave exactly ``remaining`` API calls in the current 24-hour window."""
+        with self.lock:
+            self.limits_state.set_api_remaining(remaining)
+
+    # --- scenarios ------------------------------------------------------------------------
+
+    def load_scenario(self, name: str, records: int | None = None, seed: int = 0) -> None:
+        """Seed a built-in scenario (``massive-upload``, ``small``); see :mod:`.scenarios`."""
+        from .scenarios import load
+
+        with self.lock:
+            load(self, name, records=records, seed=seed)
+
+    def __repr__(self) -> str:
+        return (f"Org(edition={self.edition!r}, licenses={self.limits_state.licenses}, "
+                f"clock={self.clock.stamp()})")

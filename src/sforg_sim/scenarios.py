@@ -1,0 +1,300 @@
+"""Built-in data scenarios.
+
+``massive-upload`` reproduces the team's org: N Opportunities (default 2,000,000) with
+``External_ID__c = externalOpp0000001 ...``, StageName spread over Prospecting, Discovery,
+Negotiation, Needs Analysis and Value Proposition (never Qualification), and the Data Cloud
+source object ``Opportunity_Source__dlm`` where every record's ``StageName__c`` is
+Qualification: the value the nightly job copies across.
+
+``small`` is a few hundred mixed records (Accounts, Opportunities, mixed-case and odd
+external ids) loaded through the ordinary validated DML path, for examples and tests.
+
+Determinism: the same name, size and seed always give the same rows (ids included). Faker
+is far too slow per record at millions of rows, so it fills small pools once (seeded) and
+rows draw from the pools.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from . import ids
+from .errors import (
+    InvalidOrNullForRestrictedPicklist,
+    NumberOutsideValidRange,
+    SalesforceError,
+)
+from .schema import Field
+from .store import quote
+
+if TYPE_CHECKING:
+    from .org import Org
+
+__all__ = ["SCENARIOS", "SOURCE_OBJECT", "external_id", "load", "source_object_fields"]
+
+SOURCE_OBJECT = "Opportunity_Source__dlm"
+"""The Data Cloud object the nightly job reads (a data lake object, hence ``__dlm``)."""
+
+MASSIVE_STAGES = ("Prospecting", "Discovery", "Negotiation", "Needs Analysis",
+                  "Value Proposition")
+TARGET_STAGE = "Qualification"
+
+
+def external_id(n: int, width: int = 7) -> str:
+    """The team's External ID for record ``n``: ``externalOpp0000001``."""
+    return f"externalOpp{n:0{width}d}"
+
+
+def source_object_fields() -> list[Field]:
+    """Fields of the Data Cloud source object."""
+    return [
+        Field("External_ID__c", "string", "External ID", 255, external_id=True, unique=True),
+        Field("StageName__c", "string", "Stage Name", 255),
+        Field("Amount__c", "currency", "Amount", precision=18, scale=2),
+    ]
+
+
+def _ensure_source(org: Org) -> None:
+    if SOURCE_OBJECT not in org.schema:
+        org.add_object(SOURCE_OBJECT, source_object_fields())
+
+
+def _pools(seed: int) -> dict[str, list[Any]]:
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(seed)
+    return {
+        "company": [fake.company() for _ in range(997)],
+        "product": [fake.bs().title()[:60] for _ in range(101)],
+        "amount": [float(round(fake.pyfloat(min_value=1_000, max_value=500_000), 2))
+                   for _ in range(1009)],
+    }
+
+
+_ID_TABLES = """
+CREATE TEMP TABLE b62_1 (k INTEGER PRIMARY KEY, s TEXT, m INTEGER);
+CREATE TEMP TABLE b62_2 (k INTEGER PRIMARY KEY, s TEXT, m INTEGER);
+CREATE TEMP TABLE b62_3 (k INTEGER PRIMARY KEY, s TEXT, m INTEGER);
+"""
+
+
+def _id_tables(conn: sqlite3.Connection) -> None:
+    """Base-62 digit tables: 1, 2 and 3 digits with their upper-case bit masks.
+
+    Built by SQL cross joins from the 62 single digits, so the 238,328-row table costs a
+    few milliseconds, and ids are then assembled by two primary-key joins per row.
+    """
+    conn.executescript(_ID_TABLES)
+    conn.executemany("INSERT INTO b62_1 VALUES (?, ?, ?)",
+                     [(k, ch, int("A" <= ch <= "Z")) for k, ch in enumerate(ids.BASE62)])
+    conn.execute("INSERT INTO b62_2 SELECT a.k * 62 + b.k, a.s || b.s, a.m | (b.m << 1) "
+                 "FROM b62_1 a, b62_1 b ORDER BY 1")
+    conn.execute("INSERT INTO b62_3 SELECT a.k * 3844 + b.k, a.s || b.s, a.m | (b.m << 1) "
+                 "FROM b62_1 a, b62_2 b ORDER BY 1")
+
+
+def _id_join(prefix: str, start: int, records: int, alias: str) -> tuple[str, str]:
+    """(JOIN clause, SQL expression) for the id of counter ``start + seq.i - 1``.
+
+    Mirrors :func:`ids.make_id` (the tests compare them): only the five low base-62 digits
+    vary inside a block of 62**5 ids, and a scenario never crosses a block.
+    """
+    block = 62**5
+    base = (start // block) * block
+    if start + records - 1 >= base + block:
+        raise NumberOutsideValidRange("too many records for one id block", ["records"])
+    head = ids.make_id(prefix, base)[:10]
+    check = ids.checksum(head + "00000")[:2]
+    low = f"({start - base} + seq.i - 1)"
+    join = (f"JOIN b62_3 {alias}3 ON {alias}3.k = {low} / 3844 "
+            f"JOIN b62_2 {alias}2 ON {alias}2.k = {low} % 3844")
+    expr = (f"('{head}' || {alias}3.s || {alias}2.s || '{check}' || "
+            f"substr('{ids.SUFFIX}', ({alias}3.m | ({alias}2.m << 3)) + 1, 1))")
+    return join, expr
+
+
+def _mix(i: str, seed: int) -> str:
+    """A SQL integer hash of ``i`` (xorshift-multiply; SQLite has no XOR, so a|b - a&b)."""
+    h1 = f"((({i}) * 2654435761 + {seed % 1_000_003}) % 4294967296)"
+    return f"(((({h1} | ({h1} >> 16)) - ({h1} & ({h1} >> 16))) * 73244475) % 4294967296)"
+
+
+def _massive(org: Org, records: int, seed: int) -> None:
+    _ensure_source(org)
+    opp = org.schema.get("Opportunity")
+    hist = org.schema.get("OpportunityHistory")
+    src = org.schema.get(SOURCE_OBJECT)
+    store = org.store
+    if store.count(opp) or store.count(src):
+        raise SalesforceError("massive-upload needs an org without Opportunities "
+                              "(load it into a fresh Org)")
+    if not records:
+        return
+    starts = {o.name: store.reserve_ids(o, records) for o in (opp, hist, src)}
+    conn = store.conn
+    _id_tables(conn)
+    pools = _pools(seed)
+    today = org.clock.today()
+    probability = {"Prospecting": 10.0, "Discovery": 20.0, "Negotiation": 80.0,
+                   "Needs Analysis": 20.0, "Value Proposition": 50.0}
+    tables: dict[str, list[tuple[Any, ...]]] = {
+        "company": [(k, v, v.upper()) for k, v in enumerate(pools["company"])],
+        "product": [(k, v, v.upper()) for k, v in enumerate(pools["product"])],
+        "amount": [(k, v, None) for k, v in enumerate(pools["amount"])],
+        "close": [(d, (today + timedelta(days=d - 60)).isoformat(), None) for d in range(365)],
+        "stage": [(k, st, st.upper(), probability[st]) for k, st in enumerate(MASSIVE_STAGES)],
+    }
+    for name, rows in tables.items():
+        conn.execute(f"CREATE TEMP TABLE pool_{name} (k INTEGER PRIMARY KEY, v, u, p)")
+        conn.executemany(f"INSERT INTO pool_{name} (k, v, u{', p' if name == 'stage' else ''})"
+                         f" VALUES (?, ?, ?{', ?' if name == 'stage' else ''})", rows)
+    # One row per record: its number, its stage and a pick into the pools, drawn by hashing
+    # the number with the seed (deterministic, and no Python call per row).
+    h = _mix("i", seed)
+    conn.execute("CREATE TEMP TABLE seq (i INTEGER PRIMARY KEY, st INTEGER, pk INTEGER)")
+    conn.execute(
+        f"INSERT INTO seq WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+        f"FROM s WHERE i < {records}) SELECT i, h % {len(MASSIVE_STAGES)}, h / 8 "
+        f"FROM (SELECT i, {h} AS h FROM s)")
+    now, user = org.clock.stamp(), org.user_id
+    audit = {"IsDeleted": "0", "CreatedDate": f"'{now}'", "LastModifiedDate": f"'{now}'",
+             "SystemModstamp": f"'{now}'", "CreatedById": f"'{user}'",
+             "LastModifiedById": f"'{user}'"}
+    ext = "('externalOpp' || printf('%07d', seq.i))"
+    pools_join = ("JOIN pool_company c ON c.k = seq.pk % 997 "
+                  "JOIN pool_product p ON p.k = seq.pk % 101 "
+                  "JOIN pool_amount a ON a.k = seq.pk % 1009 "
+                  "JOIN pool_close d ON d.k = seq.pk % 365 "
+                  "JOIN pool_stage st ON st.k = seq.st")
+    opp_join, opp_id = _id_join(opp.key_prefix, starts[opp.name], records, "o")
+    hist_join, hist_id = _id_join(hist.key_prefix, starts[hist.name], records, "h")
+    src_join, src_id = _id_join(src.key_prefix, starts[src.name], records, "x")
+    stage = {"StageName": "st.v", "StageName__sk": "st.u", "Probability": "st.p",
+             "Amount": "a.v", "CloseDate": "d.v"}
+    plan = [
+        (opp, f"{opp_join} {pools_join}", {
+            **audit, **stage, "Id": opp_id,
+            "Name": "c.v || ' - ' || p.v", "Name__sk": "c.u || ' - ' || p.u",
+            "Type": "'New Customer'", "Type__sk": "'NEW CUSTOMER'", "OwnerId": f"'{user}'",
+            "External_ID__c": ext, "External_ID__c__sk": f"upper({ext})",
+        }),
+        (hist, f"{hist_join} {opp_join} {pools_join}", {
+            **audit, **stage, "Id": hist_id, "OpportunityId": opp_id,
+        }),
+        (src, f"{src_join} JOIN pool_amount a ON a.k = seq.pk % 1009", {
+            **audit, "Id": src_id, "External_ID__c": ext,
+            "External_ID__c__sk": f"upper({ext})", "StageName__c": f"'{TARGET_STAGE}'",
+            "StageName__c__sk": f"'{TARGET_STAGE.upper()}'", "Amount__c": "a.v",
+        }),
+    ]
+    statements = []
+    for obj, joins, exprs in plan:
+        cols = [c for c in store.columns(obj) if c in exprs]
+        statements.append(
+            f"INSERT INTO {quote(obj.name)} ({', '.join(map(quote, cols))}) "
+            f"SELECT {', '.join(exprs[c] for c in cols)} FROM seq {joins} ORDER BY seq.i")
+    try:
+        bulk_load(org, [opp, hist, src], iter(statements))
+    finally:
+        conn.executescript(
+            "DROP TABLE IF EXISTS seq; DROP TABLE IF EXISTS b62_1; DROP TABLE IF EXISTS b62_2;"
+            " DROP TABLE IF EXISTS b62_3;" + "".join(
+                f" DROP TABLE IF EXISTS pool_{name};" for name in tables))
+
+
+def bulk_load(org: Org, objs: list[Any], statements: Iterator[str]) -> None:
+    """Run set-based INSERT statements fast: indexes dropped during the load, rebuilt after.
+
+    Only for generators that build rows correct by construction (scenarios); user data goes
+    through :class:`~sforg_sim.dml.Dml`. Everything happens in one transaction.
+    """
+    conn = org.store.conn
+    indexes = [ix for o in objs for ix in org.store.index_names(o)]
+    conn.execute("BEGIN")
+    try:
+        for name, _ in indexes:
+            conn.execute(f"DROP INDEX IF EXISTS {quote(name)}")
+        for stmt in statements:
+            conn.execute(stmt)
+        for _, stmt in indexes:
+            conn.execute(stmt)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("ANALYZE")
+
+
+def _small(org: Org, records: int, seed: int) -> None:
+    _ensure_source(org)
+    rng = random.Random(seed)
+    pools = _pools(seed)
+    accounts = org.insert("Account", [
+        {"Name": pools["company"][i], "Industry": rng.choice(
+            ("Banking", "Energy", "Retail", "Technology"))} for i in range(20)])
+    acc_ids = [a["id"] for a in accounts]
+    stages = ("Prospecting", "Qualification", "Discovery", "Negotiation", "Closed Won",
+              "Closed Lost")
+    today = org.clock.today()
+    opps, sources = [], []
+    for i in range(1, records + 1):
+        # A mix of the id shapes that trip keyset paging: padded, unpadded, mixed case,
+        # characters that collate around letters, and some without an External ID.
+        style = i % 10
+        ext: str | None
+        if style == 7:
+            ext = f"ExternalOPP{i:07d}"
+        elif style == 8:
+            ext = f"externalOpp_{i}"
+        elif style == 9:
+            ext = None
+        else:
+            ext = external_id(i)
+        stage = rng.choice(stages)
+        opps.append({
+            "Name": f"{pools['company'][i % 997]} #{i}",
+            "StageName": stage,
+            "CloseDate": (today + timedelta(days=rng.randrange(-30, 120))).isoformat(),
+            "Amount": rng.choice((None, *pools["amount"][:50])),
+            "AccountId": rng.choice((None, *acc_ids)),
+            "External_ID__c": ext,
+        })
+        if ext is not None:
+            sources.append({"External_ID__c": ext, "StageName__c": TARGET_STAGE})
+    for i in range(0, len(opps), 200):
+        _check(org.insert("Opportunity", opps[i:i + 200]))
+        _check(org.insert(SOURCE_OBJECT, sources[i:i + 200]))
+
+
+def _check(results: list[dict[str, Any]]) -> None:
+    bad = [r for r in results if not r["success"]]
+    if bad:
+        raise SalesforceError(f"scenario insert failed: {bad[0]['errors']}")
+
+
+SCENARIOS: dict[str, tuple[Callable[[Org, int, int], None], int]] = {
+    "massive-upload": (_massive, 2_000_000),
+    "small": (_small, 300),
+}
+"""name -> (loader, default record count)."""
+
+
+def load(org: Org, name: str, records: int | None = None, seed: int = 0) -> None:
+    """Seed scenario ``name`` into ``org`` with ``records`` records (default per scenario)."""
+    if name not in SCENARIOS:
+        raise InvalidOrNullForRestrictedPicklist(
+            f"bad value for restricted picklist field: scenario={name!r} "
+            f"(expected one of {', '.join(SCENARIOS)})", ["scenario"])
+    loader, default = SCENARIOS[name]
+    n = default if records is None else records
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise NumberOutsideValidRange(f"records must be a whole number >= 0, got {n!r}",
+                                      ["records"])
+    if n > 99_999_999:
+        raise NumberOutsideValidRange("records must be at most 99,999,999", ["records"])
+    loader(org, n, seed)

@@ -1,0 +1,553 @@
+"""sObject and field definitions, value coercion and ``describe()`` output.
+
+The schema is the one place that knows what a field is: its type, flags (externalId,
+unique, caseSensitive), picklist values, length, and how a value from a client becomes a
+stored value. Names are case-insensitive everywhere, as in Salesforce; the definition keeps
+the canonical spelling, which is what query results and describe return.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from . import ids
+from .clock import format_date, format_datetime, parse_datetime
+from .errors import (
+    InvalidField,
+    InvalidOrNullForRestrictedPicklist,
+    InvalidType,
+    InvalidTypeOnFieldInRecord,
+    MalformedId,
+    StringTooLong,
+)
+
+__all__ = [
+    "OPPORTUNITY_STAGES",
+    "TEXT_TYPES",
+    "Field",
+    "SObjectDef",
+    "Schema",
+    "builtin_objects",
+]
+
+TEXT_TYPES = frozenset({"string", "textarea", "picklist", "email", "phone", "url", "combobox"})
+"""Types compared and sorted case-insensitively (unless the field is caseSensitive)."""
+NUMBER_TYPES = frozenset({"currency", "double", "percent", "int"})
+FIELD_TYPES = TEXT_TYPES | NUMBER_TYPES | {"id", "reference", "date", "datetime", "boolean"}
+
+_SOAP_TYPES = {
+    "id": "tns:ID", "reference": "tns:ID", "string": "xsd:string", "textarea": "xsd:string",
+    "picklist": "xsd:string", "email": "xsd:string", "phone": "xsd:string", "url": "xsd:string",
+    "combobox": "xsd:string", "currency": "xsd:double", "double": "xsd:double",
+    "percent": "xsd:double", "int": "xsd:int", "date": "xsd:date", "datetime": "xsd:dateTime",
+    "boolean": "xsd:boolean",
+}
+
+OPPORTUNITY_STAGES: tuple[tuple[str, int], ...] = (
+    ("Prospecting", 10),
+    ("Qualification", 10),
+    ("Needs Analysis", 20),
+    ("Value Proposition", 50),
+    ("Id. Decision Makers", 60),
+    ("Perception Analysis", 70),
+    ("Proposal/Price Quote", 75),
+    ("Negotiation/Review", 90),
+    ("Closed Won", 100),
+    ("Closed Lost", 0),
+    # The team's org adds these two (their verification expects Discovery: 0, Negotiation: 0).
+    ("Discovery", 20),
+    ("Negotiation", 80),
+)
+"""StageName values with default probabilities: the standard sales process plus the team's."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of an sObject. ``sort_key`` says whether the store keeps an upper-case key."""
+
+    name: str
+    type: str
+    label: str = ""
+    length: int = 0
+    nillable: bool = True
+    createable: bool = True
+    updateable: bool = True
+    external_id: bool = False
+    unique: bool = False
+    case_sensitive: bool = False
+    picklist_values: tuple[str, ...] = ()
+    restricted_picklist: bool = False
+    reference_to: tuple[str, ...] = ()
+    relationship_name: str | None = None
+    defaulted_on_create: bool = False
+    precision: int = 0
+    scale: int = 0
+
+    def __post_init__(self) -> None:
+        if self.type not in FIELD_TYPES:
+            raise InvalidTypeOnFieldInRecord(
+                f"Unknown field type '{self.type}' for field {self.name}", [self.name])
+
+    @property
+    def custom(self) -> bool:
+        """Custom fields end in ``__c``."""
+        return self.name.lower().endswith("__c")
+
+    @property
+    def sort_key(self) -> bool:
+        """True for text fields compared case-insensitively: stored with an upper-case key."""
+        return self.type in TEXT_TYPES and not self.case_sensitive
+
+    @property
+    def required(self) -> bool:
+        """Must be given on insert: createable, not nillable, and not defaulted."""
+        return self.createable and not self.nillable and not self.defaulted_on_create
+
+    def coerce(self, value: Any) -> Any:
+        """Turn a client value into the stored value, or raise the real record error."""
+        if value is None:
+            return None
+        t = self.type
+        if t in TEXT_TYPES:
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                raise self._wrong_type(value)
+            text = value if isinstance(value, str) else _number_text(value)
+            if self.length and len(text) > self.length:
+                raise StringTooLong(
+                    f"{self.label or self.name}: data value too large: {text} "
+                    f"(max length={self.length})", [self.name])
+            if t == "picklist" and self.restricted_picklist and text not in self.picklist_values:
+                raise InvalidOrNullForRestrictedPicklist(
+                    f"{self.label or self.name}: bad value for restricted picklist field: {text}",
+                    [self.name])
+            return text
+        if t in NUMBER_TYPES:
+            return self._coerce_number(value)
+        if t in ("id", "reference"):
+            try:
+                return ids.to18(value)
+            except MalformedId:
+                raise MalformedId(
+                    f"{self.label or self.name}: id value of incorrect type: {value}",
+                    [self.name]) from None
+        if t == "boolean":
+            if isinstance(value, bool):
+                return int(value)
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                return int(value.lower() == "true")
+            raise self._wrong_type(value)
+        if t == "date":
+            if isinstance(value, datetime):
+                return format_date(value.date())
+            if isinstance(value, date):
+                return format_date(value)
+            if isinstance(value, str):
+                try:
+                    return format_date(date.fromisoformat(value[:10]))
+                except ValueError:
+                    pass
+            raise self._wrong_type(value)
+        # datetime
+        if isinstance(value, datetime):
+            return format_datetime(value)
+        if isinstance(value, str):
+            try:
+                return format_datetime(parse_datetime(value))
+            except ValueError:
+                pass
+        raise self._wrong_type(value)
+
+    def _coerce_number(self, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise self._wrong_type(value)
+        if isinstance(value, str):
+            try:
+                value = float(value) if self.type != "int" else int(value)
+            except ValueError:
+                raise self._wrong_type(value) from None
+        if not isinstance(value, (int, float)) or (
+                isinstance(value, float) and not math.isfinite(value)):
+            raise self._wrong_type(value)
+        if self.type == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise self._wrong_type(value)
+            return int(value)
+        return float(value)
+
+    def _wrong_type(self, value: Any) -> InvalidTypeOnFieldInRecord:
+        return InvalidTypeOnFieldInRecord(
+            f"{self.label or self.name}: value not of required type: {value}", [self.name])
+
+    def output(self, stored: Any) -> Any:
+        """The REST/JSON form of a stored value."""
+        if stored is None:
+            return None
+        if self.type == "boolean":
+            return bool(stored)
+        return stored
+
+    def describe(self) -> dict[str, Any]:
+        """The field entry of the REST describe result."""
+        text = self.type in TEXT_TYPES
+        return {
+            "name": self.name,
+            "label": self.label or self.name,
+            "type": self.type,
+            "soapType": _SOAP_TYPES[self.type],
+            "length": self.length,
+            "byteLength": self.length * 3,
+            "precision": self.precision,
+            "scale": self.scale,
+            "digits": 9 if self.type == "int" else 0,
+            "nillable": self.nillable,
+            "createable": self.createable,
+            "updateable": self.updateable,
+            "defaultedOnCreate": self.defaulted_on_create,
+            "externalId": self.external_id,
+            "unique": self.unique,
+            "caseSensitive": self.case_sensitive,
+            "idLookup": self.type == "id" or self.external_id or self.name == "Name",
+            "custom": self.custom,
+            "calculated": False,
+            "autoNumber": False,
+            "filterable": True,
+            "sortable": self.type != "textarea",
+            "groupable": self.type not in ("double", "currency", "percent", "datetime",
+                                           "textarea"),
+            "aggregatable": True,
+            "restrictedPicklist": self.restricted_picklist,
+            "picklistValues": [
+                {"active": True, "defaultValue": False, "label": v, "validFor": None, "value": v}
+                for v in self.picklist_values
+            ],
+            "referenceTo": list(self.reference_to),
+            "relationshipName": self.relationship_name,
+            "htmlFormatted": False,
+            "nameField": self.name == "Name",
+            "deprecatedAndHidden": False,
+            "encrypted": False,
+            "dependentPicklist": False,
+            "writeRequiresMasterRead": False,
+            "inlineHelpText": None,
+            "defaultValue": False if self.type == "boolean" else None,
+            "displayLocationInDecimal": False,
+            "permissionable": self.nillable and self.custom,
+            "queryByDistance": False,
+            "searchPrefilterable": False,
+            "sortKey": text,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form, for saving custom definitions with an org file."""
+        d = asdict(self)
+        d["picklist_values"] = list(self.picklist_values)
+        d["reference_to"] = list(self.reference_to)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Field:
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        d["picklist_values"] = tuple(d.get("picklist_values", ()))
+        d["reference_to"] = tuple(d.get("reference_to", ()))
+        return cls(**d)
+
+
+def _number_text(value: int | float) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+@dataclass
+class SObjectDef:
+    """An sObject type: name, key prefix and fields (case-insensitive lookup)."""
+
+    name: str
+    key_prefix: str
+    label: str = ""
+    fields: dict[str, Field] = field(default_factory=dict)
+    createable: bool = True
+    updateable: bool = True
+    deletable: bool = True
+    history_of: str | None = None  # e.g. OpportunityHistory tracks Opportunity
+
+    def __post_init__(self) -> None:
+        self._lower: dict[str, Field] = {k.lower(): f for k, f in self.fields.items()}
+
+    @property
+    def custom(self) -> bool:
+        """Custom objects end in ``__c`` (Data Cloud objects in ``__dlm``)."""
+        return self.name.lower().endswith(("__c", "__dlm"))
+
+    def add(self, f: Field) -> None:
+        """Add a field; raises DUPLICATE_DEVELOPER_NAME style INVALID_FIELD on clashes."""
+        if f.name.lower() in self._lower:
+            raise InvalidField(f"Field {f.name} already exists on {self.name}", [f.name])
+        self.fields[f.name] = f
+        self._lower[f.name.lower()] = f
+
+    def get(self, name: str) -> Field | None:
+        """The field called ``name`` (any case), or None."""
+        return self._lower.get(name.lower())
+
+    def field(self, name: str) -> Field:
+        """The field called ``name`` (any case); INVALID_FIELD with the real message if none."""
+        f = self._lower.get(name.lower())
+        if f is None:
+            raise InvalidField(
+                f"No such column '{name}' on entity '{self.name}'. If you are attempting to "
+                "use a custom field, be sure to append the '__c' after the custom field name. "
+                "Please reference your WSDL or the describe call for the appropriate names.",
+                [name])
+        return f
+
+    def relationship(self, name: str) -> Field | None:
+        """The reference field whose relationshipName is ``name`` (any case), or None."""
+        low = name.lower()
+        for f in self.fields.values():
+            if f.relationship_name and f.relationship_name.lower() == low:
+                return f
+        return None
+
+    def describe(self, urls_base: str = "/services/data/v59.0") -> dict[str, Any]:
+        """The REST ``sobjects/{name}/describe`` body."""
+        body = self.describe_global_entry(urls_base)
+        body["fields"] = [f.describe() for f in self.fields.values()]
+        body["childRelationships"] = []
+        body["recordTypeInfos"] = []
+        return body
+
+    def describe_global_entry(self, urls_base: str = "/services/data/v59.0") -> dict[str, Any]:
+        """The entry for this object in the global describe list."""
+        base = f"{urls_base}/sobjects/{self.name}"
+        return {
+            "name": self.name,
+            "label": self.label or self.name,
+            "labelPlural": (self.label or self.name) + "s",
+            "keyPrefix": self.key_prefix,
+            "custom": self.custom,
+            "createable": self.createable,
+            "updateable": self.updateable,
+            "deletable": self.deletable,
+            "queryable": True,
+            "retrieveable": True,
+            "searchable": True,
+            "undeletable": self.deletable,
+            "layoutable": True,
+            "triggerable": self.createable,
+            "replicateable": True,
+            "customSetting": False,
+            "deprecatedAndHidden": False,
+            "feedEnabled": False,
+            "mergeable": False,
+            "activateable": False,
+            "urls": {
+                "sobject": base,
+                "describe": f"{base}/describe",
+                "rowTemplate": f"{base}/{{ID}}",
+            },
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form, for saving custom definitions with an org file."""
+        return {
+            "name": self.name, "key_prefix": self.key_prefix, "label": self.label,
+            "createable": self.createable, "updateable": self.updateable,
+            "deletable": self.deletable, "history_of": self.history_of,
+            "fields": [f.to_dict() for f in self.fields.values()],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SObjectDef:
+        """Inverse of :meth:`to_dict`."""
+        fields = [Field.from_dict(f) for f in d["fields"]]
+        rest = {k: v for k, v in d.items() if k != "fields"}
+        return cls(fields={f.name: f for f in fields}, **rest)
+
+
+def _id() -> Field:
+    return Field("Id", "id", "Record ID", length=18, nillable=False, createable=False,
+                 updateable=False, defaulted_on_create=True)
+
+
+def _ref(name: str, to: str, rel: str, *, createable: bool = True, nillable: bool = True,
+         defaulted: bool = False) -> Field:
+    return Field(name, "reference", name, length=18, reference_to=(to,), relationship_name=rel,
+                 createable=createable, updateable=createable, nillable=nillable,
+                 defaulted_on_create=defaulted)
+
+
+def _audit() -> list[Field]:
+    ro = {"createable": False, "updateable": False, "nillable": False,
+          "defaulted_on_create": True}
+    return [
+        Field("IsDeleted", "boolean", "Deleted", **ro),
+        Field("CreatedDate", "datetime", "Created Date", **ro),
+        _ref("CreatedById", "User", "CreatedBy", createable=False, nillable=False,
+             defaulted=True),
+        Field("LastModifiedDate", "datetime", "Last Modified Date", **ro),
+        _ref("LastModifiedById", "User", "LastModifiedBy", createable=False, nillable=False,
+             defaulted=True),
+        Field("SystemModstamp", "datetime", "System Modstamp", **ro),
+    ]
+
+
+def _obj(name: str, label: str, fields: Iterable[Field], **kw: Any) -> SObjectDef:
+    prefix = kw.pop("key_prefix", None) or ids.KEY_PREFIXES[name]
+    fl = [_id(), *fields, *_audit()]
+    return SObjectDef(name, prefix, label, {f.name: f for f in fl}, **kw)
+
+
+def builtin_objects() -> list[SObjectDef]:
+    """Fresh definitions of the built-in objects (each org gets its own copies)."""
+    ro = {"createable": False, "updateable": False}
+    owner = _ref("OwnerId", "User", "Owner", defaulted=True, nillable=False)
+    return [
+        _obj("Organization", "Organization", [
+            Field("Name", "string", "Name", 80, nillable=False),
+            Field("OrganizationType", "string", "Edition", 40, **ro),
+            Field("IsSandbox", "boolean", "Is Sandbox", nillable=False, **ro),
+            Field("InstanceName", "string", "Instance Name", 5, **ro),
+        ], createable=False, deletable=False),
+        _obj("User", "User", [
+            Field("Username", "string", "Username", 80, nillable=False, unique=True),
+            Field("LastName", "string", "Last Name", 80, nillable=False),
+            Field("FirstName", "string", "First Name", 40),
+            Field("Name", "string", "Full Name", 121, **ro),
+            Field("Email", "email", "Email", 128, nillable=False),
+            Field("IsActive", "boolean", "Active", nillable=False, defaulted_on_create=True),
+        ], deletable=False),
+        _obj("Account", "Account", [
+            Field("Name", "string", "Account Name", 255, nillable=False),
+            Field("Industry", "picklist", "Industry", 255, picklist_values=(
+                "Agriculture", "Banking", "Consulting", "Education", "Energy", "Finance",
+                "Healthcare", "Manufacturing", "Retail", "Technology")),
+            Field("AnnualRevenue", "currency", "Annual Revenue", precision=18, scale=0),
+            owner,
+        ]),
+        _obj("Opportunity", "Opportunity", [
+            Field("Name", "string", "Name", 120, nillable=False),
+            Field("StageName", "picklist", "Stage", 255, nillable=False,
+                  picklist_values=tuple(s for s, _ in OPPORTUNITY_STAGES)),
+            Field("Amount", "currency", "Amount", precision=18, scale=2),
+            Field("Probability", "percent", "Probability (%)", precision=3, scale=0),
+            Field("CloseDate", "date", "Close Date", nillable=False),
+            Field("Type", "picklist", "Opportunity Type", 255, picklist_values=(
+                "Existing Customer - Upgrade", "Existing Customer - Replacement",
+                "Existing Customer - Downgrade", "New Customer")),
+            Field("Description", "textarea", "Description", 32000),
+            _ref("AccountId", "Account", "Account"),
+            owner,
+            Field("External_ID__c", "string", "External ID", 255, external_id=True,
+                  unique=True, case_sensitive=False),
+        ]),
+        _obj("OpportunityHistory", "Opportunity History", [
+            _ref("OpportunityId", "Opportunity", "Opportunity", createable=False,
+                 nillable=False),
+            Field("StageName", "picklist", "Stage", 255, nillable=False,
+                  picklist_values=tuple(s for s, _ in OPPORTUNITY_STAGES), **ro),
+            Field("Amount", "currency", "Amount", **ro),
+            Field("Probability", "percent", "Probability (%)", **ro),
+            Field("CloseDate", "date", "Close Date", **ro),
+        ], createable=False, updateable=False, deletable=False, history_of="Opportunity"),
+        _obj("ApexClass", "Apex Class", [
+            Field("Name", "string", "Name", 255, nillable=False),
+            Field("Status", "picklist", "Status", 40, picklist_values=("Active", "Deleted")),
+        ]),
+        _obj("AsyncApexJob", "Apex Job", [
+            Field("Status", "picklist", "Status", 40, picklist_values=(
+                "Holding", "Queued", "Preparing", "Processing", "Aborted", "Completed",
+                "Failed"), **ro),
+            Field("JobType", "picklist", "Job Type", 40, picklist_values=(
+                "BatchApex", "BatchApexWorker", "Queueable", "ScheduledApex", "Future",
+                "SharingRecalculation", "TestRequest"), **ro),
+            _ref("ApexClassId", "ApexClass", "ApexClass", createable=False),
+            Field("MethodName", "string", "Method Name", 255, **ro),
+            Field("JobItemsProcessed", "int", "Batches Processed", **ro),
+            Field("TotalJobItems", "int", "Total Batches", **ro),
+            Field("NumberOfErrors", "int", "Failures", **ro),
+            Field("ExtendedStatus", "string", "Status Detail", 255, **ro),
+            Field("CompletedDate", "datetime", "Completion Date", **ro),
+            _ref("ParentJobId", "AsyncApexJob", "ParentJob", createable=False),
+        ], createable=False, updateable=False, deletable=False),
+    ]
+
+
+class Schema:
+    """The org's sObject definitions, looked up case-insensitively by name."""
+
+    def __init__(self, objects: Iterable[SObjectDef] | None = None) -> None:
+        self._objects: dict[str, SObjectDef] = {}
+        self._next_custom_prefix = 0
+        for o in builtin_objects() if objects is None else objects:
+            self._objects[o.name.lower()] = o
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._objects
+
+    def __iter__(self) -> Any:
+        return iter(self._objects.values())
+
+    def get(self, name: str) -> SObjectDef:
+        """The object called ``name`` (any case); INVALID_TYPE with the real message if none."""
+        o = self._objects.get(name.lower()) if isinstance(name, str) else None
+        if o is None:
+            raise InvalidType(
+                f"sObject type '{name}' is not supported. If you are attempting to use a "
+                "custom object, be sure to append the '__c' after the entity name. Please "
+                "reference your WSDL or the describe call for the appropriate names.")
+        return o
+
+    def by_prefix(self, prefix: str) -> SObjectDef | None:
+        """The object whose ids start with ``prefix``."""
+        for o in self._objects.values():
+            if o.key_prefix == prefix:
+                return o
+        return None
+
+    def new_custom_prefix(self) -> str:
+        """The next free key prefix for a custom object (a00, a01, ...)."""
+        while True:
+            p = "a0" + ids.BASE62[self._next_custom_prefix]
+            self._next_custom_prefix += 1
+            if self.by_prefix(p) is None:
+                return p
+
+    def add_object(self, obj: SObjectDef) -> None:
+        """Register a new object; custom objects must end in ``__c`` or ``__dlm``."""
+        if obj.name.lower() in self._objects:
+            raise InvalidType(f"sObject type '{obj.name}' already exists")
+        if not obj.custom:
+            raise InvalidType(
+                f"Custom object names must end in '__c' (or '__dlm'): '{obj.name}'")
+        self._objects[obj.name.lower()] = obj
+
+    def describe_global(self) -> dict[str, Any]:
+        """The REST ``sobjects`` (global describe) body."""
+        return {
+            "encoding": "UTF-8",
+            "maxBatchSize": 200,
+            "sobjects": [o.describe_global_entry() for o in self._objects.values()],
+        }
+
+    def custom_definitions(self, builtin: Iterable[SObjectDef]) -> dict[str, Any]:
+        """What differs from the built-ins: custom objects and fields, for saving."""
+        base = {o.name.lower(): o for o in builtin}
+        out: dict[str, Any] = {"objects": [], "fields": {}}
+        for key, o in self._objects.items():
+            if key not in base:
+                out["objects"].append(o.to_dict())
+                continue
+            extra = [f.to_dict() for k, f in o.fields.items() if k not in base[key].fields]
+            if extra:
+                out["fields"][o.name] = extra
+        return out
+
+
+def with_changes(f: Field, **changes: Any) -> Field:
+    """A copy of ``f`` with ``changes`` (fields are frozen)."""
+    return replace(f, **changes)
+

@@ -1,0 +1,259 @@
+"""SQLite storage: one table per sObject, sort keys, indexes, id counters, org files.
+
+Layout (the SOQL compiler relies on it):
+
+- table ``"<sObject>"``, one column per field, named as the field;
+- for each text field compared case-insensitively, an extra column ``"<field>__sk"`` holding
+  ``value.upper()`` (Python's full Unicode upper case). Salesforce orders text by its upper
+  case form in English locales, so ``_`` sorts after letters; SQLite's NOCASE folds to
+  lower case and would put ``_`` before them, so it is never used;
+- stored values: text as text, numbers as REAL/INTEGER, booleans 0/1, dates
+  ``YYYY-MM-DD``, datetimes ``YYYY-MM-DDTHH:MM:SS.mmm+0000`` (UTC, so text order is time
+  order), ids in the 18-character form;
+- a unique index on ``Id`` and one on each unique field (on its sort key when
+  case-insensitive), plain indexes on external ids and lookups.
+
+Deviation (documented in the README's fidelity table): unique indexes also cover rows in the
+recycle bin, so a deleted record keeps its unique value until purged (unconfirmed; chosen so
+an undelete can never create a duplicate).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import ids
+from .schema import Field, SObjectDef, Schema
+
+__all__ = ["Store", "quote", "sk_column"]
+
+
+def quote(name: str) -> str:
+    """Quote an identifier for SQLite (names come from the schema, never from users raw)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sk_column(field_name: str) -> str:
+    """The sort-key column of a case-insensitive text field."""
+    return field_name + "__sk"
+
+
+def _sql_type(f: Field) -> str:
+    if f.type in ("currency", "double", "percent"):
+        return "REAL"
+    if f.type in ("int", "boolean"):
+        return "INTEGER"
+    return "TEXT"
+
+
+class Store:
+    """The org's SQLite database: tables per sObject, DML primitives, metadata, files."""
+
+    def __init__(self, schema: Schema, path: str | Path | None = None) -> None:
+        self.schema = schema
+        self.path = str(path) if path is not None else None
+        fresh = path is None or not Path(path).exists()
+        self.conn = sqlite3.connect(
+            self.path or ":memory:", isolation_level=None, check_same_thread=False)
+        self._pragmas()
+        self._counters: dict[str, int] = {}
+        self._columns: dict[str, list[str]] = {}
+        if fresh:
+            self.conn.execute("CREATE TABLE _meta (key TEXT PRIMARY KEY, value TEXT)")
+            for obj in schema:
+                self.create_table(obj)
+        else:
+            self._counters = json.loads(self.get_meta("id_counters") or "{}")
+            for obj in schema:
+                self._columns[obj.name.lower()] = self._layout(obj)
+
+    def _pragmas(self) -> None:
+        c = self.conn
+        c.execute("PRAGMA cache_size = -262144")  # 256 MiB page cache
+        c.execute("PRAGMA temp_store = MEMORY")
+        if self.path is None:
+            c.execute("PRAGMA journal_mode = MEMORY")
+        else:
+            c.execute("PRAGMA journal_mode = WAL")
+            c.execute("PRAGMA synchronous = OFF")
+
+    # --- layout ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _layout(obj: SObjectDef) -> list[str]:
+        cols: list[str] = []
+        for f in obj.fields.values():
+            cols.append(f.name)
+            if f.sort_key:
+                cols.append(sk_column(f.name))
+        return cols
+
+    def columns(self, obj: SObjectDef) -> list[str]:
+        """Storage columns of ``obj`` in table order (fields and their sort keys)."""
+        return self._columns[obj.name.lower()]
+
+    def create_table(self, obj: SObjectDef) -> None:
+        """Create the table and indexes for a new object."""
+        cols = []
+        for f in obj.fields.values():
+            cols.append(f"{quote(f.name)} {_sql_type(f)}")
+            if f.sort_key:
+                cols.append(f"{quote(sk_column(f.name))} TEXT")
+        self.conn.execute(f"CREATE TABLE {quote(obj.name)} ({', '.join(cols)})")
+        self._columns[obj.name.lower()] = self._layout(obj)
+        for f in obj.fields.values():
+            self._index(obj, f)
+
+    def add_column(self, obj: SObjectDef, f: Field) -> None:
+        """Add a new field's column(s) and index to an existing table."""
+        t = quote(obj.name)
+        self.conn.execute(f"ALTER TABLE {t} ADD COLUMN {quote(f.name)} {_sql_type(f)}")
+        if f.sort_key:
+            self.conn.execute(f"ALTER TABLE {t} ADD COLUMN {quote(sk_column(f.name))} TEXT")
+        self._columns[obj.name.lower()] = self._layout(obj)
+        self._index(obj, f)
+
+    def index_names(self, obj: SObjectDef) -> list[tuple[str, str]]:
+        """``(index name, CREATE INDEX statement)`` for each index of ``obj``."""
+        out = []
+        for f in obj.fields.values():
+            stmt = self._index_sql(obj, f)
+            if stmt:
+                out.append((f"{obj.name}__{f.name}", stmt))
+        return out
+
+    def _index_sql(self, obj: SObjectDef, f: Field) -> str | None:
+        col = sk_column(f.name) if f.sort_key else f.name
+        name = quote(f"{obj.name}__{f.name}")
+        if f.type == "id":
+            return f"CREATE UNIQUE INDEX {name} ON {quote(obj.name)} ({quote(col)})"
+        if f.unique:
+            return f"CREATE UNIQUE INDEX {name} ON {quote(obj.name)} ({quote(col)})"
+        if f.external_id or (f.type == "reference" and f.name not in (
+                "CreatedById", "LastModifiedById", "OwnerId")):
+            return f"CREATE INDEX {name} ON {quote(obj.name)} ({quote(col)})"
+        return None
+
+    def _index(self, obj: SObjectDef, f: Field) -> None:
+        stmt = self._index_sql(obj, f)
+        if stmt:
+            self.conn.execute(stmt)
+
+    # --- ids ------------------------------------------------------------------------------
+
+    def new_ids(self, obj: SObjectDef, n: int) -> list[str]:
+        """``n`` fresh 18-character ids for ``obj``, in increasing order."""
+        start = self._counters.get(obj.key_prefix, 0) + 1
+        self._counters[obj.key_prefix] = start + n - 1
+        return ids.make_ids(obj.key_prefix, start, n)
+
+    def reserve_ids(self, obj: SObjectDef, n: int) -> int:
+        """Reserve ``n`` id counters for ``obj`` without building the ids; returns the first.
+
+        For set-based loaders that build ids in SQL.
+        """
+        start = self._counters.get(obj.key_prefix, 0) + 1
+        self._counters[obj.key_prefix] = start + n - 1
+        return start
+
+    # --- rows -----------------------------------------------------------------------------
+
+    def row(self, obj: SObjectDef, values: dict[str, Any]) -> tuple[Any, ...]:
+        """A storage tuple from ``{field name: stored value}`` (canonical names)."""
+        out: list[Any] = []
+        for f in obj.fields.values():
+            v = values.get(f.name)
+            out.append(v)
+            if f.sort_key:
+                out.append(v.upper() if v is not None else None)
+        return tuple(out)
+
+    def insert_rows(self, obj: SObjectDef, rows: Iterable[Sequence[Any]]) -> None:
+        """Insert storage tuples (see :meth:`row`). Raises sqlite3.IntegrityError."""
+        cols = self.columns(obj)
+        sql = (f"INSERT INTO {quote(obj.name)} ({', '.join(map(quote, cols))}) "
+               f"VALUES ({', '.join('?' * len(cols))})")
+        self.conn.executemany(sql, rows)
+
+    def update_sql(self, obj: SObjectDef, fields: Sequence[Field]) -> str:
+        """``UPDATE ... SET f = ?, f__sk = ? ... WHERE Id = ?`` for these fields."""
+        sets = []
+        for f in fields:
+            sets.append(f"{quote(f.name)} = ?")
+            if f.sort_key:
+                sets.append(f"{quote(sk_column(f.name))} = ?")
+        return f"UPDATE {quote(obj.name)} SET {', '.join(sets)} WHERE \"Id\" = ?"
+
+    @staticmethod
+    def update_params(fields: Sequence[Field], values: Sequence[Any], rec_id: str) -> list[Any]:
+        """Parameters for :meth:`update_sql` (sort keys computed here)."""
+        out: list[Any] = []
+        for f, v in zip(fields, values):
+            out.append(v)
+            if f.sort_key:
+                out.append(v.upper() if v is not None else None)
+        out.append(rec_id)
+        return out
+
+    def fetch(self, obj: SObjectDef, record_ids: Sequence[str],
+              fields: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+        """``{Id: (values of fields...)}`` for the given ids (missing ids are absent)."""
+        out: dict[str, tuple[Any, ...]] = {}
+        cols = ", ".join(quote(f) for f in fields)
+        for i in range(0, len(record_ids), 500):
+            chunk = list(record_ids[i:i + 500])
+            q = (f'SELECT "Id", {cols} FROM {quote(obj.name)} '
+                 f'WHERE "Id" IN ({",".join("?" * len(chunk))})')
+            for r in self.conn.execute(q, chunk):
+                out[r[0]] = r[1:]
+        return out
+
+    def count(self, obj: SObjectDef) -> int:
+        """Number of rows (deleted included)."""
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM {quote(obj.name)}").fetchone()[0])
+
+    # --- metadata and files ----------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A value from the ``_meta`` table."""
+        r = self.conn.execute("SELECT value FROM _meta WHERE key = ?", (key,)).fetchone()
+        return None if r is None else str(r[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a value in the ``_meta`` table."""
+        self.conn.execute(
+            "INSERT INTO _meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def flush_meta(self) -> None:
+        """Write in-memory counters to ``_meta`` (before saving or closing)."""
+        self.set_meta("id_counters", json.dumps(self._counters))
+
+    def save(self, path: str | Path) -> None:
+        """Copy the whole database to ``path`` with SQLite's online backup."""
+        self.flush_meta()
+        dest = sqlite3.connect(str(path))
+        try:
+            self.conn.backup(dest)
+        finally:
+            dest.close()
+
+    def load_into_memory(self) -> None:
+        """Replace a file-backed connection by an in-memory copy (writes stay in memory)."""
+        mem = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self.conn.backup(mem)
+        self.conn.close()
+        self.conn = mem
+        self.path = None
+        self._pragmas()
+
+    def close(self) -> None:
+        """Flush metadata and close the connection."""
+        try:
+            self.flush_meta()
+        finally:
+            self.conn.close()
