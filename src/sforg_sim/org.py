@@ -263,6 +263,28 @@ class Org:
         with self.lock:
             return self.soql.records(soql, include_deleted=include_deleted, binds=binds)
 
+    # --- REST sessions and the async engine (in :mod:`.rest` and :mod:`.apex`) -------------
+
+    @property
+    def sessions(self) -> Any:
+        """Session tokens and credentials of the REST surface (see ``rest.auth``)."""
+        store = self.__dict__.get("_sessions")
+        if store is None:
+            from .rest.auth import SessionStore
+
+            store = self.__dict__["_sessions"] = SessionStore(self)
+        return store
+
+    @property
+    def apex(self) -> Any:
+        """The async Apex engine (Batchable, Queueable, Schedulable; see ``apex``)."""
+        engine = self.__dict__.get("_apex")
+        if engine is None:
+            from .apex import AsyncEngine
+
+            engine = self.__dict__["_apex"] = AsyncEngine(self)
+        return engine
+
     # --- schema ---------------------------------------------------------------------------
 
     def add_field(self, sobject: str, name: str, type: str, **options: Any) -> Field:
