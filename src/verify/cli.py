@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
-
-from sforg_sim.cli import ArgumentParser
+from typing import NoReturn
 
 __all__ = ["main"]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with a one-line error and exit code 2 (verify never imports sforg_sim)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser() -> ArgumentParser:
