@@ -41,8 +41,9 @@ def test_round_trip(id15: str) -> None:
     assert ids.to18(id18.swapcase()[:15] + id18[15:]) == id18
 
 
-@pytest.mark.parametrize("bad", ["", "001", "001A0000006Vm9", "001A0000006Vm9r-", "001A0000006Vm9rI",
-                                 "001A0000006Vm9r!!!", "001A0000006Vm9r9AC", None, 12345])
+@pytest.mark.parametrize("bad", [
+    "", "001", "001A0000006Vm9", "001A0000006Vm9r-", "001A0000006Vm9rI", "001A0000006Vm9r!!!",
+    "001A0000006Vm9r9AC", None, 12345])
 def test_malformed_ids_are_rejected(bad: object) -> None:
     with pytest.raises(MalformedId) as e:
         ids.to18(bad)

@@ -128,8 +128,8 @@ def make_ids(prefix: str, start: int, n: int) -> list[str]:
         stop = min(end, (high + 1) * block)
         head = make_id(prefix, high * block)[:10]  # prefix, instance, "0", 4 high digits
         check = checksum(head + "00000")[:2]
-        for low in range(low, low + stop - c):
-            a, b = divmod(low, 3844)
+        for k in range(low, low + stop - c):
+            a, b = divmod(k, 3844)
             out.append(head + t3[a] + t2[b] + check + _SUFFIX[m3[a] | m2[b] << 3])
         c = stop
     return out

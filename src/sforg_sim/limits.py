@@ -15,8 +15,11 @@ from collections import deque
 from typing import Any
 
 from .clock import SimClock
-from .errors import InvalidOrNullForRestrictedPicklist, NumberOutsideValidRange
-from .errors import RequestLimitExceeded
+from .errors import (
+    InvalidOrNullForRestrictedPicklist,
+    NumberOutsideValidRange,
+    RequestLimitExceeded,
+)
 
 __all__ = ["EDITIONS", "WINDOW_SECONDS", "Limits", "RollingCounter", "api_allocation"]
 

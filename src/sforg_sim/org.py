@@ -47,7 +47,7 @@ class Org:
         self.instance_url = instance_url.rstrip("/")
         self.schema = Schema()
         existing = path is not None and Path(path).exists()
-        if existing:
+        if path is not None and existing:
             self._restore_schema(path)
         self.store = Store(self.schema, path)
         self.dml = Dml(self.store, self.schema, self.clock.stamp, lambda: self.user_id)

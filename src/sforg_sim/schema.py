@@ -381,8 +381,8 @@ def _ref(name: str, to: str, rel: str, *, createable: bool = True, nillable: boo
 
 
 def _audit() -> list[Field]:
-    ro = {"createable": False, "updateable": False, "nillable": False,
-          "defaulted_on_create": True}
+    ro: dict[str, Any] = {"createable": False, "updateable": False, "nillable": False,
+                          "defaulted_on_create": True}
     return [
         Field("IsDeleted", "boolean", "Deleted", **ro),
         Field("CreatedDate", "datetime", "Created Date", **ro),
@@ -403,7 +403,7 @@ def _obj(name: str, label: str, fields: Iterable[Field], **kw: Any) -> SObjectDe
 
 def builtin_objects() -> list[SObjectDef]:
     """Fresh definitions of the built-in objects (each org gets its own copies)."""
-    ro = {"createable": False, "updateable": False}
+    ro: dict[str, Any] = {"createable": False, "updateable": False}
     owner = _ref("OwnerId", "User", "Owner", defaulted=True, nillable=False)
     return [
         _obj("Organization", "Organization", [

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ids
-from .schema import Field, SObjectDef, Schema
+from .schema import Field, Schema, SObjectDef
 
 __all__ = ["Store", "quote", "sk_column"]
 
