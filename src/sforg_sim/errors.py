@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 __all__ = [
     "AllOrNoneOperationRolledBack",
     "AsyncException",
+    "CalloutException",
     "DuplicateExternalId",
     "DuplicateValue",
     "EntityIsDeleted",
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidField",
     "InvalidFieldForInsertUpdate",
     "InvalidOrNullForRestrictedPicklist",
+    "InvalidQueryFilterOperator",
     "InvalidQueryLocator",
     "InvalidSessionId",
     "InvalidType",
@@ -119,6 +121,13 @@ class NumberOutsideValidRange(SalesforceError):
     """A number outside the allowed range, e.g. OFFSET above 2,000 (400)."""
 
     error_code = "NUMBER_OUTSIDE_VALID_RANGE"
+    status = 400
+
+
+class InvalidQueryFilterOperator(SalesforceError):
+    """A filter value the field cannot take, e.g. a malformed id literal (400)."""
+
+    error_code = "INVALID_QUERY_FILTER_OPERATOR"
     status = 400
 
 
@@ -300,4 +309,60 @@ class AsyncException(SalesforceError):
     """System.AsyncException, e.g. more than 100 jobs in the flex queue."""
 
     error_code = "ASYNC_EXCEPTION"
+    status = 500
+
+
+# --- REST surface (appended for rest/) ----------------------------------------------------
+
+
+class UnsupportedMediaType(SalesforceError):
+    """A request body in a content type the resource does not read (415)."""
+
+    error_code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+
+
+class ProcessingHalted(SalesforceError):
+    """A composite subrequest not run or rolled back because another one failed (400)."""
+
+    error_code = "PROCESSING_HALTED"
+    status = 400
+
+
+class InvalidJobState(SalesforceError):
+    """A Bulk API 2.0 job in the wrong state for the operation (409)."""
+
+    error_code = "INVALIDJOBSTATE"
+    status = 409
+
+
+class InvalidJob(SalesforceError):
+    """A Bulk API 2.0 job request that is not valid (400)."""
+
+    error_code = "INVALIDJOB"
+    status = 400
+
+
+class LimitExceeded(SalesforceError):
+    """A request over a per-request size limit, e.g. more than 25 composite subrequests."""
+
+    error_code = "LIMIT_EXCEEDED"
+    status = 400
+
+
+class InvalidInput(SalesforceError):
+    """A request whose parameters are missing or not valid (400)."""
+
+    error_code = "INVALID_INPUT"
+    status = 400
+
+
+__all__ += ["InvalidInput", "InvalidJob", "InvalidJobState", "LimitExceeded",
+            "ProcessingHalted", "UnsupportedMediaType"]
+
+
+class CalloutException(SalesforceError):
+    """System.CalloutException: a callout failed (Apex code may catch it)."""
+
+    error_code = "CALLOUT_EXCEPTION"
     status = 500

@@ -1,0 +1,180 @@
+"""``mock_org(org)``: serve the route table to ``requests`` in-process, through ``responses``.
+
+Requests to ``https://login.salesforce.com``, ``https://test.salesforce.com`` and the org's
+instance URL (plus any ``hosts=`` given, e.g. a My Domain for the client-credentials
+grant) are answered by :func:`.dispatch.handle`. Requests to other hosts go to whatever
+``requests`` would have used before the mock started: the network, or an enclosing
+``responses`` mock, so ``mock_org`` nests with other ``responses`` users. A request to a
+Salesforce host outside the simulated surface (Apex REST, Bulk API 1.0, Metadata API)
+raises :class:`NotSimulated` naming the method and path, instead of a made-up answer.
+
+Usable as a context manager, a decorator, or with ``start()``/``stop()``::
+
+    with mock_org(org) as sim:
+        sf = Salesforce(instance_url=sim.instance_url, session_id=sim.session_id)
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+import responses
+from requests.adapters import HTTPAdapter
+
+from ..errors import SalesforceError
+from .dispatch import handle
+from .messages import Request
+from .routes import is_simulated
+
+if TYPE_CHECKING:
+    from ..org import Org
+
+__all__ = ["LoggedRequest", "MockOrg", "NotSimulated", "mock_org"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+class NotSimulated(requests.exceptions.ConnectionError):
+    """A request to a Salesforce host for a resource the simulator does not serve."""
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request the mock served: for tests asserting what a client did."""
+
+    method: str
+    path: str
+    status: int
+
+
+class MockOrg:
+    """The running interception of one org (see the module docstring)."""
+
+    def __init__(self, org: Org, hosts: Iterable[str] = ()) -> None:
+        self.org = org
+        self.instance_url = org.instance_url
+        own = urlsplit(org.instance_url).netloc.lower()
+        self.hosts = tuple(dict.fromkeys((*LOGIN_HOSTS, own, *(h.lower() for h in hosts))))
+        self.requests: list[LoggedRequest] = []
+        self._mock: responses.RequestsMock | None = None
+        self._session_id: str | None = None
+
+    # --- what tests read --------------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str:
+        """A session for the admin user, issued on first use (re-issued after expiry)."""
+        try:
+            if self._session_id is not None:
+                self.org.sessions.validate(self._session_id)
+                return self._session_id
+        except SalesforceError:  # expired by the test: hand out a fresh one
+            pass
+        self._session_id = self.org.sessions.create()
+        return self._session_id
+
+    @property
+    def username(self) -> str:
+        """The admin's username (SOAP and OAuth password logins)."""
+        return str(self.org.sessions.username)
+
+    @property
+    def password(self) -> str:
+        """The admin's password."""
+        return str(self.org.sessions.password)
+
+    @property
+    def security_token(self) -> str:
+        """The admin's security token."""
+        return str(self.org.sessions.security_token)
+
+    @property
+    def consumer_key(self) -> str:
+        """The connected app's consumer key (OAuth grants)."""
+        return str(self.org.sessions.consumer_key)
+
+    @property
+    def consumer_secret(self) -> str:
+        """The connected app's consumer secret."""
+        return str(self.org.sessions.consumer_secret)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> MockOrg:
+        """Begin intercepting. Whatever ``HTTPAdapter.send`` is now serves other hosts."""
+        if self._mock is not None:
+            return self
+        hosts = "|".join(re.escape(h) for h in self.hosts)
+        ours = rf"https?://(?:{hosts})(?::\d+)?(?:[/?#]|$)"
+        mock = responses.RequestsMock(
+            assert_all_requests_are_fired=False,
+            real_adapter_send=HTTPAdapter.send,  # type: ignore[arg-type]  # enclosing mock's
+            passthru_prefixes=(re.compile(rf"^(?!{ours})", re.I),))  # type: ignore[arg-type]
+        for method in _METHODS:
+            mock.add_callback(method, re.compile(ours, re.I), callback=self._serve,
+                              content_type=None)
+        mock.start()
+        self._mock = mock
+        return self
+
+    def stop(self) -> None:
+        """Stop intercepting (the org and its sessions stay as they are)."""
+        if self._mock is not None:
+            self._mock.stop(allow_assert=False)
+            self._mock = None
+
+    def __enter__(self) -> MockOrg:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __call__(self, func: F) -> F:
+        """Use as a decorator: the mock runs for the duration of each call."""
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return func(*args, **kwargs)
+        return wrapper  # type: ignore[return-value]
+
+    # --- serving ------------------------------------------------------------------------------
+
+    def _serve(self, prepared: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        url = urlsplit(str(prepared.url))
+        method = str(prepared.method or "GET").upper()
+        path = url.path or "/"
+        if not is_simulated(path):
+            raise NotSimulated(
+                f"sforg_sim: {method} {path} is not simulated (mock_org serves the REST "
+                "data API under /services/data, SOAP login and OAuth; see the README)")
+        body: Any = prepared.body
+        if body is not None and not isinstance(body, (str, bytes)):  # file-like/generator
+            body = body.read() if hasattr(body, "read") else b"".join(
+                b if isinstance(b, bytes) else str(b).encode() for b in body)
+        raw = body.encode("utf-8") if isinstance(body, str) else (body or b"")
+        headers = {k: v if isinstance(v, str) else v.decode("latin-1")
+                   for k, v in prepared.headers.items()}
+        req = Request(method, path, url.query, headers, raw,
+                      instance_url=f"{url.scheme}://{url.netloc}"
+                      if url.netloc.lower() not in LOGIN_HOSTS else self.instance_url)
+        resp = handle(self.org, req)
+        self.requests.append(LoggedRequest(method, path, resp.status))
+        out = dict(resp.headers)
+        out["Content-Length"] = str(len(resp.body))
+        return resp.status, out, resp.body
+
+
+def mock_org(org: Org, *, hosts: Iterable[str] = ()) -> MockOrg:
+    """Intercept ``requests`` to Salesforce hosts and answer from ``org``.
+
+    ``hosts`` adds more hosts to serve (e.g. ``acme.my.salesforce.com`` for a My Domain).
+    """
+    return MockOrg(org, hosts)

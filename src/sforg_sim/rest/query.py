@@ -1,0 +1,77 @@
+"""``query``, ``queryAll``, ``query/{locator}`` and ``tooling/query``.
+
+The SOQL engine (``org.query``) already returns the exact REST body; these handlers read
+the request and pass it on. ``Sforce-Query-Options: batchSize=N`` sets the page size
+(200..2,000; values outside are clamped, as the REST guide says the size is a request,
+not a guarantee). A ``nextRecordsUrl`` works under ``query/`` and ``queryAll/`` alike,
+because simple-salesforce's ``query_all_iter`` follows it as given (research §2).
+
+``tooling/query`` runs the same engine over the org's objects (AsyncApexJob, ApexClass:
+the async engine fills AsyncApexJob) and adds the Tooling API's ``size``,
+``entityTypeName`` and ``queryLocator`` keys. Deviation: only objects the org defines
+can be queried there, not the whole Tooling API schema.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..errors import MalformedQuery
+from .messages import Call, Response, json_response
+
+__all__ = ["batch_size", "query", "query_all", "query_more", "tooling_query"]
+
+_BATCH = re.compile(r"batchSize\s*=\s*(\d+)", re.I)
+MIN_BATCH, MAX_BATCH = 200, 2000
+
+
+def batch_size(call: Call) -> int | None:
+    """The batch size asked for in ``Sforce-Query-Options``, clamped to 200..2000."""
+    m = _BATCH.search(call.request.headers.get("sforce-query-options", ""))
+    if not m:
+        return None
+    return max(MIN_BATCH, min(MAX_BATCH, int(m.group(1))))
+
+
+def _soql(call: Call) -> str:
+    q = call.request.arg("q")
+    if q is None or not q.strip():
+        raise MalformedQuery("A query string has to be specified")
+    return q
+
+
+def _run(call: Call, include_deleted: bool) -> dict[str, Any]:
+    size = batch_size(call) or MAX_BATCH
+    return call.org.query(_soql(call), batch_size=size, include_deleted=include_deleted)
+
+
+def query(call: Call) -> Response:
+    """``GET query?q=SOQL``: the first batch and, if more, ``nextRecordsUrl``."""
+    return json_response(200, _run(call, False))
+
+
+def query_all(call: Call) -> Response:
+    """``GET queryAll?q=SOQL``: like query, including deleted (and archived) rows."""
+    return json_response(200, _run(call, True))
+
+
+def query_more(call: Call) -> Response:
+    """``GET query/{locator}`` (or ``queryAll/{locator}``): the next batch of a cursor."""
+    return json_response(200, call.org.query_more(call.params["locator"],
+                                                  batch_size=batch_size(call)))
+
+
+def tooling_query(call: Call) -> Response:
+    """``GET tooling/query?q=SOQL`` (e.g. AsyncApexJob progress)."""
+    body = dict(_run(call, False))
+    records = body.get("records") or []
+    entity = records[0]["attributes"]["type"] if records and "attributes" in records[0] \
+        else None
+    if entity is None:
+        m = re.search(r"\bFROM\s+([A-Za-z0-9_]+)", _soql(call), re.I)
+        entity = m.group(1) if m else None
+    body["size"] = body.get("totalSize", len(records))
+    body["entityTypeName"] = entity
+    body["queryLocator"] = None
+    return json_response(200, body)

@@ -1,0 +1,147 @@
+"""``serve(org)``: the route table over real HTTPS (werkzeug, threaded, trustme TLS).
+
+simple-salesforce hard-codes ``https://`` (research §8), so the server speaks TLS with a
+certificate from a throwaway local CA made by trustme; clients trust it through
+``REQUESTS_CA_BUNDLE``/``NODE_EXTRA_CA_CERTS`` or ``verify=ca_bundle_path`` (with
+``session.trust_env = False``, or the environment overrides ``verify``). It binds
+127.0.0.1 unless told otherwise; port 0 picks a free port. Requests run in threads, and
+:func:`.dispatch.handle` holds ``org.lock`` per request, so concurrent clients never lose
+or duplicate a write. HTTP/1.1 keep-alive is on so a client paging 100 query batches
+does not pay 100 TLS handshakes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import tempfile
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from .dispatch import handle
+from .messages import Request
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from ..org import Org
+
+__all__ = ["SimServer", "serve"]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No per-request log lines on stderr; HTTP/1.1 for keep-alive."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        if type == "error":  # keep real server errors visible
+            super().log(type, message, *args)
+
+
+class SimServer:
+    """A running HTTPS server for one org. Use as a context manager or start()/stop()."""
+
+    def __init__(self, org: Org, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.org = org
+        self.host = host
+        self.port = port
+        self.access_token = ""
+        self.ca_bundle_path = ""
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._tmp: str | None = None
+
+    @property
+    def instance_url(self) -> str:
+        """``https://127.0.0.1:PORT`` (a wildcard bind is advertised as 127.0.0.1)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        return f"https://{host}:{self.port}"
+
+    def start(self) -> SimServer:
+        """Create the CA and certificate, bind, and serve in a daemon thread."""
+        import trustme
+
+        ca = trustme.CA()
+        names = dict.fromkeys(("127.0.0.1", "localhost", self.host))
+        names.pop("0.0.0.0", None)
+        cert = ca.issue_cert(*names)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        cert.configure_cert(ctx)
+        self._tmp = tempfile.mkdtemp(prefix="sforg-sim-")
+        self.ca_bundle_path = str(Path(self._tmp) / "sforg-sim-ca.pem")
+        ca.cert_pem.write_to_path(self.ca_bundle_path)
+        self._server = make_server(self.host, self.port, self._app, threaded=True,
+                                   request_handler=_QuietHandler, ssl_context=ctx)
+        self.port = self._server.server_port
+        self.access_token = self.org.sessions.create()
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name="sforg-sim-serve", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and remove the CA file."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def wait(self) -> None:
+        """Block until the server thread ends (``sforg-sim serve`` until Ctrl-C)."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=0.5)
+
+    def __enter__(self) -> SimServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]
+             ) -> Iterable[bytes]:
+        # RAW_URI keeps %2F inside an External ID value; PATH_INFO would have decoded it.
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ["PATH_INFO"]
+        path, _, query = raw.partition("?")
+        if "://" in path:  # absolute-form request target
+            path = "/" + path.split("://", 1)[1].partition("/")[2]
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items()
+                   if k.startswith("HTTP_")}
+        for k in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if environ.get(k):
+                headers[k.replace("_", "-").lower()] = environ[k]
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        req = Request(environ["REQUEST_METHOD"], path or "/", query, headers, body,
+                      instance_url=self.instance_url)
+        resp = handle(self.org, req)
+        out_headers = [(k, v) for k, v in resp.headers.items() if k.lower() != "content-length"]
+        out_headers.append(("Content-Length", str(len(resp.body))))
+        from http import HTTPStatus
+
+        try:
+            phrase = HTTPStatus(resp.status).phrase
+        except ValueError:
+            phrase = "Unknown"
+        start_response(f"{resp.status} {phrase}", out_headers)
+        return [resp.body]
+
+
+def serve(org: Org, host: str = "127.0.0.1", port: int = 0) -> SimServer:
+    """An HTTPS server for ``org``; ``with serve(org) as server: server.instance_url``."""
+    return SimServer(org, host, port)
