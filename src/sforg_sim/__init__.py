@@ -8,8 +8,23 @@ from __future__ import annotations
 
 from .clock import SimClock
 from .errors import SalesforceError
+from typing import TYPE_CHECKING, Any
+
 from .org import Org
 
-__all__ = ["Org", "SalesforceError", "SimClock", "__version__"]
+if TYPE_CHECKING:
+    from .rest import mock_org, serve
+
+__all__ = ["Org", "SalesforceError", "SimClock", "__version__", "mock_org", "serve"]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The REST adapters pull in requests, responses and werkzeug (~0.3 s): import them only
+    # when asked for, so `import sforg_sim` stays cheap for scripts that never serve HTTP.
+    if name in ("mock_org", "serve"):
+        from . import rest
+
+        return getattr(rest, name)
+    raise AttributeError(f"module 'sforg_sim' has no attribute {name!r}")

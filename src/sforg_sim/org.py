@@ -20,7 +20,7 @@ from .dml import Dml, SaveResult
 from .errors import EntityIsDeleted, InvalidField, MalformedId, NotFound
 from .limits import Limits
 from .schema import Field, Schema, SObjectDef, builtin_objects
-from .store import Store
+from .store import Savepoint, Store
 
 __all__ = ["DEFAULT_INSTANCE_URL", "DEFAULT_LICENSES", "Org"]
 
@@ -223,6 +223,35 @@ class Org:
             for f, v in zip(wanted, row[1:]):
                 out[f.name] = f.output(v)
             return out
+
+    def find_by_external_id(self, sobject: str, field: str, value: Any) -> list[str]:
+        """Ids of the live records whose External ID (or Id) ``field`` matches ``value``.
+
+        Matching follows the field: case-insensitive unless it is caseSensitive. More than
+        one id means an upsert by this value would answer HTTP 300.
+        """
+        with self.lock:
+            obj = self.schema.get(sobject)
+            f = obj.field(field)
+            if not (f.external_id or f.type == "id"):
+                raise InvalidField(
+                    f"Field name provided, {f.name} is not an External ID or indexed field "
+                    f"for {obj.name}", [f.name])
+            key = f.coerce(value)
+            if key is None:
+                return []
+            if f.sort_key:
+                key = key.upper()
+            return self.dml._match(obj, f, {key}).get(key, [])
+
+    @contextmanager
+    def transaction(self) -> Iterator[Savepoint]:
+        """One unit of work: everything inside is undone on an exception or ``rollback()``.
+
+        The REST composite API (allOrNone) and Apex transactions use it.
+        """
+        with self.lock, self.store.savepoint() as sp:
+            yield sp
 
     def attributes(self, sobject: str, record_id: str) -> dict[str, str]:
         """The ``attributes`` object of a record in REST output."""

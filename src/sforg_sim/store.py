@@ -29,7 +29,7 @@ from typing import Any
 from . import ids
 from .schema import Field, Schema, SObjectDef
 
-__all__ = ["Store", "quote", "sk_column"]
+__all__ = ["Savepoint", "Store", "quote", "sk_column"]
 
 
 def quote(name: str) -> str:
@@ -48,6 +48,41 @@ def _sql_type(f: Field) -> str:
     if f.type in ("int", "boolean"):
         return "INTEGER"
     return "TEXT"
+
+
+class Savepoint:
+    """A nestable SQLite savepoint: released on exit, rolled back on error or on request.
+
+    Every multi-statement write (a DML call, a composite request with allOrNone) runs in
+    one, so a failure leaves the org as it was, as a Salesforce transaction does.
+    """
+
+    _counter = 0
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        Savepoint._counter += 1
+        self.name = f"sp{Savepoint._counter}"
+        self._done = False
+
+    def __enter__(self) -> Savepoint:
+        self.conn.execute(f"SAVEPOINT {self.name}")
+        return self
+
+    def rollback(self) -> None:
+        """Undo everything since the savepoint (and end it)."""
+        if not self._done:
+            self.conn.execute(f"ROLLBACK TO {self.name}")
+            self.conn.execute(f"RELEASE {self.name}")
+            self._done = True
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        if self._done:
+            return
+        if exc_type is not None:
+            self.conn.execute(f"ROLLBACK TO {self.name}")
+        self.conn.execute(f"RELEASE {self.name}")
+        self._done = True
 
 
 class Store:
@@ -215,6 +250,10 @@ class Store:
     def count(self, obj: SObjectDef) -> int:
         """Number of rows (deleted included)."""
         return int(self.conn.execute(f"SELECT COUNT(*) FROM {quote(obj.name)}").fetchone()[0])
+
+    def savepoint(self) -> Savepoint:
+        """A new savepoint on this store's connection (use as a context manager)."""
+        return Savepoint(self.conn)
 
     # --- metadata and files ----------------------------------------------------------------
 

@@ -17,7 +17,6 @@ resources inside composite (e.g. composite itself), the simulator runs any route
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import groupby
@@ -51,20 +50,12 @@ _ROLLED_BACK = ("Record rolled back because not all records were valid and the r
 
 @contextmanager
 def transaction(call: Call) -> Iterator[list[bool]]:
-    """A savepoint on the org's store; set ``flag[0] = True`` to roll back on exit."""
-    conn: sqlite3.Connection = call.org.store.conn
-    name = f"sforg_rest_{id(call)}"
+    """The org's transaction; set ``flag[0] = True`` to roll back on exit."""
     flag = [False]
-    conn.execute(f"SAVEPOINT {name}")
-    try:
+    with call.org.transaction() as sp:
         yield flag
-    except BaseException:
-        conn.execute(f"ROLLBACK TO {name}")
-        conn.execute(f"RELEASE {name}")
-        raise
-    if flag[0]:
-        conn.execute(f"ROLLBACK TO {name}")
-    conn.execute(f"RELEASE {name}")
+        if flag[0]:
+            sp.rollback()
 
 
 def _bool(value: Any, default: bool = False) -> bool:

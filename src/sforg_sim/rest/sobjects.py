@@ -159,30 +159,19 @@ def delete(call: Call) -> Response:
 
 def find_by_external_id(call: Call, obj: SObjectDef, field_name: str, value: str
                         ) -> list[str]:
-    """Ids of live records whose External ID field equals ``value``.
+    """Ids of live records whose External ID field (or Id) equals ``value``.
 
     Matching is case-insensitive unless the field is case-sensitive, as the org's upsert
-    does (same stored sort key). Uses the DML layer's batched matcher: Org has no public
-    "find by external id" yet (requested in the issue report).
+    does. A value the field cannot hold matches nothing (the real API answers 404).
     """
     f = obj.get(field_name)
     if f is None or not (f.external_id or f.type == "id"):
         raise NotFound(
             f"Provided external ID field does not exist or is not accessible: {field_name}")
     try:
-        key = f.coerce(value)
+        return call.org.find_by_external_id(obj.name, f.name, value)
     except SalesforceError:
         return []
-    if f.type == "id":
-        try:
-            call.org.get(obj.name, key, ["Id"])
-        except SalesforceError:
-            return []
-        return [key]
-    if f.sort_key:
-        key = key.upper()
-    matched: dict[Any, list[str]] = call.org.dml._match(obj, f, {key})
-    return matched.get(key, [])
 
 
 def _multiple_response(call: Call, obj: SObjectDef, matches: list[str]) -> Response:
