@@ -1,0 +1,419 @@
+"""WHERE and HAVING conditions -> SQL with a parameter plan.
+
+Semantics (sources in ``docs/research/soql.md``):
+
+- ``=`` and ``!=`` compile to SQLite's null-safe ``IS`` / ``IS NOT``: ``= null`` finds
+  nulls, ``!= 'x'`` also returns rows where the field is null (section 1: SOQL does not use
+  three-valued logic; unconfirmed but the best understanding). ``NOT IN`` returns null rows
+  too, unless the list itself holds null. Range operators never match null.
+- ``NOT x`` is two-valued: ``NOT IFNULL(x, 0)``, so ``NOT (Amount > 5)`` returns the rows
+  whose Amount is null, like ``!=`` does.
+- Booleans: ``= null`` is ``= false`` and ``!= null`` is ``= true`` (section 1).
+- Case-insensitive text compares the ``__sk`` column against the value upper-cased in
+  Python (never NOCASE). LIKE runs on the sort key as well; a literal prefix adds a range
+  on it so the index can be used. Case-sensitive text uses GLOB.
+- Relative date literals become ranges evaluated on the SimClock at each execution.
+- Semi-joins: at most two, never under OR or NOT, never nested (section 10).
+
+Deviations: LIKE against ``null`` matches nothing; a bound LIKE pattern uses ``\\%``,
+``\\_`` and ``\\\\`` as escapes (other backslashes are literal); a string longer than
+4,000 characters in WHERE is MALFORMED_QUERY (text unconfirmed).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from .. import ids
+from ..clock import UTC, format_date, format_datetime, parse_datetime
+from ..errors import InvalidField, InvalidQueryFilterOperator, MalformedId, MalformedQuery
+from ..schema import NUMBER_TYPES, TEXT_TYPES, Field
+from . import ast as A
+from .dates import date_range
+from .parser import caret
+from .scope import Ctx, ParamFn, Scope
+
+__all__ = ["CondCompiler", "Operand", "field_operand", "lookup_bind"]
+
+MAX_WHERE_STRING = 4000
+
+
+@dataclass(frozen=True)
+class Operand:
+    """Something a condition compares: SQL to compare with, and how values convert.
+
+    ``kind`` is text / number / boolean / date / datetime / id; ``ci`` marks
+    case-insensitive text (values are upper-cased); ``name`` is used in error messages.
+    """
+
+    sql: str
+    kind: str
+    ci: bool
+    name: str
+    type_name: str
+
+
+def field_operand(f: Field, sql: str, name: str | None = None) -> Operand:
+    """The operand for a stored field read through ``sql`` (its compare column)."""
+    t = f.type
+    if t in TEXT_TYPES:
+        kind, tn = "text", "string"
+    elif t in NUMBER_TYPES:
+        kind, tn = "number", "int" if t == "int" else "double"
+    elif t in ("id", "reference"):
+        kind, tn = "id", "id"
+    elif t == "datetime":
+        kind, tn = "datetime", "dateTime"
+    else:
+        kind, tn = t, t
+    return Operand(sql, kind, f.sort_key, name or f.name, tn)
+
+
+def lookup_bind(ctx: Ctx, b: A.Bind, text: str) -> Any:
+    """A bind variable's value (Apex variable names are case-insensitive)."""
+    binds = ctx.binds
+    if b.name in binds:
+        return binds[b.name]
+    low = b.name.lower()
+    for k, v in binds.items():
+        if k.lower() == low:
+            return v
+    raise MalformedQuery(caret(text, b.pos, f"Variable does not exist: {b.name}"))
+
+
+class CondCompiler:
+    """Compiles one condition tree of one scope; collects ``params`` in SQL order.
+
+    ``operand`` resolves a FieldRef/Agg to an :class:`Operand` (the compiler passes one for
+    WHERE and one for HAVING); ``subquery`` compiles a semi-join's inner query.
+    """
+
+    def __init__(self, scope: Scope, operand: Callable[[A.FieldRef | A.Agg], Operand],
+                 subquery: Callable[[A.Query, A.FieldRef], tuple[str, list[ParamFn]]] | None,
+                 ) -> None:
+        self.scope = scope
+        self.text = scope.text
+        self.operand = operand
+        self.subquery = subquery
+        self.params: list[ParamFn] = []
+        self.semi_joins = 0
+
+    # --- structure ----------------------------------------------------------------------
+
+    def compile(self, c: A.Cond) -> str:
+        """SQL for ``c``; parameters are appended to ``self.params``."""
+        if isinstance(c, A.And):
+            return "(" + " AND ".join(self.compile(i) for i in c.items) + ")"
+        if isinstance(c, A.Or):
+            for item in c.items:
+                if _has_semi(item):
+                    raise MalformedQuery(caret(self.text, _first_pos(item),
+                                               "Semi join sub-selects are not allowed with "
+                                               "the 'OR' operator"))
+            return "(" + " OR ".join(self.compile(i) for i in c.items) + ")"
+        if isinstance(c, A.Not):
+            if _has_semi(c.item):
+                raise MalformedQuery(caret(self.text, c.pos, "Semi join sub-selects are not "
+                                           "allowed with the 'NOT' operator"))
+            return f"NOT IFNULL(({self.compile(c.item)}), 0)"
+        if isinstance(c, A.SemiJoin):
+            return self.semi_join(c)
+        if isinstance(c, A.InList):
+            return self.in_list(c)
+        return self.compare(c)
+
+    # --- comparisons --------------------------------------------------------------------
+
+    def compare(self, c: A.Compare) -> str:
+        op = self.operand(c.left)
+        if c.op == "LIKE":
+            return self.like(op, c.value, c)
+        v = c.value
+        assert not isinstance(v, A.LikePattern)
+        if isinstance(v, A.DateLit):
+            return self.date_literal(op, c.op, v)
+        self.params.append(self.param(op, v))
+        if c.op == "=":
+            return f"{op.sql} IS ?"
+        if c.op == "!=":
+            return f"{op.sql} IS NOT ?"
+        if op.kind == "boolean":
+            raise InvalidField(caret(self.text, c.pos, f"invalid operator on boolean field "
+                                     f"'{op.name}'"), [op.name])
+        return f"{op.sql} {c.op} ?"
+
+    def in_list(self, c: A.InList) -> str:
+        op = self.operand(c.left)
+        col = op.sql
+        if isinstance(c.values, A.Bind):
+            conv = self._bind_converter(op, c.values)
+            bind, text = c.values, self.text
+
+            def values(ctx: Ctx) -> list[Any]:
+                raw = lookup_bind(ctx, bind, text)
+                if isinstance(raw, (str, bytes)) or not hasattr(raw, "__iter__"):
+                    raw = [raw]
+                return [conv(x) for x in raw]
+
+            def has_null(ctx: Ctx) -> int:
+                return int(any(x is None for x in values(ctx)))
+
+            def as_json(ctx: Ctx) -> str:
+                return json.dumps([x for x in values(ctx) if x is not None])
+
+            if c.negated:
+                self.params += [has_null, as_json]
+                return (f"(CASE WHEN {col} IS NULL THEN NOT ? ELSE {col} NOT IN "
+                        f"(SELECT value FROM json_each(?)) END)")
+            self.params += [as_json, has_null]
+            return f"({col} IN (SELECT value FROM json_each(?)) OR ({col} IS NULL AND ?))"
+        if any(isinstance(v, A.DateLit) for v in c.values):
+            # Each date literal is a range: expand to = / != comparisons.
+            parts = [A.Compare(c.left, "!=" if c.negated else "=", v, c.pos)
+                     for v in c.values]
+            return self.compile(A.And(tuple(parts)) if c.negated else A.Or(tuple(parts)))
+        nulls = any(isinstance(v, A.NullV) for v in c.values)
+        fns = [self.param(op, v) for v in c.values if not isinstance(v, A.NullV)]
+        self.params += fns
+        qs = ", ".join("?" * len(fns))
+        if c.negated:
+            if not fns:
+                return f"{col} IS NOT NULL"
+            if nulls:
+                return f"({col} IS NOT NULL AND {col} NOT IN ({qs}))"
+            return f"({col} IS NULL OR {col} NOT IN ({qs}))"
+        if not fns:
+            return f"{col} IS NULL"
+        return f"({col} IN ({qs}) OR {col} IS NULL)" if nulls else f"{col} IN ({qs})"
+
+    def semi_join(self, c: A.SemiJoin) -> str:
+        if self.subquery is None:
+            raise MalformedQuery(caret(self.text, c.pos, "Nesting of semi join sub-selects "
+                                       "is not supported"))
+        self.semi_joins += 1
+        if self.semi_joins > 2:
+            raise MalformedQuery(caret(self.text, c.pos,
+                                       "Maximum 2 semi join sub-selects are allowed"))
+        if not isinstance(c.left, A.FieldRef) or len(c.left.path) != 1:
+            raise MalformedQuery(caret(self.text, c.pos, "The left operand of a semi join "
+                                       "must be an ID or reference field of the queried "
+                                       "object"))
+        op = self.operand(c.left)
+        sql, params = self.subquery(c.query, c.left)
+        self.params += params
+        if c.negated:
+            return f"({op.sql} IS NULL OR {op.sql} NOT IN ({sql}))"
+        return f"{op.sql} IN ({sql})"
+
+    def like(self, op: Operand, v: A.Value | A.LikePattern, c: A.Compare) -> str:
+        if op.kind != "text":
+            raise InvalidField(caret(self.text, c.pos, f"invalid operator LIKE on field "
+                                     f"'{op.name}' of type {op.type_name}"), [op.name])
+        fn: ParamFn
+        if isinstance(v, A.LikePattern):
+            if sum(len(p) for p in v.parts) > MAX_WHERE_STRING:
+                raise self._too_long(v.pos)
+            pat = _like_sql(v.parts, op.ci)
+            fn = _const(pat)
+            prefix = v.parts[0] if v.parts and isinstance(v.parts[0], str) else ""
+            if op.ci and prefix and ord(prefix[-1].upper()[-1]) < 0x10FFFF:
+                lo = prefix.upper()
+                hi = lo[:-1] + chr(ord(lo[-1]) + 1)
+                # The range lets SQLite walk the sort-key index; the LIKE stays exact.
+                self.params += [_const(lo), _const(hi), fn]
+                return f"({op.sql} >= ? AND {op.sql} < ? AND {op.sql} LIKE ? ESCAPE '\\')"
+        elif isinstance(v, A.Bind):
+            bind, text, ci = v, self.text, op.ci
+
+            def fn(ctx: Ctx) -> Any:
+                raw = lookup_bind(ctx, bind, text)
+                if raw is None:
+                    return None
+                if not isinstance(raw, str):
+                    raise _type_error(op, text, bind.pos)
+                return _like_sql(_bound_like_parts(raw), ci)
+        elif isinstance(v, A.NullV):
+            fn = _const(None)
+        else:
+            raise _type_error(op, self.text, v.pos)
+        self.params.append(fn)
+        if op.ci:
+            return f"{op.sql} LIKE ? ESCAPE '\\'"
+        return f"{op.sql} GLOB ?"
+
+    def date_literal(self, op: Operand, cmp: str, lit: A.DateLit) -> str:
+        if op.kind not in ("date", "datetime"):
+            raise _type_error(op, self.text, lit.pos)
+        dt = op.kind == "datetime"
+        text = self.text
+
+        def edge(hi: bool) -> ParamFn:
+            def fn(ctx: Ctx) -> str:
+                try:
+                    lo_d, hi_d, now_end = date_range(lit.name, lit.n, ctx.clock.today())
+                except (OverflowError, ValueError):
+                    raise MalformedQuery(caret(text, lit.pos, f"Invalid date literal "
+                                               f"{lit.name}:{lit.n}")) from None
+                d = hi_d if hi else lo_d
+                if not dt:
+                    return format_date(d)
+                if hi and now_end:
+                    return format_datetime(ctx.clock.now() + timedelta(milliseconds=1))
+                return format_date(d) + "T00:00:00.000+0000"
+            return fn
+
+        col = op.sql
+        if cmp == "=":
+            self.params += [edge(False), edge(True)]
+            return f"({col} >= ? AND {col} < ?)"
+        if cmp == "!=":
+            self.params += [edge(False), edge(True)]
+            return f"({col} IS NULL OR {col} < ? OR {col} >= ?)"
+        use_hi = cmp in ("<=", ">")
+        self.params.append(edge(use_hi))
+        return f"{col} {'<' if cmp in ('<', '<=') else '>='} ?"
+
+    # --- values -------------------------------------------------------------------------
+
+    def param(self, op: Operand, v: A.Value) -> ParamFn:
+        """A parameter function producing the stored form of ``v`` for ``op``."""
+        if isinstance(v, A.Bind):
+            conv = self._bind_converter(op, v)
+            bind, text = v, self.text
+            return lambda ctx: conv(lookup_bind(ctx, bind, text))
+        return _const(self.literal(op, v))
+
+    def literal(self, op: Operand, v: A.Value) -> Any:
+        """The stored form of a literal compared with ``op`` (type-checked)."""
+        k = op.kind
+        if isinstance(v, A.NullV):
+            return 0 if k == "boolean" else None
+        if isinstance(v, A.StringV) and k in ("text", "id"):
+            if len(v.value) > MAX_WHERE_STRING:
+                raise self._too_long(v.pos)
+            if k == "id":
+                return _to_id(v.value, self.text, v.pos)
+            return v.value.upper() if op.ci else v.value
+        if isinstance(v, A.NumberV) and k == "number":
+            return v.value
+        if isinstance(v, A.BoolV) and k == "boolean":
+            return int(v.value)
+        if isinstance(v, A.DateV) and k == "date":
+            return v.value
+        if isinstance(v, A.DateTimeV) and k == "datetime":
+            return v.value
+        raise _type_error(op, self.text, v.pos)
+
+    def _bind_converter(self, op: Operand, b: A.Bind) -> Callable[[Any], Any]:
+        text, pos, k = self.text, b.pos, op.kind
+
+        def conv(x: Any) -> Any:
+            if x is None:
+                return 0 if k == "boolean" else None
+            if k == "text" and isinstance(x, str):
+                return x.upper() if op.ci else x
+            if k == "id" and isinstance(x, str):
+                return _to_id(x, text, pos)
+            if k == "number" and isinstance(x, (int, float)) and not isinstance(x, bool):
+                if isinstance(x, float) and not math.isfinite(x):
+                    raise _type_error(op, text, pos)
+                return x if isinstance(x, float) or -(2**63) < x < 2**63 else float(x)
+            if k == "boolean" and isinstance(x, bool):
+                return int(x)
+            if k == "date":
+                if isinstance(x, date) and not isinstance(x, datetime):
+                    return format_date(x)
+                if isinstance(x, str):
+                    try:
+                        return format_date(date.fromisoformat(x))
+                    except ValueError:
+                        pass
+            if k == "datetime":
+                if isinstance(x, datetime):
+                    return format_datetime(x if x.tzinfo else x.replace(tzinfo=UTC))
+                if isinstance(x, str):
+                    try:
+                        return format_datetime(parse_datetime(x))
+                    except ValueError:
+                        pass
+            raise _type_error(op, text, pos)
+
+        return conv
+
+    def _too_long(self, pos: A.Pos) -> MalformedQuery:
+        return MalformedQuery(caret(self.text, pos, f"String value in WHERE clause exceeds "
+                                    f"the maximum length of {MAX_WHERE_STRING} characters"))
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _const(v: Any) -> ParamFn:
+    return lambda ctx: v
+
+
+def _to_id(value: str, text: str, pos: A.Pos) -> str:
+    try:
+        return ids.to18(value)
+    except MalformedId:
+        raise InvalidQueryFilterOperator(caret(text, pos, f"invalid ID field: {value}")) \
+            from None
+
+
+def _type_error(op: Operand, text: str, pos: A.Pos) -> InvalidField:
+    quoted = "should be enclosed in quotes" if op.kind in ("text", "id") else \
+        "should not be enclosed in quotes"
+    return InvalidField(caret(text, pos, f"value of filter criterion for field '{op.name}' "
+                              f"must be of type {op.type_name} and {quoted}"), [op.name])
+
+
+def _like_sql(parts: tuple[str | tuple[str], ...] | list[str | tuple[str]],
+              ci: bool) -> str:
+    """SQL LIKE pattern (escape ``\\``) for ci text, a GLOB pattern for case-sensitive."""
+    out = []
+    for p in parts:
+        if isinstance(p, tuple):
+            out.append(p[0] if ci else {"%": "*", "_": "?"}[p[0]])
+        elif ci:
+            out.append(p.upper().replace("\\", "\\\\").replace("%", "\\%")
+                       .replace("_", "\\_"))
+        else:
+            out.append("".join(f"[{ch}]" if ch in "*?[" else ch for ch in p))
+    return "".join(out)
+
+
+def _bound_like_parts(raw: str) -> list[str | tuple[str]]:
+    parts: list[str | tuple[str]] = []
+    i = 0
+    while i < len(raw):
+        ch = raw[i]
+        if ch == "\\" and i + 1 < len(raw) and raw[i + 1] in "%_\\":
+            parts.append(raw[i + 1])
+            i += 2
+            continue
+        parts.append((ch,) if ch in "%_" else ch)
+        i += 1
+    return parts
+
+
+def _has_semi(c: A.Cond) -> bool:
+    if isinstance(c, A.SemiJoin):
+        return True
+    if isinstance(c, (A.And, A.Or)):
+        return any(_has_semi(i) for i in c.items)
+    if isinstance(c, A.Not):
+        return _has_semi(c.item)
+    return False
+
+
+def _first_pos(c: A.Cond) -> A.Pos:
+    if isinstance(c, (A.And, A.Or)):
+        return _first_pos(c.items[0])
+    if isinstance(c, A.Not):
+        return c.pos
+    return c.pos

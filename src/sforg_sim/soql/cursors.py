@@ -1,0 +1,122 @@
+"""Query cursors (REST ``nextRecordsUrl`` / SOAP queryMore).
+
+Semantics (``docs/research/soql.md`` section 11, ``shared/SALESFORCE_FACTS.md``):
+
+- **Snapshot of ids, live values.** Opening a cursor runs the query once and stores the
+  matching rows' SQLite rowids, in result order, in a temp table whose own rowid is the
+  position (1..N). Each batch joins back to the object's table, so it returns the rows'
+  *current* field values; rows inserted after the query are never included and rows
+  changed so they no longer match are still returned (like Batch Apex's QueryLocator).
+- **Memory.** A cursor over 2M rows is a 2M-row SQLite temp table of integers (in the
+  connection's temp store), not 2M Python objects; batches are read by position range.
+- **Locators** look like the real ones: an 18-character id with the ``01g`` prefix, and
+  ``nextRecordsUrl`` is ``/services/data/v59.0/query/<locator>-<rows already returned>``.
+  Any position inside the result can be requested, as on the real API.
+- **Lifetime.** Two days of SimClock time from the query (help article 000384958); then,
+  or for a locator never issued, ``INVALID_QUERY_LOCATOR`` ("invalid query locator").
+
+Deviation: the cursor is released once its last batch has been served (a later request
+for it is INVALID_QUERY_LOCATOR); Salesforce keeps results for the full two days.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .. import ids
+from ..clock import SimClock
+from ..errors import InvalidQueryLocator
+from .compiler import Plan
+
+__all__ = ["CURSOR_LIFETIME", "Cursor", "CursorStore", "parse_locator"]
+
+CURSOR_LIFETIME = 2 * 24 * 3600.0
+"""Seconds of simulated time a cursor stays usable."""
+
+_LOCATOR = re.compile(r"(?:^|/)([0-9A-Za-z]{15,18})-(\d+)$")
+
+
+@dataclass
+class Cursor:
+    """An open cursor: the plan that shapes its rows and the temp table of rowids."""
+
+    locator: str
+    plan: Plan
+    table: str
+    total: int
+    created: float
+
+
+def parse_locator(text: str) -> tuple[str, int]:
+    """``(locator id, position)`` from ``01g...-2000`` or a ``nextRecordsUrl``."""
+    m = _LOCATOR.search(text.strip()) if isinstance(text, str) else None
+    if m is None:
+        raise InvalidQueryLocator("invalid query locator")
+    return m.group(1), int(m.group(2))
+
+
+class CursorStore:
+    """Open cursors of one org, keyed by locator; expired ones are swept on each call."""
+
+    def __init__(self, conn: Callable[[], sqlite3.Connection], clock: SimClock,
+                 api_version: str) -> None:
+        self._conn = conn
+        self._clock = clock
+        self._version = api_version
+        self._open: dict[str, Cursor] = {}
+        self._counter = 0
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def open(self, plan: Plan, params: list[Any]) -> Cursor:
+        """Snapshot the ids matching ``plan`` (``params`` include LIMIT and OFFSET)."""
+        self.sweep()
+        self._counter += 1
+        locator = ids.make_id("01g", self._counter)
+        table = f"temp._soql_cursor_{self._counter}"
+        conn = self._conn()
+        conn.execute(f"CREATE TABLE {table} (rid INTEGER)")
+        total = conn.execute(f"INSERT INTO {table} (rid) {plan.ids_sql}", params).rowcount
+        cur = Cursor(locator, plan, table, total, self._clock.time())
+        self._open[locator] = cur
+        return cur
+
+    def get(self, locator: str) -> Cursor:
+        """The cursor for a locator id, or INVALID_QUERY_LOCATOR."""
+        self.sweep()
+        cur = self._open.get(locator)
+        if cur is None:
+            raise InvalidQueryLocator("invalid query locator")
+        return cur
+
+    def batch(self, cur: Cursor, start: int, size: int) -> list[tuple[Any, ...]]:
+        """Rows at positions ``start+1 .. start+size`` with their current values."""
+        sql = cur.plan.batch_sql.format(table=cur.table)
+        try:
+            return self._conn().execute(sql, (start, start + size)).fetchall()
+        except sqlite3.OperationalError:
+            # The temp table went with a replaced connection (e.g. Org.open in_memory).
+            self._open.pop(cur.locator, None)
+            raise InvalidQueryLocator("invalid query locator") from None
+
+    def next_url(self, cur: Cursor, position: int) -> str:
+        """The ``nextRecordsUrl`` continuing after ``position`` rows."""
+        return f"/services/data/v{self._version}/query/{cur.locator}-{position}"
+
+    def close(self, cur: Cursor) -> None:
+        """Forget a cursor and drop its temp table."""
+        self._open.pop(cur.locator, None)
+        with contextlib.suppress(sqlite3.Error):
+            self._conn().execute(f"DROP TABLE IF EXISTS {cur.table}")
+
+    def sweep(self) -> None:
+        """Close every cursor older than :data:`CURSOR_LIFETIME` of simulated time."""
+        now = self._clock.time()
+        for cur in [c for c in self._open.values() if now - c.created >= CURSOR_LIFETIME]:
+            self.close(cur)

@@ -1,0 +1,405 @@
+"""SOQL text -> :mod:`.ast` tree, with Salesforce's MALFORMED_QUERY errors.
+
+The grammar (``grammar.lark``) is compiled once per process with lark's LALR parser. A
+parse error becomes MALFORMED_QUERY in the layout Salesforce uses::
+
+    "\\n<query line>\\n<col-1 spaces>^\\nERROR at Row:<row>:Column:<col>\\nunexpected token: 'X'"
+
+(``docs/research/soql.md`` section 2). Lexer failures use the ANTLR-style detail
+``line R:C no viable alternative at character 'c'`` seen in captured responses.
+
+Deviations (unconfirmed rules; see the research notes):
+- the excerpt is the whole line holding the error; Salesforce shows a window of a few
+  tokens around it on long queries, by a rule nobody has pinned down;
+- ``unexpected token: <EOF>`` is used for a query that ends too early;
+- an invalid escape reports ``Invalid string literal ...`` in the same caret layout.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from ..clock import format_datetime, parse_datetime
+from ..errors import MalformedQuery, NumberOutsideValidRange
+from . import ast as A
+from .dates import is_date_literal, takes_n
+
+__all__ = ["MAX_QUERY_LENGTH", "caret", "malformed", "parse"]
+
+MAX_QUERY_LENGTH = 100_000
+"""Statements longer than this are refused (REF66, Implementation Tips for SELECT)."""
+
+_INT32_MAX = 2**31 - 1
+
+
+RESERVED = frozenset({
+    "AND", "ASC", "BY", "DESC", "EXCLUDES", "FALSE", "FIRST", "FROM", "GROUP", "HAVING",
+    "IN", "INCLUDES", "LAST", "LIKE", "LIMIT", "NOT", "NULL", "NULLS", "OFFSET", "OR",
+    "ORDER", "SELECT", "TRUE", "WHERE", "WITH",
+})
+"""SOQL reserved words: never a field, object or alias name (REF66 Reserved Characters
+and keywords), even where lark's contextual lexer would accept an identifier."""
+
+
+class _Reserved(Exception):
+    def __init__(self, tok: Token) -> None:
+        self.tok = tok
+
+
+def _check_ident(tok: Token) -> Token:
+    if tok.upper() in RESERVED:
+        raise _Reserved(tok)
+    return tok
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    text = resources.files(__package__).joinpath("grammar.lark").read_text(encoding="utf-8")
+    return Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=False,
+                lexer_callbacks={"IDENT": _check_ident})
+
+
+def caret(text: str, pos: A.Pos, detail: str) -> str:
+    """The caret layout Salesforce puts before a query error's detail."""
+    line, col = pos
+    lines = text.split("\n")
+    excerpt = lines[line - 1] if 0 < line <= len(lines) else ""
+    return f"\n{excerpt}\n{' ' * (col - 1)}^\nERROR at Row:{line}:Column:{col}\n{detail}"
+
+
+def malformed(text: str, pos: A.Pos, detail: str) -> MalformedQuery:
+    """A MALFORMED_QUERY pointing at ``pos``."""
+    return MalformedQuery(caret(text, pos, detail))
+
+
+def unexpected(text: str, tok: Token) -> MalformedQuery:
+    """MALFORMED_QUERY ``unexpected token: 'X'`` at a token."""
+    return malformed(text, _pos(tok), f"unexpected token: '{tok}'")
+
+
+def _end_pos(text: str) -> A.Pos:
+    lines = text.split("\n")
+    return len(lines), len(lines[-1]) + 1
+
+
+def _pos(tok: Token) -> A.Pos:
+    return (tok.line or 1, tok.column or 1)
+
+
+def parse(text: str) -> A.Query:
+    """Parse a whole SOQL statement; raises MALFORMED_QUERY on anything it cannot place."""
+    if not isinstance(text, str) or not text.strip():
+        raise MalformedQuery("SOQL statements cannot be empty or null")
+    if len(text) > MAX_QUERY_LENGTH:
+        raise MalformedQuery(
+            f"SOQL statements cannot be longer than {MAX_QUERY_LENGTH} characters")
+    try:
+        tree = _parser().parse(text)
+    except _Reserved as e:
+        raise unexpected(text, e.tok) from None
+    except UnexpectedToken as e:
+        if e.token.type == "$END":
+            raise malformed(text, _end_pos(text), "unexpected token: <EOF>") from None
+        raise unexpected(text, e.token) from None
+    except UnexpectedCharacters as e:
+        at_ = e.pos_in_stream or 0
+        ch = text[at_] if at_ < len(text) else ""
+        raise malformed(text, (e.line, e.column),
+                        f"line {e.line}:{e.column - 1} no viable alternative at "
+                        f"character '{ch}'") from None
+    except (UnexpectedEOF, UnexpectedInput):
+        raise malformed(text, _end_pos(text), "unexpected token: <EOF>") from None
+    root = tree.children[0]
+    assert isinstance(root, Tree)
+    return _Builder(text).query(root)
+
+
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f",
+            '"': '"', "'": "'", "\\": "\\"}
+_HEX4 = re.compile(r"[0-9a-fA-F]{4}")
+
+
+class _Builder:
+    """Walks the lark tree of one statement and builds AST nodes."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    # --- statement ----------------------------------------------------------------------
+
+    def query(self, t: Tree) -> A.Query:
+        kids = t.children
+        select = self.select_list(kids[0])
+        obj_tok = kids[1]
+        assert isinstance(obj_tok, Token)
+        q: dict[str, Any] = {}
+        for clause in kids[2:]:
+            assert isinstance(clause, Tree)
+            name = clause.data
+            if name == "where_clause":
+                q["where"] = self.cond(clause.children[0])
+            elif name == "having_clause":
+                q["having"] = self.cond(clause.children[0])
+            elif name == "group_clause":
+                q["group_by"] = tuple(self.field_path(c) for c in clause.children)
+            elif name == "order_clause":
+                q["order_by"] = tuple(self.order_item(c) for c in clause.children)
+            elif name == "limit_clause":
+                q["limit"] = self.count_value(clause.children[0])
+            elif name == "offset_clause":
+                tok = clause.children[0]
+                assert isinstance(tok, Token)
+                q["offset"] = self.count_value(tok)
+                q["offset_pos"] = _pos(tok)
+        return A.Query(select=select, sobject=str(obj_tok), sobject_pos=_pos(obj_tok),
+                       text=self.text, **q)
+
+    def count_value(self, tok: Any) -> int | A.Bind:
+        assert isinstance(tok, Token)
+        if tok.type == "BIND":
+            return A.Bind(str(tok)[1:], _pos(tok))
+        n = int(tok)
+        if n > _INT32_MAX:
+            raise unexpected(self.text, tok)
+        return n
+
+    def select_list(self, t: Tree) -> tuple[A.SelectItem, ...]:
+        items = []
+        for item in t.children:
+            assert isinstance(item, Tree)
+            expr_t = item.children[0]
+            assert isinstance(expr_t, Tree)
+            expr: A.FieldRef | A.Agg | A.FieldsFn
+            if item.data == "sel_field":
+                expr = self.field_path(expr_t)
+            else:
+                expr = self.call(expr_t, allow_fields=True)
+            alias = alias_pos = None
+            if len(item.children) > 1:
+                a = item.children[1]
+                assert isinstance(a, Tree)
+                tok = a.children[0]
+                assert isinstance(tok, Token)
+                alias, alias_pos = str(tok), _pos(tok)
+                if isinstance(expr, A.FieldsFn):
+                    raise unexpected(self.text, tok)
+            items.append(A.SelectItem(expr, alias, alias_pos))
+        return tuple(items)
+
+    def field_path(self, t: Any) -> A.FieldRef:
+        assert isinstance(t, Tree)
+        toks = [c for c in t.children if isinstance(c, Token)]
+        return A.FieldRef(tuple(str(c) for c in toks), _pos(toks[0]))
+
+    def call(self, t: Tree, allow_fields: bool = False) -> A.Agg | A.FieldsFn:
+        name_tok = t.children[0]
+        assert isinstance(name_tok, Token)
+        name = str(name_tok).upper()
+        arg = self.field_path(t.children[2]) if len(t.children) > 2 else None
+        if name == "FIELDS" and allow_fields:
+            if arg is None or len(arg.path) != 1 or arg.path[0].upper() not in (
+                    "ALL", "STANDARD", "CUSTOM"):
+                where = arg.pos if arg else _pos(t.children[1])  # type: ignore[arg-type]
+                detail = f"'{arg.text}'" if arg else "')'"
+                raise malformed(self.text, where, f"unexpected token: {detail}")
+            return A.FieldsFn(arg.path[0].upper(), _pos(name_tok))
+        if name not in A.AGGREGATES:
+            # An unknown function: the parenthesis is the first token Salesforce rejects.
+            lpar = t.children[1]
+            assert isinstance(lpar, Token)
+            raise unexpected(self.text, lpar)
+        if arg is None and name != "COUNT":
+            rpar_pos = _pos(t.children[1])  # type: ignore[arg-type]
+            raise malformed(self.text, (rpar_pos[0], rpar_pos[1] + 1),
+                            "unexpected token: ')'")
+        return A.Agg(name, arg, _pos(name_tok))
+
+    def order_item(self, t: Any) -> A.OrderItem:
+        assert isinstance(t, Tree)
+        expr_t = t.children[0]
+        assert isinstance(expr_t, Tree)
+        expr = self.operand(expr_t)
+        desc = False
+        nulls_first: bool | None = None
+        for c in t.children[1:]:
+            assert isinstance(c, Tree)
+            word = str(c.children[0]).upper()
+            if c.data == "direction":
+                desc = word == "DESC"
+            else:
+                nulls_first = word == "FIRST"
+        return A.OrderItem(expr, desc, nulls_first)
+
+    def operand(self, t: Tree) -> A.FieldRef | A.Agg:
+        if t.data == "field_path":
+            return self.field_path(t)
+        call = self.call(t)
+        assert isinstance(call, A.Agg)
+        return call
+
+    # --- conditions ---------------------------------------------------------------------
+
+    def cond(self, t: Any) -> A.Cond:
+        assert isinstance(t, Tree)
+        d = t.data
+        if d in ("or_expr", "and_expr"):
+            items = tuple(self.cond(c) for c in t.children)
+            if len(items) == 1:
+                return items[0]
+            return A.Or(items) if d == "or_expr" else A.And(items)
+        if d == "not_":
+            tok = t.children[0]
+            assert isinstance(tok, Token)
+            return A.Not(self.cond(t.children[1]), _pos(tok))
+        left_t = t.children[0]
+        assert isinstance(left_t, Tree)
+        left = self.operand(left_t)
+        pos = left.pos
+        if d == "cmp":
+            op = str(t.children[1])
+            op = "!=" if op == "<>" else op
+            return A.Compare(left, op, self.value(t.children[2]), pos)
+        if d == "like":
+            v = t.children[2]
+            assert isinstance(v, Tree)
+            if v.data == "v_string":
+                return A.Compare(left, "LIKE", self.like_pattern(v.children[0]), pos)
+            return A.Compare(left, "LIKE", self.value(v), pos)
+        if d in ("in_list", "not_in_list"):
+            vals = [c for c in t.children[1:] if isinstance(c, Tree)]
+            return A.InList(left, tuple(self.value(v) for v in vals), d == "not_in_list", pos)
+        if d in ("in_bind", "not_in_bind"):
+            tok = t.children[-1]
+            assert isinstance(tok, Token)
+            return A.InList(left, A.Bind(str(tok)[1:], _pos(tok)), d == "not_in_bind", pos)
+        sub = t.children[-1]
+        assert isinstance(sub, Tree)
+        return A.SemiJoin(left, self.query(sub), d == "anti_join", pos)
+
+    # --- values -------------------------------------------------------------------------
+
+    def value(self, t: Any) -> A.Value:
+        assert isinstance(t, Tree)
+        tok = t.children[0]
+        assert isinstance(tok, Token)
+        pos, s, d = _pos(tok), str(tok), t.data
+        if d == "v_string":
+            return A.StringV(self.unescape(tok, like=False), pos)
+        if d == "v_number":
+            try:
+                num = _number(s)
+            except OverflowError:
+                num = math.inf
+            if not math.isfinite(num):
+                raise NumberOutsideValidRange(caret(self.text, pos, f"number {s} is "
+                                                    "outside the valid range"))
+            return A.NumberV(num, s, pos)
+        if d == "v_true":
+            return A.BoolV(True, pos)
+        if d == "v_false":
+            return A.BoolV(False, pos)
+        if d == "v_null":
+            return A.NullV(pos)
+        if d == "v_bind":
+            return A.Bind(s[1:], pos)
+        if d == "v_date":
+            try:
+                day = date.fromisoformat(s)
+            except ValueError:
+                raise malformed(self.text, pos, f"line {pos[0]}:{pos[1] - 1} invalid date "
+                                f"'{s}'") from None
+            if not 1700 <= day.year <= 4000:
+                raise malformed(self.text, pos, f"invalid date '{s}'")
+            return A.DateV(s, pos)
+        if d == "v_datetime":
+            try:
+                dt = parse_datetime(s)
+            except ValueError:
+                raise malformed(self.text, pos, f"invalid dateTime '{s}'") from None
+            if not 1700 <= dt.year <= 4000:
+                raise malformed(self.text, pos, f"invalid dateTime '{s}'")
+            return A.DateTimeV(format_datetime(dt), pos)
+        # v_literal: a relative date literal such as TODAY or LAST_N_DAYS:5
+        name = s.upper()
+        n_tok = t.children[1] if len(t.children) > 1 else None
+        if not is_date_literal(name) or takes_n(name) != (n_tok is not None):
+            raise unexpected(self.text, tok)
+        n = int(str(n_tok)) if n_tok is not None else None
+        if n is not None and n > _INT32_MAX:
+            assert isinstance(n_tok, Token)
+            raise unexpected(self.text, n_tok)
+        return A.DateLit(name, n, pos)
+
+    def unescape(self, tok: Token, like: bool) -> str:
+        """Resolve the documented escapes; LIKE wildcards are resolved by like_pattern."""
+        parts = self._unescape_parts(tok, like=like)
+        return "".join(p if isinstance(p, str) else p[0] for p in parts)
+
+    def like_pattern(self, tok: Any) -> A.LikePattern:
+        assert isinstance(tok, Token)
+        return A.LikePattern(tuple(self._unescape_parts(tok, like=True)), _pos(tok))
+
+    def _unescape_parts(self, tok: Token, like: bool) -> list[str | tuple[str]]:
+        """Literal text pieces and, in LIKE patterns, wildcard markers ``("%",)``."""
+        raw = str(tok)[1:-1]
+        out: list[str | tuple[str]] = []
+        buf: list[str] = []
+        i = 0
+        while i < len(raw):
+            ch = raw[i]
+            if ch == "\\":
+                nxt = raw[i + 1] if i + 1 < len(raw) else ""
+                if nxt.lower() in _ESCAPES and nxt:
+                    buf.append(_ESCAPES[nxt.lower()] if nxt.isalpha() else _ESCAPES[nxt])
+                    i += 2
+                    continue
+                if nxt in ("u", "U") and _HEX4.fullmatch(raw[i + 2:i + 6]):
+                    buf.append(chr(int(raw[i + 2:i + 6], 16)))
+                    i += 6
+                    continue
+                if like and nxt in ("%", "_"):
+                    buf.append(nxt)
+                    i += 2
+                    continue
+                pos = self._offset_pos(tok, i + 1)
+                seq = raw[i:i + 2]
+                raise malformed(self.text, pos,
+                                f"Invalid string literal '{raw}'. Illegal character "
+                                f"sequence '{seq}' in string literal.")
+            if like and ch in "%_":
+                if buf:
+                    out.append("".join(buf))
+                    buf = []
+                out.append((ch,))
+            else:
+                buf.append(ch)
+            i += 1
+        if buf:
+            out.append("".join(buf))
+        return out
+
+    def _offset_pos(self, tok: Token, offset: int) -> A.Pos:
+        """Line/column of the character ``offset`` chars into a token (strings span lines)."""
+        line, col = _pos(tok)
+        for ch in str(tok)[:offset]:
+            if ch == "\n":
+                line, col = line + 1, 1
+            else:
+                col += 1
+        return line, col
+
+
+def _number(s: str) -> int | float:
+    if "." in s:
+        return float(s)
+    n = int(s)
+    # SQLite integers are 64-bit; larger literals are compared as doubles.
+    return n if -(2**63) < n < 2**63 else float(n)

@@ -1,0 +1,81 @@
+"""Result shaping: stored row tuples -> REST record dicts, with per-column converters
+decided once at compile time (the per-row work is a loop over precomputed tuples).
+
+Records carry ``attributes`` ``{type, url}``; parent relationship fields nest as
+``"Account": {"attributes": ..., "Name": ...}`` or ``"Account": None`` when the lookup is
+empty. AggregateResult records carry ``{"type": "AggregateResult"}`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..schema import Field
+
+__all__ = ["Node", "agg_shaper", "row_shaper"]
+
+Converter = Callable[[Any], Any] | None
+
+
+def _bool(v: Any) -> Any:
+    return bool(v)
+
+
+class Node:
+    """One record level (the queried object or a parent): its Id column and its items.
+
+    ``items`` keep SELECT order: ``(key, column, converter)`` for a field, or
+    ``(key, None, Node)`` for a nested parent.
+    """
+
+    def __init__(self, sobject: str, id_col: int, url_base: str) -> None:
+        self.sobject = sobject
+        self.id_col = id_col
+        self.url_base = url_base
+        self.items: list[tuple[str, int | None, Any]] = []
+        self._children: dict[str, Node] = {}
+
+    def child(self, rel: str, sobject: str, cols: list[str], id_sql: str,
+              url_base: str) -> Node:
+        """The nested node for relationship ``rel``, adding its Id column on first use."""
+        node = self._children.get(rel.lower())
+        if node is None:
+            node = Node(sobject, len(cols), url_base)
+            cols.append(id_sql)
+            self._children[rel.lower()] = node
+            self.items.append((rel, None, node))
+        return node
+
+    def add(self, f: Field, col: int) -> None:
+        """A field read from column ``col``."""
+        self.items.append((f.name, col, _bool if f.type == "boolean" else None))
+
+    def build(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        """The record dict of this level from one result row."""
+        rec: dict[str, Any] = {"attributes": {"type": self.sobject,
+                                              "url": self.url_base + row[self.id_col]}}
+        for key, col, conv in self.items:
+            if col is None:
+                rec[key] = None if row[conv.id_col] is None else conv.build(row)
+            else:
+                v = row[col]
+                rec[key] = v if conv is None or v is None else conv(v)
+        return rec
+
+
+def row_shaper(root: Node) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
+    """The shaper of a plain record query."""
+    return root.build
+
+
+def agg_shaper(outs: list[tuple[str, int, Converter]]) -> Callable[[tuple[Any, ...]],
+                                                                     dict[str, Any]]:
+    """The shaper of an aggregate query: ``(output name, column, converter)`` per item."""
+    def shape(row: tuple[Any, ...]) -> dict[str, Any]:
+        rec: dict[str, Any] = {"attributes": {"type": "AggregateResult"}}
+        for name, col, conv in outs:
+            v = row[col]
+            rec[name] = v if conv is None or v is None else conv(v)
+        return rec
+    return shape
