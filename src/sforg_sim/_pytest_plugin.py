@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-__all__ = ["register_profiles"]
+__all__ = ["SimConnection", "register_profiles"]
 
 
 def register_profiles() -> None:
@@ -54,3 +55,49 @@ def sf_org() -> Iterator[Any]:
         yield org
     finally:
         org.store.conn.close()
+
+
+@dataclass
+class SimConnection:
+    """What ``sf_mock`` and ``sf_server`` yield: the org, a connected client, the adapter.
+
+    ``sf`` is an unmodified ``simple_salesforce.Salesforce``; ``adapter`` is the
+    ``mock_org`` handle (with its ``requests`` log) or the running server.
+    """
+
+    org: Any
+    sf: Any
+    adapter: Any
+
+
+@pytest.fixture
+def sf_mock(sf_org: Any) -> Iterator[SimConnection]:
+    """``sf_org`` behind ``mock_org()``, with a simple-salesforce client connected to it."""
+    from simple_salesforce import Salesforce
+
+    from sforg_sim import mock_org
+
+    with mock_org(sf_org) as sim:
+        sf = Salesforce(instance_url=sim.instance_url, session_id=sim.session_id)
+        yield SimConnection(sf_org, sf, sim)
+
+
+@pytest.fixture
+def sf_server(sf_org: Any) -> Iterator[SimConnection]:
+    """``sf_org`` served over HTTPS on 127.0.0.1, with a client that trusts its CA."""
+    import requests
+    from simple_salesforce import Salesforce
+
+    from sforg_sim import serve
+
+    with serve(sf_org) as server:
+        session = requests.Session()
+        # REQUESTS_CA_BUNDLE from the environment would override verify= otherwise.
+        session.trust_env = False
+        session.verify = server.ca_bundle_path
+        sf = Salesforce(instance_url=server.instance_url, session_id=server.access_token,
+                        session=session)
+        try:
+            yield SimConnection(sf_org, sf, server)
+        finally:
+            session.close()
