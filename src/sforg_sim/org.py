@@ -8,6 +8,7 @@ the org's lock, so the threaded HTTPS server can share one org safely.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -76,8 +77,6 @@ class Org:
                                 ("Sim Admin", self.user_id))
 
     def _restore_schema(self, path: str | Path) -> None:
-        import sqlite3
-
         con = sqlite3.connect(str(path))
         try:
             row = con.execute("SELECT value FROM _meta WHERE key = 'schema'").fetchone()
@@ -117,9 +116,12 @@ class Org:
         By default the file is used in place (opening is instant; writes go to the file).
         ``in_memory=True`` copies it into memory first, so the file stays as it was.
         """
-        if not Path(path).exists():
+        if not Path(path).is_file():
             raise NotFound(f"No org file at {path}")
-        org = cls(path=path)
+        try:
+            org = cls(path=path)
+        except (sqlite3.DatabaseError, KeyError, ValueError) as e:
+            raise OSError(f"{path} is not a saved sforg-sim org ({e})") from None
         if in_memory:
             org.store.load_into_memory()
         return org

@@ -275,11 +275,15 @@ class Store:
     def save(self, path: str | Path) -> None:
         """Copy the whole database to ``path`` with SQLite's online backup."""
         self.flush_meta()
-        dest = sqlite3.connect(str(path))
         try:
-            self.conn.backup(dest)
-        finally:
-            dest.close()
+            dest = sqlite3.connect(str(path))
+            try:
+                self.conn.backup(dest)
+            finally:
+                dest.close()
+        except sqlite3.Error as e:
+            # A bad path is the user's input: say so in one line, not as a sqlite3 error.
+            raise OSError(f"cannot write org file {path}: {e}") from None
 
     def load_into_memory(self) -> None:
         """Replace a file-backed connection by an in-memory copy (writes stay in memory)."""
