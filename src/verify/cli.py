@@ -1,38 +1,298 @@
-"""``verify-org``: check an org after a run (expected StageName counts and more)."""
+"""``verify-org``: check an org after a run, with an exit code a pipeline can trust.
+
+    verify-org --expect Qualification=2000000 --expect Discovery=0 [--strict] ...
+    verify-org limits | progress | reconcile --source FILE.csv
+
+Exit codes: 0 every expectation holds; 1 one does not (the table shows which); 2 it could
+not check (no credentials, unreachable org, bad flags, a query the org refused). Every
+exit-2 path prints exactly one line to stderr (never a traceback; ``--debug`` shows one),
+and with ``--json`` a JSON document with ``"error"`` to stdout as well.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
-__all__ = ["main"]
+from rich.console import Console
+
+from . import redact
+from .checks import DEFAULT_WHERE, Checker, CheckSpec, parse_datetime, parse_ranges, summarize_jobs
+from .connect import DEFAULT_TIMEOUT, Connection, ConnectOptions, ReadOnlyViolation, connect
+from .errors import RetryPolicy, VerifyError, classify, one_line
+from .expectations import ExpectationError, parse_count, parse_expectations
+from .reconcile import reconcile
+from .report import (
+    check_json,
+    envelope,
+    limits_json,
+    print_json,
+    progress_json,
+    reconcile_json,
+    render_check,
+    render_limits,
+    render_progress,
+    render_reconcile,
+)
+
+__all__ = ["SUBCOMMANDS", "build_parser", "main"]
+
+SUBCOMMANDS = ("check", "limits", "progress", "reconcile")
 
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with a one-line error and exit code 2 (verify never imports sforg_sim)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"verify-org: error: {message} (see --help)\n")
 
 
-def build_parser() -> ArgumentParser:
-    """The verify-org parser."""
-    p = ArgumentParser(prog="verify-org", description=(
-        "Verify an org after a bulk run: expected StageName counts, limits, progress. "
-        "Exit 0 when every expectation holds, 1 when one does not, 2 when it could not "
-        "check."))
-    p.add_argument("--expect", action="append", metavar="VALUE=COUNT", default=[],
-                   help="expected number of records with this value (repeatable)")
+def _count(text: str) -> int:
+    try:
+        return parse_count(text)
+    except ExpectationError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _positive(text: str) -> int:
+    n = _count(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return v
+
+
+def _common() -> ArgumentParser:
+    p = ArgumentParser(add_help=False)
+    c = p.add_argument_group("connection (first match wins: flags, --target-org, --sim, "
+                             "then SF_* environment variables)")
+    c.add_argument("--instance-url", metavar="URL", help="org URL, e.g. "
+                   "https://acme.my.salesforce.com (with --access-token)")
+    c.add_argument("--access-token", metavar="TOKEN", help="session id / OAuth access token "
+                   "(never printed)")
+    c.add_argument("--target-org", metavar="ALIAS", help="an org the Salesforce CLI (sf) "
+                   "knows: runs `sf org display --target-org ALIAS --json`")
+    c.add_argument("--sim", action="store_true", help="start the simulator (sforg_sim) and "
+                   "check it over HTTPS like any org")
+    c.add_argument("--scenario", metavar="NAME", help="--sim scenario (default "
+                   "massive-upload)")
+    c.add_argument("--records", type=_count, metavar="N", help="--sim scenario size")
+    c.add_argument("--org-file", metavar="PATH", help="--sim: serve a saved org file "
+                   "(opened in memory; the file is not changed)")
+    c.add_argument("--api-version", metavar="VER", help="REST API version, e.g. 59.0")
+    c.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"timeout of every HTTP request (default {DEFAULT_TIMEOUT:g})")
+    c.add_argument("--retries", type=_count, default=3, metavar="N", help="retries of a "
+                   "transient failure (503, UNABLE_TO_LOCK_ROW, connection reset; default "
+                   "3); REQUEST_LIMIT_EXCEEDED is never retried")
+    q = p.add_argument_group("what to count")
+    q.add_argument("--object", default="Opportunity", help="sObject (default Opportunity)")
+    q.add_argument("--field", default="StageName", help="field to group by "
+                   "(default StageName)")
+    # argparse %-formats help strings: the default's LIKE pattern needs its % doubled.
+    q.add_argument("--where", default=DEFAULT_WHERE, help="SOQL condition (default "
+                   f"{DEFAULT_WHERE.replace('%', '%%')}; '' for none)")
+    q.add_argument("--partition-field", default="External_ID__c", metavar="FIELD",
+                   help="field ranges are taken on (default External_ID__c)")
+    o = p.add_argument_group("output")
+    o.add_argument("--json", action="store_true", help="JSON with stable keys on stdout")
+    o.add_argument("--verbose", "-v", action="store_true",
+                   help="log every request (tokens masked) to stderr")
+    o.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
-    build_parser().parse_args(argv)
-    print("verify-org: not implemented yet", file=sys.stderr)
-    return 2
+def build_parser(command: str = "check") -> ArgumentParser:
+    """The parser of one subcommand (``check`` is the default)."""
+    common = _common()
+    prog = "verify-org" if command == "check" else f"verify-org {command}"
+    p = ArgumentParser(prog=prog, parents=[common], description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    if command == "check":
+        p.add_argument("--expect", action="append", metavar="VALUE=COUNT", default=[],
+                       help="expected number of records with this value (repeatable; "
+                       "2,000,000 and 2_000_000 accepted)")
+        p.add_argument("--strict", action="store_true",
+                       help="any value not given with --expect must be 0")
+        p.add_argument("--partitions", type=_positive, metavar="N",
+                       help="count per partition-field range in N partitions (also the "
+                       "automatic fallback, with 10, when the aggregate hits QUERY_TIMEOUT)")
+        p.add_argument("--ranges", metavar="LIST", help="partition boundaries: "
+                       "'B1,B2,...' or 'A to B, B to C' (half-open; open-ended outer "
+                       "partitions are added)")
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--modified-since", metavar="ISO8601", help="also require 0 records "
+                       "with LastModifiedDate before this time (no offset = UTC)")
+        g.add_argument("--run-started", metavar="ISO8601", help="the same: when the run "
+                       "started")
+    elif command == "limits":
+        p.add_argument("--min-remaining", type=_count, metavar="N",
+                       help="exit 1 when fewer DailyApiRequests remain")
+    elif command == "progress":
+        p.add_argument("--job-class", metavar="NAME", help="only jobs of this Apex class")
+        p.add_argument("--since", metavar="ISO8601", help="only jobs created since")
+        p.add_argument("--limit", type=_positive, default=500, metavar="N",
+                       help="newest N jobs (default 500)")
+    elif command == "reconcile":
+        p.add_argument("--source", required=True, metavar="FILE.csv",
+                       help="CSV with a header: External ID, expected value")
+        p.add_argument("--out", default="verify-reconcile-mismatches.csv", metavar="FILE",
+                       help="mismatches CSV (default verify-reconcile-mismatches.csv)")
+        p.add_argument("--source-key", metavar="COLUMN", help="key column (default: first)")
+        p.add_argument("--source-value", metavar="COLUMN",
+                       help="expected-value column (default: second)")
+        p.add_argument("--case-sensitive-keys", action="store_true",
+                       help="match External IDs case-sensitively")
+        p.add_argument("--bulk-poll", type=_seconds, default=1.0, metavar="SECONDS",
+                       help="Bulk API job polling interval (default 1)")
+        p.add_argument("--page-size", type=_positive, default=50_000, metavar="N",
+                       help="records per Bulk result page (default 50,000)")
+        p.add_argument("--workdir", metavar="DIR", help="scratch directory (default: temp)")
+    return p
+
+
+def _spec(args: argparse.Namespace) -> CheckSpec:
+    since_text = getattr(args, "modified_since", None) or getattr(args, "run_started", None)
+    ranges = getattr(args, "ranges", None)
+    return CheckSpec(
+        sobject=args.object, field=args.field, where=args.where.strip(),
+        partition_field=args.partition_field, partitions=getattr(args, "partitions", None),
+        ranges=parse_ranges(ranges) if ranges is not None else None,
+        strict=getattr(args, "strict", False),
+        modified_since=parse_datetime(since_text) if since_text else None)
+
+
+class _RedactFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact.redact(record.getMessage())
+        record.args = ()
+        return True
+
+
+def _setup_logging(verbose: bool) -> None:
+    logger = logging.getLogger("verify")
+    for h in list(logger.handlers):
+        logger.removeHandler(h)
+    if verbose:
+        h = logging.StreamHandler(sys.stderr)
+        h.setFormatter(logging.Formatter("verify-org: %(message)s"))
+        h.addFilter(_RedactFilter())
+        logger.addHandler(h)
+        logger.setLevel(logging.DEBUG)
+    else:
+        logger.setLevel(logging.WARNING)
+    logger.propagate = False
+
+
+def _run(command: str, args: argparse.Namespace, conn: Connection, checker: Checker,
+         console: Console) -> tuple[int, dict[str, Any]]:
+    """Run one subcommand; (exit code, its JSON keys)."""
+    spec = _spec(args)
+    retries = checker.policy
+    if command == "check":
+        result = checker.check(spec, parse_expectations(args.expect))
+        code = 0 if result.ok else 1
+        if not args.json:
+            render_check(console, result, conn, retries.retried)
+        return code, {**check_json(result, spec.strict), "_notes": result.counted.notes}
+    if command == "limits":
+        limits = checker.limits()
+        code = 0
+        if args.min_remaining is not None:
+            rem = limits.get("DailyApiRequests", {}).get("Remaining")
+            code = 0 if rem is not None and rem >= args.min_remaining else 1
+        if not args.json:
+            render_limits(console, limits, conn, args.min_remaining, retries.retried)
+        return code, limits_json(limits)
+    if command == "progress":
+        since = parse_datetime(args.since) if args.since else None
+        jobs = checker.jobs(args.job_class, since, args.limit)
+        counted = checker.count(spec, spec.where or None)
+        summary = summarize_jobs(jobs)
+        if not args.json:
+            render_progress(console, summary, jobs, counted.counts, conn, counted.notes,
+                            retries=retries.retried)
+        return 0, {**progress_json(summary, jobs, counted.counts), "_notes": counted.notes}
+    result_r = reconcile(checker, spec, args.source, args.out, args.source_key,
+                         args.source_value, args.case_sensitive_keys, args.bulk_poll,
+                         args.page_size, args.workdir)
+    if not args.json:
+        render_reconcile(console, result_r, conn, retries.retried)
+    return (0 if result_r.ok else 1), reconcile_json(result_r)
+
+
+def main(argv: Sequence[str] | None = None,
+         sleep: Callable[[float], None] | None = None) -> int:
+    """Entry point; returns the exit code. ``sleep`` replaces the retry backoff (tests)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = "check"
+    if argv and argv[0] in SUBCOMMANDS:
+        command = argv.pop(0)
+    args = build_parser(command).parse_args(argv)
+    _setup_logging(args.verbose)
+    policy = RetryPolicy(attempts=args.retries + 1)
+    if sleep is not None:
+        policy.sleep = sleep
+    console = Console(file=sys.stdout, soft_wrap=True)
+    conn: Connection | None = None
+    code, error = 2, None
+    body: dict[str, Any] = {}
+    try:
+        if command == "check":
+            # Bad --expect is a usage error: report it before touching the network.
+            expectations = parse_expectations(args.expect)
+            if not expectations and not (args.modified_since or args.run_started):
+                raise VerifyError("nothing to check: give --expect VALUE=COUNT "
+                                  "(e.g. --expect Qualification=2000000)", "BAD_FLAG")
+        _spec(args)  # bad --ranges / --modified-since: exit 2 before connecting
+        conn = connect(ConnectOptions(
+            instance_url=args.instance_url, access_token=args.access_token,
+            target_org=args.target_org, sim=args.sim, scenario=args.scenario,
+            records=args.records, org_file=args.org_file, api_version=args.api_version,
+            timeout=args.timeout), policy=policy)
+        code, body = _run(command, args, conn, Checker(conn, policy), console)
+    except ExpectationError as e:
+        error = {"code": "BAD_EXPECT", "message": one_line(str(e))}
+    except VerifyError as e:
+        error = {"code": e.code, "message": str(e)}
+    except ReadOnlyViolation as e:  # a bug in verify-org, caught before anything was sent
+        error = {"code": "READ_ONLY_VIOLATION", "message": one_line(str(e))}
+    except KeyboardInterrupt:
+        print("verify-org: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if args.debug:
+            raise
+        failure = classify(e)
+        if failure is not None:
+            error = {"code": failure.code, "message": f"{failure.code}: {failure.message}"}
+        else:
+            error = {"code": "INTERNAL", "message": one_line(
+                f"unexpected {type(e).__name__}: {e} (run with --debug for a traceback)")}
+    finally:
+        if conn is not None:
+            conn.close()
+    notes = body.pop("_notes", [])
+    if error is not None:
+        code = 2
+        print(f"verify-org: error: {redact.redact(error['message'])}", file=sys.stderr)
+    if args.json:
+        doc = envelope(command, code, conn, notes, error, policy.retried)
+        doc.update(body)
+        print_json(doc, sys.stdout)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

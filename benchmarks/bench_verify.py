@@ -1,0 +1,142 @@
+"""verify-org benchmark: the stage check and ``reconcile`` against a 2,000,000-record org.
+
+    python benchmarks/bench_verify.py [--records 2000000] [--skip-reconcile]
+
+Setup (not timed): the ``massive-upload`` org is seeded once and saved under
+benchmarks/out/ (reused on later runs); a copy gets every Opportunity's StageName set to
+Qualification with ONE SQL UPDATE, standing in for a V2 replay (the replay engine is not
+available yet). The copy is opened in memory and served over HTTPS (``serve``).
+
+Timed:
+1. the check, in process (``verify.cli.main``), as a real pipeline runs it: the aggregate
+   over HTTPS, rendering and exit code; best and median of 5 runs;
+2. the same with ``--partitions 10`` (the QUERY_TIMEOUT fallback path);
+3. ``verify-org reconcile`` over all rows in a child process (Bulk API 2.0 download,
+   SQLite comparison), with the child's own peak RSS (VmHWM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def _org_files(records: int) -> Path:
+    """The after-run org file (seeding and saving on first use)."""
+    OUT.mkdir(exist_ok=True)
+    seeded = OUT / f"massive-{records}.db"
+    after = OUT / f"verify-after-{records}.db"
+    if not seeded.exists():
+        from sforg_sim import Org
+
+        t = time.perf_counter()
+        org = Org()
+        org.load_scenario("massive-upload", records=records)
+        org.save(seeded)
+        print(f"seeded {records:,} records in {time.perf_counter() - t:.1f}s (not timed)")
+    if not after.exists():
+        shutil.copyfile(seeded, after)
+        con = sqlite3.connect(after)
+        cols = {r[1] for r in con.execute('PRAGMA table_info("Opportunity")')}
+        sets = ["\"StageName\" = 'Qualification'"]
+        if "StageName__sk" in cols:  # the store's upper-case sort key, kept in step
+            sets.append("\"StageName__sk\" = 'QUALIFICATION'")
+        con.execute(f'UPDATE "Opportunity" SET {", ".join(sets)}')
+        con.commit()
+        con.close()
+    return after
+
+
+def _time_check(argv: list[str], runs: int = 5) -> tuple[float, float, int]:
+    from verify.cli import main
+
+    times, code = [], -1
+    for _ in range(runs):
+        with contextlib.redirect_stdout(io.StringIO()):
+            t = time.perf_counter()
+            code = main(argv)
+            times.append(time.perf_counter() - t)
+    return min(times), statistics.median(times), code
+
+
+# The child reports its own peak RSS from /proc (VmHWM). Not getrusage(RUSAGE_CHILDREN):
+# ru_maxrss survives fork+exec, so a child forked from this process (which holds the
+# 2M-record org in memory) would report this process's size, not its own.
+_CHILD = """
+import sys
+from verify.cli import main
+code = main(sys.argv[1:])
+with open('/proc/self/status') as f:
+    sys.stderr.write(''.join(ln for ln in f if ln.startswith('VmHWM')))
+sys.exit(code)
+"""
+
+
+def _source_csv(records: int) -> Path:
+    path = OUT / f"verify-source-{records}.csv"
+    if not path.exists():
+        with open(path, "w") as f:
+            f.write("External_ID__c,StageName\n")
+            for i in range(1, records + 1):
+                f.write(f"externalOpp{i:07d},Qualification\n")
+    return path
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--records", type=int, default=2_000_000)
+    p.add_argument("--skip-reconcile", action="store_true")
+    args = p.parse_args()
+    n = args.records
+    after = _org_files(n)
+
+    from sforg_sim import Org
+    from sforg_sim.rest import serve
+
+    t = time.perf_counter()
+    org = Org.open(after, in_memory=True)
+    print(f"opened {after.name} in memory in {time.perf_counter() - t:.1f}s (not timed)")
+    with serve(org) as server:
+        conn = ["--instance-url", server.instance_url, "--access-token", server.access_token]
+        # The in-process check trusts the server's CA through the environment, as a user
+        # of `sforg-sim serve` does.
+        import os
+
+        os.environ["REQUESTS_CA_BUNDLE"] = server.ca_bundle_path
+        expect = ["--expect", f"Qualification={n}", "--expect", "Discovery=0",
+                  "--expect", "Negotiation=0"]
+        best, med, code = _time_check([*conn, *expect])
+        print(f"check (aggregate, {n:,} records): best {best:.3f}s, median {med:.3f}s, "
+              f"exit {code}")
+        best, med, code = _time_check([*conn, *expect, "--partitions", "10"], runs=3)
+        print(f"check (--partitions 10): best {best:.3f}s, median {med:.3f}s, exit {code}")
+        if not args.skip_reconcile:
+            src = _source_csv(n)
+            env = {**os.environ, "SF_INSTANCE_URL": server.instance_url,
+                   "SF_ACCESS_TOKEN": server.access_token}
+            t = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-c", _CHILD, "reconcile", "--source",
+                                   str(src), "--out", str(OUT / "verify-mismatches.csv"),
+                                   "--bulk-poll", "0"],
+                                  env=env, capture_output=True, text=True)
+            seconds = time.perf_counter() - t
+            hwm = [ln for ln in proc.stderr.splitlines() if ln.startswith("VmHWM")]
+            tail = proc.stdout.strip().splitlines()[-1:] or [proc.stderr.strip()]
+            print(f"reconcile ({n:,} rows): {seconds:.1f}s, peak RSS of verify-org "
+                  f"{hwm[0].split(':')[1].strip() if hwm else '?'}, exit {proc.returncode} "
+                  f"({tail[0]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
