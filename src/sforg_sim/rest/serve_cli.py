@@ -29,7 +29,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser("serve", help="serve the simulated REST API over HTTPS")
     add_org_arguments(p)
     p.add_argument("--org-file", metavar="PATH",
-                   help="serve a saved org (Org.open) instead of seeding a scenario")
+                   help="serve a copy of a saved org instead of seeding a scenario "
+                        "(the file itself is not changed)")
+    p.set_defaults(scenario="small")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1; 0.0.0.0 exposes it)")
     p.add_argument("--port", type=int, default=0, help="port (default 0: a free port)")
@@ -42,7 +44,9 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     from ..org import Org
     from .server import serve
 
-    org = Org.open(args.org_file) if args.org_file else build_org(args)
+    # A saved org (e.g. from `replay --save-org`) is served from an in-memory copy, so
+    # what clients do while it is served never changes the file they may reuse.
+    org = Org.open(args.org_file, in_memory=True) if args.org_file else build_org(args)
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (e.g. from a supervisor) stops as cleanly as Ctrl-C does.
