@@ -52,6 +52,26 @@ class _Pending:
     values: dict[str, Any]
 
 
+_UPPER_BITS = str.maketrans({c: ("1" if "A" <= c <= "Z" else "0") for c in ids.BASE62})
+
+
+def _canonical18(raw: Any) -> str | None:
+    """``raw`` itself when it already is a canonical 18-character id, else None.
+
+    The hot path of updates: ids read back from SOQL are canonical, and checking that takes
+    three C-level string operations instead of :func:`ids.to18`'s per-character loop.
+    Anything else (15 characters, repaired case, invalid) goes through ``ids.to18``.
+    """
+    if type(raw) is not str or len(raw) != 18 or not (raw.isascii() and raw.isalnum()):
+        return None
+    bits = raw[:15].translate(_UPPER_BITS)
+    suffix = ids.SUFFIX
+    if (suffix[int(bits[4::-1], 2)] + suffix[int(bits[9:4:-1], 2)]
+            + suffix[int(bits[14:9:-1], 2)]) != raw[15:]:
+        return None
+    return raw
+
+
 def _ok(rec_id: str, **extra: Any) -> SaveResult:
     return {"id": rec_id, "success": True, "errors": [], **extra}
 
@@ -76,6 +96,8 @@ class Dml:
         self.schema = schema
         self.now = now
         self.user = user
+        self._update_plans: dict[tuple[str, tuple[str, ...]],
+                                 list[tuple[str, Field]] | None] = {}
 
     # --- validation -----------------------------------------------------------------------
 
@@ -187,7 +209,7 @@ class Dml:
             if owner is not None and v.get("OwnerId") is None:
                 v["OwnerId"] = user
             if stage_probability and v.get("Probability") is None:
-                v["Probability"] = float(_STAGE_PROBABILITY.get(v.get("StageName"), 0))
+                v["Probability"] = float(_STAGE_PROBABILITY.get(v.get("StageName") or "", 0))
             for f in obj.fields.values():
                 if f.type == "boolean" and v.get(f.name) is None:
                     v[f.name] = 1 if f.name == "IsActive" else 0
@@ -257,17 +279,28 @@ class Dml:
         hist = self._history_object(obj)
         if hist is None or not changes:
             return
-        tracked = [n for n in hist.fields if n not in ("Id", *_AUDIT) and n in obj.fields]
         parent = next(f.name for f in hist.fields.values() if f.type == "reference"
                       and obj.name in f.reference_to)
         now, user = self.now(), self.user()
+        fixed = {"IsDeleted": 0, "CreatedDate": now, "LastModifiedDate": now,
+                 "SystemModstamp": now, "CreatedById": user, "LastModifiedById": user}
+        # The storage tuple's layout, worked out once per call rather than once per row:
+        # ("id" | "parent" | "fixed" | "tracked", name, has a sort key).
+        layout = []
+        for f in hist.fields.values():
+            kind = ("id" if f.name == "Id" else "parent" if f.name == parent
+                    else "fixed" if f.name in fixed else "tracked")
+            layout.append((kind, f.name, f.sort_key))
         rows = []
         for (rec_id, vals), hid in zip(changes, self.store.new_ids(hist, len(changes))):
-            v = {n: vals.get(n) for n in tracked}
-            v.update(Id=hid, IsDeleted=0, CreatedDate=now, LastModifiedDate=now,
-                     SystemModstamp=now, CreatedById=user, LastModifiedById=user)
-            v[parent] = rec_id
-            rows.append(self.store.row(hist, v))
+            row: list[Any] = []
+            for kind, name, sk in layout:
+                v: Any = (hid if kind == "id" else rec_id if kind == "parent"
+                     else fixed[name] if kind == "fixed" else vals.get(name))
+                row.append(v)
+                if sk:
+                    row.append(v.upper() if v is not None else None)
+            rows.append(tuple(row))
         self.store.insert_rows(hist, rows)
 
     # --- update ---------------------------------------------------------------------------
@@ -279,14 +312,32 @@ class Dml:
         results: list[SaveResult | None] = [None] * len(records)
         pending: list[_Pending] = []
         seen: set[str] = set()
+        plans = self._update_plans
         for i, rec in enumerate(records):
             try:
                 rec_id = self._record_id(obj, rec)
                 if rec_id in seen:
                     raise DuplicateValue(f"Duplicate id in list: {rec_id}", ["Id"])
                 seen.add(rec_id)
-                vals = self._values(obj, rec, insert=False,
-                                    skip=frozenset(k for k in rec if k.lower() == "id"))
+                key = (obj.name, tuple(rec))
+                if key in plans:
+                    plan = plans[key]
+                else:
+                    plan = plans[key] = self._update_plan(obj, key[1])
+                vals = None
+                if plan is not None:
+                    # Fast path: every key is a known updateable field (checked once per
+                    # key set); per record only values are coerced. Anything unusual (a
+                    # null in a non-nillable field) falls back to the full validation so
+                    # errors stay exactly the same.
+                    coerce = self._coerce
+                    vals = {f.name: coerce(f, rec[k]) for k, f in plan}
+                    if any(v is None and not f.nillable
+                           for (_, f), v in zip(plan, vals.values())):
+                        vals = None
+                if vals is None:
+                    vals = self._values(obj, rec, insert=False,
+                                        skip=frozenset(k for k in rec if k.lower() == "id"))
                 vals["Id"] = rec_id
                 pending.append(_Pending(i, vals))
             except SalesforceError as e:
@@ -302,13 +353,30 @@ class Dml:
                 return self._rolled_back(results)
         return [r for r in results if r is not None]
 
+    def _update_plan(self, obj: SObjectDef,
+                     keys: tuple[str, ...]) -> list[tuple[str, Field]] | None:
+        """(key, field) pairs for an update record with these keys, or None when any key
+        is unknown, read-only or repeated (those records take the fully validated path)."""
+        plan: list[tuple[str, Field]] = []
+        names: set[str] = set()
+        for k in keys:
+            if k == "attributes" or k.lower() == "id":
+                continue
+            f = obj.get(k)
+            if f is None or not f.updateable or f.name in names:
+                return None
+            names.add(f.name)
+            plan.append((k, f))
+        return plan
+
     def _record_id(self, obj: SObjectDef, rec: Mapping[str, Any]) -> str:
         if not isinstance(rec, Mapping):
             raise InvalidField(f"Record is not an object: {rec!r}")
-        raw = next((v for k, v in rec.items() if k.lower() == "id"), None)
+        raw = rec["Id"] if "Id" in rec else next(
+            (v for k, v in rec.items() if k.lower() == "id"), None)
         if raw is None:
             raise error_class("MISSING_ARGUMENT")("Id not specified in an update call", ["Id"])
-        rec_id = ids.to18(raw)
+        rec_id = _canonical18(raw) or ids.to18(raw)
         if rec_id[:3] != obj.key_prefix:
             raise MalformedId(f"{obj.name} ID: id value of incorrect type: {raw}", ["Id"])
         return rec_id

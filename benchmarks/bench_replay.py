@@ -1,0 +1,131 @@
+"""Replay benchmark: V2 and V1 on the massive-upload scenario, against raw sqlite3.
+
+    python benchmarks/bench_replay.py [--records 2000000] [--skip-v1] [--v1-calls N]
+
+Seeds the scenario once into ``benchmarks/out/massive-<N>.db`` (git-ignored) and reopens it
+in memory for each run. Prints, for V2: wall time, records/s, and the ratio to a
+hand-written sqlite3 loop doing the same page reads and writes (keyset page from the source
+table, Opportunities by External ID, StageName update with audit fields and history rows);
+for V1: calls burned until REQUEST_LIMIT_EXCEEDED, coverage and wall time
+(``--v1-calls N`` leaves only N calls in the quota, for a shorter run); and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from pathlib import Path
+
+from sforg_sim import Org
+from sforg_sim.ids import make_ids
+from sforg_sim.replay import replay
+
+OUT = Path(__file__).parent / "out"
+
+
+def org_file(records: int) -> Path:
+    """The saved scenario org, seeded on first use."""
+    path = OUT / f"massive-{records}.db"
+    if not path.exists():
+        OUT.mkdir(exist_ok=True)
+        t = time.perf_counter()
+        org = Org()
+        org.load_scenario("massive-upload", records=records)
+        org.save(path)
+        print(f"seeded {records:,} records in {time.perf_counter() - t:.1f} s -> {path}")
+    return path
+
+
+def raw_loop(path: Path, page: int = 500) -> tuple[float, int]:
+    """The same reads and writes as V2, straight on sqlite3 (no simulator in the way)."""
+    org = Org.open(path, in_memory=True)
+    conn = org.store.conn
+    now, user = org.clock.stamp(), org.user_id
+    hist = org.schema.get("OpportunityHistory")
+    cols = org.store.columns(hist)
+    quoted = ", ".join(f'"{c}"' for c in cols)
+    ins = (f'INSERT INTO "OpportunityHistory" ({quoted}) '
+           f'VALUES ({", ".join("?" * len(cols))})')
+    counter = org.store.reserve_ids(hist, 3_000_000)
+    t = time.perf_counter()
+    last, n = "", 0
+    while True:
+        rows = conn.execute(
+            'SELECT "External_ID__c", "StageName__c" FROM "Opportunity_Source__dlm" '
+            'WHERE "IsDeleted" = 0 AND "External_ID__c__sk" > ? '
+            'ORDER BY "External_ID__c__sk" LIMIT ?', (last.upper(), page)).fetchall()
+        if not rows:
+            break
+        last = rows[-1][0]
+        stage = dict(rows)
+        keys = [k.upper() for k in stage]
+        opps = conn.execute(
+            'SELECT "Id", "External_ID__c", "StageName", "Amount", "Probability", "CloseDate" '
+            f'FROM "Opportunity" WHERE "External_ID__c__sk" IN ({",".join("?" * len(keys))})',
+            keys).fetchall()
+        todo = [o for o in opps if o[2] != stage[o[1]]]
+        conn.execute("SAVEPOINT p")
+        conn.executemany(
+            'UPDATE "Opportunity" SET "StageName" = ?, "StageName__sk" = ?, '
+            '"LastModifiedDate" = ?, "SystemModstamp" = ?, "LastModifiedById" = ? '
+            'WHERE "Id" = ?',
+            [(stage[o[1]], stage[o[1]].upper(), now, now, user, o[0]) for o in todo])
+        hids = make_ids(hist.key_prefix, counter, len(todo))
+        counter += len(todo)
+        values = []
+        for o, hid in zip(todo, hids):
+            v = {"Id": hid, "OpportunityId": o[0], "StageName": stage[o[1]], "Amount": o[3],
+                 "Probability": o[4], "CloseDate": o[5], "IsDeleted": 0, "CreatedDate": now,
+                 "LastModifiedDate": now, "SystemModstamp": now, "CreatedById": user,
+                 "LastModifiedById": user}
+            values.append(org.store.row(hist, v))
+        conn.executemany(ins, values)
+        conn.execute("RELEASE p")
+        n += len(todo)
+    return time.perf_counter() - t, n
+
+
+def main() -> None:
+    """Run the benchmark and print the figures."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=2_000_000)
+    ap.add_argument("--skip-v1", action="store_true")
+    ap.add_argument("--skip-v2", action="store_true")
+    ap.add_argument("--v1-calls", type=int, default=None,
+                    help="API calls left in the quota for V1 (default: the full 440,000)")
+    args = ap.parse_args()
+    path = org_file(args.records)
+
+    if not args.skip_v2:
+        t = time.perf_counter()
+        org = Org.open(path, in_memory=True)
+        load = time.perf_counter() - t
+        r = replay(org, "v2")
+        print(f"V2: {r.processed:,} processed, {r.duplicates} duplicates, {r.skipped} skipped, "
+              f"{r.api_calls['data']:,} data calls, simulated {r.simulated_seconds / 3600:.2f} h,"
+              f" outcome {r.outcome}")
+        print(f"V2 wall: {r.wall_seconds:.1f} s ({r.processed / r.wall_seconds:,.0f} records/s)"
+              f", org load {load:.1f} s")
+        del org
+        raw, n = raw_loop(path)
+        print(f"raw sqlite3 loop: {raw:.1f} s for {n:,} records; "
+              f"ratio V2/raw = {r.wall_seconds / raw:.2f}")
+
+    if not args.skip_v1:
+        org = Org.open(path, in_memory=True)
+        if args.v1_calls is not None:
+            org.set_api_remaining(args.v1_calls)
+        r = replay(org, "v1-burn-quota")
+        print(f"V1: {r.api_calls['data']:,} calls burned, {r.processed:,} processed "
+              f"({100 * r.processed / r.records:.1f}%), outcome {r.outcome}, simulated "
+              f"{r.simulated_seconds / 3600:.1f} h, {r.async_executions:,} async executions")
+        print(f"V1 wall: {r.wall_seconds:.1f} s "
+              f"({r.api_calls['data'] / r.wall_seconds:,.0f} calls/s)")
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS: {rss:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

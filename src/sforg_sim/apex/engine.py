@@ -1,0 +1,562 @@
+"""The async Apex engine: a discrete-event loop on the org's SimClock.
+
+Events are ``(time, seq, fn)`` in a priority queue; :meth:`AsyncEngine.run` pops them in
+time order, moves the SimClock to each event's time and runs it. An async transaction
+(a Queueable, a batch ``start``/``execute``/``finish`` or a scheduled ``execute``) runs
+atomically at its start time; its simulated duration (the :mod:`.costs` model) delays what
+follows it: its completion, its chained jobs, the next chunk. Independent jobs (the team's
+10 partitions) overlap in simulated time, as on a real org.
+
+Deviations (documented for the README fidelity table):
+
+- A transaction's reads and writes happen at its start instant (audit stamps carry that
+  time); Salesforce commits at the end. Parallel transactions never interleave.
+- No worker-thread cap: every queued Queueable starts after ``costs.job_start``; batch jobs
+  obey the 5-active / 100-Holding flex queue rules. Batch chunks run one after another.
+- A Python exception that is not a :class:`~sforg_sim.errors.SalesforceError` (a bug in a
+  port) marks the job Failed *and* propagates out of :meth:`run`, so it is not hidden;
+  Salesforce errors (including uncatchable LimitExceptions) fail the job as in Apex.
+- ``enqueue_job``/``execute_batch`` called on the engine from Python (outside any
+  transaction) are not counted against the 50-per-transaction limit; use
+  :meth:`execute_anonymous` for the real synchronous limits.
+- DailyAsyncApexExecutions: each Queueable, batch start, chunk, finish and scheduled
+  execute counts one; over the limit the execution fails with an AsyncException.
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .. import ids
+from ..errors import AsyncException, LimitException, NotFound, SalesforceError
+from .context import Context, HttpResponse
+from .costs import DEFAULT_COSTS, CostModel
+from .cron import CronExpression
+from .faults import FaultSchedule
+from .governor import ASYNC_LIMITS, SYNC_LIMITS, Governor, LimitBreach
+from .jobs import Batchable, QueryLocator, Queueable, Schedulable, Stateful
+from .records import JobRows
+
+if TYPE_CHECKING:
+    from ..org import Org
+
+__all__ = ["MAX_ACTIVE_BATCHES", "MAX_FLEX_QUEUE", "AsyncEngine", "Job"]
+
+MAX_ACTIVE_BATCHES = 5
+MAX_FLEX_QUEUE = 100
+MAX_LOCATOR_ROWS = 50_000_000
+MAX_SCOPE_LOCATOR = 2_000
+DEV_CHAIN_DEPTH = 5
+FINAL = frozenset(("Completed", "Failed", "Aborted"))
+_SELECT = re.compile(r"^\s*SELECT\s+(.+?)\s+FROM\s+(\w+)", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass
+class Job:
+    """The engine's record of one async job (mirrored in its AsyncApexJob row)."""
+
+    id: str
+    job_type: str
+    instance: Any
+    status: str
+    depth: int = 0
+    parent_id: str | None = None
+    scope: int = 0
+    chunks: list[list[Any]] = field(default_factory=list)
+    next_chunk: int = 0
+    reread: tuple[str, str] | None = None  # (select list, sObject) for QueryLocator jobs
+    snapshot: Any = None
+    processed: int = 0
+    errors: int = 0
+    extended_status: str | None = None
+    error: SalesforceError | None = None
+
+
+@dataclass
+class _Trigger:
+    id: str
+    name: str
+    cron: CronExpression
+    instance: Schedulable
+    active: bool = True
+
+
+class AsyncEngine:
+    """Runs Batchable, Queueable and Schedulable jobs on ``org`` in simulated time."""
+
+    def __init__(self, org: Org, costs: CostModel = DEFAULT_COSTS,
+                 faults: FaultSchedule | None = None, log_size: int = 10_000) -> None:
+        self.org = org
+        self.costs = costs
+        self.faults = faults or FaultSchedule()
+        self.rows = JobRows(org)
+        self.jobs: dict[str, Job] = {}
+        self.flex_queue: deque[str] = deque()
+        self.triggers: dict[str, _Trigger] = {}
+        self.endpoints: dict[str, Callable[[str, str, Any], HttpResponse]] = {}
+        self.log: deque[tuple[str, str | None, str]] = deque(maxlen=log_size)
+        self.executions = 0
+        self.max_locator_rows = MAX_LOCATOR_ROWS
+        self.dml_listeners: list[Callable[[str, str, list[str]], None]] = []
+        self.event_listeners: list[Callable[[], None]] = []
+        self.chain_listeners: list[Callable[[Job, int], None]] = []
+        """Called when a Queueable finishes with (job, number of children it enqueued)."""
+        self.current: Job | None = None
+        """The job whose transaction is running (None outside transactions)."""
+        self._heap: list[tuple[float, int, bool, Callable[[], None]]] = []
+        self._seq = 0
+        self._live = 0  # events that are not cron fires
+        self._stop = False
+        self._trigger_n = 0
+
+    # --- configuration ----------------------------------------------------------------------
+
+    def register_endpoint(self, prefix: str,
+                          handler: Callable[[str, str, Any], HttpResponse]) -> None:
+        """Route callouts whose endpoint starts with ``prefix`` (``callout:DataCloud``)."""
+        self.endpoints[prefix] = handler
+
+    def route_callout(self, method: str, endpoint: str, body: Any) -> HttpResponse:
+        """Send a callout to its handler; unknown endpoints get a 404 response."""
+        for prefix, handler in self.endpoints.items():
+            if endpoint.startswith(prefix):
+                return handler(method, endpoint[len(prefix):], body)
+        return HttpResponse(404, [{"errorCode": "NOT_FOUND",
+                                   "message": f"No endpoint registered for {endpoint}"}])
+
+    # --- event loop -------------------------------------------------------------------------
+
+    def at(self, when: float, fn: Callable[[], None], *, daemon: bool = False) -> None:
+        """Schedule ``fn`` at simulated time ``when``; daemons (cron) do not keep it busy."""
+        self._seq += 1
+        if not daemon:
+            self._live += 1
+        heapq.heappush(self._heap, (when, self._seq, daemon, fn))
+
+    def stop(self) -> None:
+        """Make :meth:`run` return after the current event (replays use it)."""
+        self._stop = True
+
+    def run(self, until: float | None = None, max_events: int | None = None) -> int:
+        """Run events up to simulated time ``until`` (then set the clock there).
+
+        Without ``until``, runs until no job work is left (cron schedules alone do not keep
+        it running). Returns the number of events run.
+        """
+        clock = self.org.clock
+        n = 0
+        self._stop = False
+        heap = self._heap
+        while heap and not self._stop:
+            when, _, daemon, fn = heap[0]
+            if until is not None and when > until:
+                break
+            if until is None and self._live == 0:
+                break
+            if max_events is not None and n >= max_events:
+                break
+            heapq.heappop(heap)
+            if not daemon:
+                self._live -= 1
+            if when > clock.time():
+                clock.set(when)
+            with self.org.lock:
+                fn()
+            n += 1
+            for listener in self.event_listeners:
+                listener()
+        if until is not None and not self._stop and clock.time() < until:
+            clock.set(until)
+        return n
+
+    def run_until_idle(self, max_events: int | None = None) -> int:
+        """Run until every queued job has finished (cron schedules keep waiting)."""
+        return self.run(None, max_events)
+
+    @property
+    def idle(self) -> bool:
+        """True when no job work is pending."""
+        return self._live == 0
+
+    # --- transactions -----------------------------------------------------------------------
+
+    def _transaction(self, job: Job | None, fn: Callable[[Context], None], *,
+                     is_async: bool = True) -> tuple[Context, SalesforceError | None]:
+        """Run ``fn(ctx)`` as one Apex transaction; roll back on failure."""
+        gov = Governor(ASYNC_LIMITS if is_async else SYNC_LIMITS, self.costs)
+        ctx = Context(self, gov, job.id if job else None, is_async=is_async)
+        ctx.depth = job.depth if job else 0
+        err: SalesforceError | None = None
+        conn = self.org.store.conn
+        if is_async:
+            if self.org.limits_state.async_apex.would_exceed(1):
+                return ctx, AsyncException("Daily async Apex executions limit exceeded")
+            self.org.limits_state.async_apex.add(1)
+            self.executions += 1
+        conn.execute("SAVEPOINT apex_tx")
+        self.current = job
+        try:
+            fn(ctx)
+            if gov.breach is not None:
+                raise LimitBreach(gov.breach)
+        except LimitBreach as b:
+            err = b.error
+        except SalesforceError as e:
+            err = gov.breach or e
+        except BaseException:
+            conn.execute("ROLLBACK TO apex_tx")
+            conn.execute("RELEASE apex_tx")
+            self.current = None
+            if job is not None:
+                self._final(job, "Failed", "unhandled Python exception (see traceback)")
+            raise
+        if err is None and gov.breach is not None:
+            err = gov.breach
+        if err is not None:
+            conn.execute("ROLLBACK TO apex_tx")
+            ctx.enqueued.clear()
+            ctx.written.clear()
+        conn.execute("RELEASE apex_tx")
+        for sobject, op, written in ctx.written:
+            for listener in self.dml_listeners:
+                listener(sobject, op, written)
+        self.current = None
+        if is_async:
+            self.faults.between_executions(self)
+        return ctx, err
+
+    def _commit_enqueued(self, ctx: Context, parent: Job | None) -> None:
+        for kind, payload in ctx.enqueued:
+            if kind == "queueable":
+                job_id, inst = payload
+                self._submit_queueable(job_id, inst, parent)
+            else:
+                job_id, inst, scope = payload
+                self._submit_batch(job_id, inst, scope, parent)
+
+    def execute_anonymous(self, fn: Callable[[Context], Any]) -> Any:
+        """Run ``fn(ctx)`` now as a synchronous transaction (Execute Anonymous).
+
+        Sync governor limits apply (50 ``enqueue_job`` calls, 100 SOQL ...). A failure
+        rolls back and raises; jobs it enqueued are submitted when it succeeds.
+        """
+        out: list[Any] = []
+        ctx, err = self._transaction(None, lambda c: out.append(fn(c)), is_async=False)
+        if err is not None:
+            raise err
+        self._commit_enqueued(ctx, None)
+        return out[0] if out else None
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def reserve_job_id(self) -> str:
+        """A fresh AsyncApexJob id (the row is written when the job is submitted)."""
+        return self.rows.new_id()
+
+    def job(self, job_id: str) -> Job:
+        """The engine's record of a job (NOT_FOUND for unknown ids)."""
+        try:
+            return self.jobs[ids.to18(job_id)]
+        except KeyError:
+            raise NotFound(f"No such job: {job_id}") from None
+
+    def check_depth(self, depth: int) -> None:
+        """Developer Edition caps Queueable chains at depth 5."""
+        if self.org.edition == "developer" and depth > DEV_CHAIN_DEPTH:
+            raise AsyncException("Maximum stack depth has been reached.")
+
+    @staticmethod
+    def check_scope(scope: int) -> None:
+        """Batch scope must be a whole number >= 1."""
+        if isinstance(scope, bool) or not isinstance(scope, int) or scope < 1:
+            raise AsyncException(f"The scope must be greater than zero: {scope!r}")
+
+    def _final(self, job: Job, status: str, extended: str | None = None) -> None:
+        job.status = status
+        if extended and not job.extended_status:
+            job.extended_status = extended[:255]
+        self.rows.update(job.id, Status=status, CompletedDate=self.org.clock.stamp(),
+                         JobItemsProcessed=job.processed, TotalJobItems=len(job.chunks),
+                         NumberOfErrors=job.errors, ExtendedStatus=job.extended_status)
+        if job.job_type == "BatchApex":
+            self._promote()
+
+    # --- Queueable ----------------------------------------------------------------------------
+
+    def enqueue_job(self, job: Queueable) -> str:
+        """``System.enqueueJob`` from Python (outside a transaction); returns the job id."""
+        job_id = self.reserve_job_id()
+        self._submit_queueable(job_id, job, None)
+        return job_id
+
+    def _submit_queueable(self, job_id: str, inst: Queueable, parent: Job | None) -> None:
+        depth = parent.depth + 1 if parent and parent.job_type == "Queueable" else 0
+        job = Job(job_id, "Queueable", inst, "Queued", depth,
+                  parent.id if parent else None)
+        self.jobs[job_id] = job
+        self.rows.create(job_id, "Queueable", inst.class_name(), "Queued")
+        self.at(self.org.clock.time() + self.costs.job_start, lambda: self._run_queueable(job))
+
+    def _run_queueable(self, job: Job) -> None:
+        if job.status != "Queued":
+            return
+        job.status = "Processing"
+        self.rows.update(job.id, Status="Processing")
+        ctx, err = self._transaction(job, job.instance.execute)
+        self.at(self.org.clock.time() + ctx.governor.elapsed,
+                lambda: self._end_queueable(job, ctx, err))
+
+    def _end_queueable(self, job: Job, ctx: Context, err: SalesforceError | None) -> None:
+        if job.status == "Aborted":
+            return
+        if err is not None:
+            job.errors = 1
+            job.error = err
+            self._final(job, "Failed", f"{err.error_code}: {err.message}")
+            for listener in self.chain_listeners:
+                listener(job, 0)
+            return
+        self._final(job, "Completed")
+        self._commit_enqueued(ctx, job)
+        for listener in self.chain_listeners:
+            listener(job, sum(1 for k, _ in ctx.enqueued if k == "queueable"))
+
+    # --- Batchable ----------------------------------------------------------------------------
+
+    def execute_batch(self, job: Batchable, scope: int = 200) -> str:
+        """``Database.executeBatch(job, scope)`` from Python; returns the job id.
+
+        Raises AsyncException when 5 batch jobs are active and 100 are already Holding.
+        """
+        self.check_scope(scope)
+        job_id = self.reserve_job_id()
+        self._submit_batch(job_id, job, scope, None)
+        return job_id
+
+    def _active_batches(self) -> int:
+        return sum(1 for j in self.jobs.values() if j.job_type == "BatchApex"
+                   and j.status in ("Queued", "Preparing", "Processing"))
+
+    def _submit_batch(self, job_id: str, inst: Batchable, scope: int,
+                      parent: Job | None) -> None:
+        active = self._active_batches() < MAX_ACTIVE_BATCHES and not self.flex_queue
+        if not active and len(self.flex_queue) >= MAX_FLEX_QUEUE:
+            raise AsyncException(
+                f"You've exceeded the limit of 100 jobs in the flex queue for org "
+                f"{self.org.org_id[:15]}. Wait for some of your batch jobs to finish before "
+                "adding more. To monitor and reorder jobs, use the Apex Flex Queue page in "
+                "Setup.")
+        job = Job(job_id, "BatchApex", inst, "Queued" if active else "Holding", 0,
+                  parent.id if parent else None, scope)
+        self.jobs[job_id] = job
+        self.rows.create(job_id, "BatchApex", inst.class_name(), job.status)
+        if active:
+            self._queue_batch(job)
+        else:
+            self.flex_queue.append(job_id)
+
+    def _queue_batch(self, job: Job) -> None:
+        self.at(self.org.clock.time() + self.costs.job_start, lambda: self._start_batch(job))
+
+    def _promote(self) -> None:
+        while self.flex_queue and self._active_batches() < MAX_ACTIVE_BATCHES:
+            job = self.jobs[self.flex_queue.popleft()]
+            job.status = "Queued"
+            self.rows.update(job.id, Status="Queued")
+            self._queue_batch(job)
+
+    def _start_batch(self, job: Job) -> None:
+        if job.status != "Queued":
+            return
+        job.status = "Preparing"
+        self.rows.update(job.id, Status="Preparing")
+        inst: Batchable = job.instance
+
+        def start(ctx: Context) -> None:
+            result = inst.start(ctx)
+            if isinstance(result, QueryLocator):
+                self._snapshot_locator(job, result)
+            else:
+                items = list(_iterable(result))
+                job.chunks = [items[i:i + job.scope] for i in range(0, len(items), job.scope)]
+
+        ctx, err = self._transaction(job, start)
+        if not isinstance(inst, Stateful):
+            job.snapshot = copy.deepcopy(inst)
+        end = self.org.clock.time() + ctx.governor.elapsed
+        if err is not None:
+            job.errors = 1
+            job.error = err
+            self.at(end, lambda: self._final(job, "Failed", f"{err.error_code}: {err.message}"))
+            return
+        self._commit_enqueued(ctx, job)
+        self.at(end, lambda: self._processing(job))
+
+    def _snapshot_locator(self, job: Job, loc: QueryLocator) -> None:
+        m = _SELECT.match(loc.soql)
+        if m is None:
+            from ..errors import MalformedQuery
+
+            raise MalformedQuery(f"QueryLocator needs a SELECT ... FROM query: {loc.soql}")
+        rows = self.org.query_records(loc.soql, **loc.binds)
+        if len(rows) > self.max_locator_rows:
+            raise LimitException(f"Too many query locator rows: {len(rows)}")
+        size = min(job.scope, MAX_SCOPE_LOCATOR)
+        rids = [r["Id"] for r in rows]
+        job.chunks = [rids[i:i + size] for i in range(0, len(rids), size)]
+        job.reread = (m.group(1), m.group(2))
+
+    def _processing(self, job: Job) -> None:
+        if job.status != "Preparing":
+            return
+        job.status = "Processing"
+        self.rows.update(job.id, Status="Processing", TotalJobItems=len(job.chunks))
+        self._next_step(job)
+
+    def _next_step(self, job: Job) -> None:
+        fn = self._run_chunk if job.next_chunk < len(job.chunks) else self._finish_batch
+        self.at(self.org.clock.time() + self.costs.job_start, lambda: fn(job))
+
+    def _instance(self, job: Job) -> Any:
+        return job.instance if job.snapshot is None else copy.deepcopy(job.snapshot)
+
+    def _run_chunk(self, job: Job) -> None:
+        if job.status != "Processing":
+            return
+        chunk = job.chunks[job.next_chunk]
+        job.next_chunk += 1
+        if job.reread is not None:
+            # Each execute re-reads its rows: deleted ones drop out, new ones never enter.
+            select, sobject = job.reread
+            found = {r["Id"]: r for r in self.org.query_records(
+                f"SELECT {select} FROM {sobject} WHERE Id IN :chunk_ids", chunk_ids=chunk)}
+            scope = [found[i] for i in chunk if i in found]
+        else:
+            scope = list(chunk)
+        inst = self._instance(job)
+        ctx, err = self._transaction(job, lambda c: inst.execute(c, scope))
+
+        def done() -> None:
+            if job.status != "Processing":
+                return
+            job.processed += 1
+            if err is not None:
+                job.errors += 1
+                job.error = job.error or err
+                if not job.extended_status:
+                    job.extended_status = f"First error: {err.error_code}: {err.message}"[:255]
+            else:
+                self._commit_enqueued(ctx, job)
+            self.rows.update(job.id, JobItemsProcessed=job.processed,
+                             NumberOfErrors=job.errors, ExtendedStatus=job.extended_status)
+            self._next_step(job)
+
+        self.at(self.org.clock.time() + ctx.governor.elapsed, done)
+
+    def _finish_batch(self, job: Job) -> None:
+        if job.status != "Processing":
+            return
+        inst = self._instance(job)
+        ctx, err = self._transaction(job, inst.finish)
+
+        def done() -> None:
+            if job.status != "Processing":
+                return
+            if err is not None:
+                job.errors += 1
+                job.extended_status = job.extended_status or (
+                    f"First error: {err.error_code}: {err.message}")
+            else:
+                self._commit_enqueued(ctx, job)
+            self._final(job, "Completed")
+
+        self.at(self.org.clock.time() + ctx.governor.elapsed, done)
+
+    # --- Schedulable --------------------------------------------------------------------------
+
+    def schedule(self, name: str, cron: str, job: Schedulable) -> str:
+        """``System.schedule(name, cron, job)``; returns the CronTrigger id (``08e...``)."""
+        expr = CronExpression.parse(cron)
+        self._trigger_n += 1
+        trigger = _Trigger(ids.make_id("08e", self._trigger_n), name, expr, job)
+        self.triggers[trigger.id] = trigger
+        self._arm(trigger)
+        return trigger.id
+
+    def _arm(self, trigger: _Trigger) -> None:
+        nxt = trigger.cron.next_after(self.org.clock.now())
+        if nxt is not None:
+            self.at(nxt.timestamp(), lambda: self._fire(trigger), daemon=True)
+
+    def _fire(self, trigger: _Trigger) -> None:
+        if not trigger.active:
+            return
+        job_id = self.reserve_job_id()
+        job = Job(job_id, "ScheduledApex", trigger.instance, "Processing")
+        self.jobs[job_id] = job
+        self.rows.create(job_id, "ScheduledApex", trigger.instance.class_name(), "Processing")
+        ctx, err = self._transaction(job, trigger.instance.execute)
+
+        def done() -> None:
+            if err is not None:
+                job.errors = 1
+                job.error = err
+                self._final(job, "Failed", f"{err.error_code}: {err.message}")
+            else:
+                self._final(job, "Completed")
+                self._commit_enqueued(ctx, job)
+
+        self.at(self.org.clock.time() + ctx.governor.elapsed, done)
+        self._arm(trigger)
+
+    # --- abort and progress ---------------------------------------------------------------------
+
+    def abort_job(self, job_id: str) -> bool:
+        """``System.abortJob``: abort a job or delete a schedule. False if already final."""
+        jid = ids.to18(job_id)
+        trigger = self.triggers.get(jid)
+        if trigger is not None:
+            trigger.active = False
+            del self.triggers[jid]
+            return True
+        job = self.job(jid)
+        if job.status in FINAL:
+            return False
+        if jid in self.flex_queue:
+            self.flex_queue.remove(jid)
+        self._final(job, "Aborted")
+        return True
+
+    def abort_all(self, class_names: Iterable[str] | None = None) -> int:
+        """The team's ``emergency_stop``: abort every unfinished job (of these classes)."""
+        wanted = set(class_names) if class_names is not None else None
+        n = 0
+        for job in list(self.jobs.values()):
+            if job.status in FINAL:
+                continue
+            if wanted is None or job.instance.class_name() in wanted:
+                n += self.abort_job(job.id)
+        if wanted is None:
+            for tid in list(self.triggers):
+                self.abort_job(tid)
+        return n
+
+    def status_counts(self) -> dict[str, int]:
+        """Status -> number of jobs known to the engine."""
+        out: dict[str, int] = {}
+        for j in self.jobs.values():
+            out[j.status] = out.get(j.status, 0) + 1
+        return out
+
+
+def _iterable(result: Any) -> Iterator[Any]:
+    if isinstance(result, (str, bytes)) or not isinstance(result, Iterable):
+        raise AsyncException(f"start() must return a QueryLocator or an iterable, got "
+                             f"{type(result).__name__}")
+    return iter(result)

@@ -1,0 +1,111 @@
+"""Per-transaction governor limits, as Apex enforces them.
+
+Each synchronous or asynchronous transaction gets a fresh :class:`Governor`. Counting past a
+limit raises a ``System.LimitException`` that user code cannot catch: internally it travels
+as :class:`LimitBreach`, a ``BaseException`` (so ``except Exception`` in a user's
+``execute()`` does not swallow it), and the engine also checks :attr:`Governor.breach` after
+``execute()`` returns, so even ``except BaseException`` cannot hide it. The execution fails
+and its work is rolled back, as in Apex.
+
+Limits (Apex Developer Guide, "Execution Governors and Limits"), sync / async:
+SOQL queries 100 / 200; query rows 50,000; DML statements 150; DML rows 10,000;
+callouts 100; CPU time 10 s / 60 s; Queueable jobs added: 50 / 1. Heap size is not modelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import LimitException
+from .costs import CostModel
+
+__all__ = ["ASYNC_LIMITS", "SYNC_LIMITS", "Governor", "LimitBreach", "TransactionLimits"]
+
+
+@dataclass(frozen=True)
+class TransactionLimits:
+    """The ceilings of one transaction."""
+
+    soql_queries: int
+    query_rows: int
+    dml_statements: int
+    dml_rows: int
+    callouts: int
+    cpu_seconds: float
+    queueable_jobs: int
+
+
+SYNC_LIMITS = TransactionLimits(100, 50_000, 150, 10_000, 100, 10.0, 50)
+ASYNC_LIMITS = TransactionLimits(200, 50_000, 150, 10_000, 100, 60.0, 1)
+
+
+class LimitBreach(BaseException):
+    """Carries a LimitException past ``except Exception`` blocks in user code."""
+
+    def __init__(self, error: LimitException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Governor:
+    """Counters of one transaction plus its simulated duration and CPU time."""
+
+    def __init__(self, limits: TransactionLimits, costs: CostModel) -> None:
+        self.limits = limits
+        self.costs = costs
+        self.soql_queries = 0
+        self.query_rows = 0
+        self.dml_statements = 0
+        self.dml_rows = 0
+        self.callouts = 0
+        self.queueable_jobs = 0
+        self.cpu_seconds = 0.0
+        self.elapsed = 0.0
+        self.breach: LimitException | None = None
+
+    def _fail(self, message: str) -> None:
+        self.breach = LimitException(message)
+        raise LimitBreach(self.breach)
+
+    def _cpu(self, seconds: float) -> None:
+        self.cpu_seconds += seconds
+        self.elapsed += seconds
+        if self.cpu_seconds > self.limits.cpu_seconds:
+            self._fail("Apex CPU time limit exceeded")
+
+    def soql(self, rows: int) -> None:
+        """Count one SOQL statement; call :meth:`rows` once its rows are known."""
+        self.soql_queries += 1
+        if self.soql_queries > self.limits.soql_queries:
+            self._fail(f"Too many SOQL queries: {self.soql_queries}")
+        self.query_rows += rows
+        if self.query_rows > self.limits.query_rows:
+            self._fail(f"Too many query rows: {self.query_rows}")
+        self._cpu(self.costs.soql(rows))
+
+    def dml(self, rows: int) -> None:
+        """Count one DML statement on ``rows`` records (before it runs, as Apex does)."""
+        self.dml_statements += 1
+        if self.dml_statements > self.limits.dml_statements:
+            self._fail(f"Too many DML statements: {self.dml_statements}")
+        self.dml_rows += rows
+        if self.dml_rows > self.limits.dml_rows:
+            self._fail(f"Too many DML rows: {self.dml_rows}")
+        self._cpu(self.costs.dml(rows))
+
+    def callout(self) -> None:
+        """Count one callout (network wait: adds duration, not CPU)."""
+        self.callouts += 1
+        if self.callouts > self.limits.callouts:
+            self._fail(f"Too many callouts: {self.callouts}")
+        self.elapsed += self.costs.callout
+
+    def queueable(self) -> None:
+        """Count one ``System.enqueueJob`` call."""
+        self.queueable_jobs += 1
+        if self.queueable_jobs > self.limits.queueable_jobs:
+            self._fail(f"Too many queueable jobs added to the queue: {self.queueable_jobs}")
+
+    def cpu(self, seconds: float) -> None:
+        """Charge CPU time for work the cost model does not see (user code can call it)."""
+        self._cpu(seconds)

@@ -1,0 +1,438 @@
+"""The simulated Data Cloud source: the object the nightly job copies StageName from.
+
+Apex reaches it through callouts (``callout:DataCloud/...``); :meth:`DataCloudSource.attach`
+registers it on an org's async engine. Each callout is charged as one API request to the
+org's DailyApiRequests, as in the team's setup, where the named credential calls back into
+the org's own API (``charge_api=False`` to turn that off). Over the quota the callout gets
+HTTP 403 with the real ``REQUEST_LIMIT_EXCEEDED`` body and nothing is read.
+
+Paging styles (SALESFORCE_FACTS, Data Cloud Query API):
+
+- V1 ``POST /api/v1/query`` with ``{"sql": "..."}``: a SQL subset, ``SELECT cols FROM obj
+  [WHERE c op 'v' [AND ...]] [ORDER BY c [ASC|DESC]] [LIMIT n] [OFFSET m]`` where ``op`` is
+  ``= != <> < <= > >=`` or ``IN ('a', ...)``. At most 49,999 rows per call. Keyset paging
+  is a ``WHERE c > 'last' ORDER BY c LIMIT n`` query; offset paging uses ``OFFSET``.
+- V3 ``POST /api/v3/query`` stores a result and returns ``queryId`` and ``rowCount``;
+  ``GET /api/v3/query/{queryId}/rows?offset=&limit=`` reads it by offset.
+
+Response body: ``{"data": [{col: value}...], "rowCount": n, "done": true, "queryId"}``.
+Errors: HTTP 400 ``[{"errorCode", "message"}]`` for bad SQL or an OFFSET above
+``max_offset``.
+
+Unstable order (the trap in V1): without ORDER BY the rows come back in *storage scan
+order*: the table is stored in segments of ``segment_rows`` rows and each query scans the
+segments in one of ``order_variants`` orders, picked at random per query (seeded). Within a
+segment the order is stable. ``unstable_order=False`` gives plain storage order.
+
+Deviations (all unconfirmed, configurable): the V1 OFFSET cap (``max_offset``, default
+2,000, like SOQL's); the segment model of scan order; comparisons are case-insensitive (the
+store's upper-case keys; Data Cloud SQL compares case-sensitively; the scenario's ids are
+all one case so results are the same); only the SQL subset above.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from .apex.context import HttpResponse
+from .errors import RequestLimitExceeded
+from .scenarios import SOURCE_OBJECT
+from .store import quote, sk_column
+
+if TYPE_CHECKING:
+    from .apex.engine import AsyncEngine
+    from .apex.faults import FaultSchedule
+    from .org import Org
+
+__all__ = ["ENDPOINT", "DataCloudSource", "SourceQuery", "parse_sql"]
+
+ENDPOINT = "callout:DataCloud"
+MAX_ROWS = 49_999
+_TOKEN = re.compile(r"\s*('(?:[^']|'')*'|[A-Za-z_][\w.]*|\d+|<=|>=|<>|!=|[=<>(),*])")
+_OPS = {"=": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+class SqlError(ValueError):
+    """A query the simulated source rejects (HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class SourceQuery:
+    """A parsed query: columns, object, conditions, order, limit, offset."""
+
+    columns: tuple[str, ...]
+    table: str
+    where: tuple[tuple[str, str, Any], ...]
+    order_by: str | None
+    descending: bool
+    limit: int | None
+    offset: int
+
+
+def parse_sql(sql: str) -> SourceQuery:
+    """Parse the SQL subset in the module docstring; raises SqlError."""
+    toks: list[str] = []
+    pos = 0
+    while pos < len(sql):
+        m = _TOKEN.match(sql, pos)
+        if m is None:
+            if sql[pos:].strip() == "":
+                break
+            raise SqlError(f"unexpected character at {pos}: {sql[pos:pos + 10]!r}")
+        toks.append(m.group(1))
+        pos = m.end()
+    i = 0
+
+    def peek() -> str:
+        return toks[i].upper() if i < len(toks) else ""
+
+    def take(expected: str | None = None) -> str:
+        nonlocal i
+        if i >= len(toks):
+            raise SqlError(f"unexpected end of query, expected {expected or 'more'}")
+        t = toks[i]
+        if expected and t.upper() != expected:
+            raise SqlError(f"expected {expected}, got {t!r}")
+        i += 1
+        return t
+
+    def literal() -> Any:
+        t = take()
+        if t.startswith("'"):
+            return t[1:-1].replace("''", "'")
+        if t.isdigit():
+            return int(t)
+        raise SqlError(f"expected a literal, got {t!r}")
+
+    take("SELECT")
+    cols = [take()]
+    while peek() == ",":
+        take(",")
+        cols.append(take())
+    take("FROM")
+    table = take()
+    where: list[tuple[str, str, Any]] = []
+    if peek() == "WHERE":
+        take()
+        while True:
+            col = take()
+            op = take()
+            if op.upper() == "IN":
+                take("(")
+                vals = [literal()]
+                while peek() == ",":
+                    take(",")
+                    vals.append(literal())
+                take(")")
+                where.append((col, "IN", tuple(vals)))
+            elif op in _OPS:
+                where.append((col, _OPS[op], literal()))
+            else:
+                raise SqlError(f"unsupported operator {op!r}")
+            if peek() != "AND":
+                break
+            take()
+    order, desc = None, False
+    if peek() == "ORDER":
+        take()
+        take("BY")
+        order = take()
+        if peek() in ("ASC", "DESC"):
+            desc = take().upper() == "DESC"
+    limit: int | None = None
+    offset = 0
+    if peek() == "LIMIT":
+        take()
+        limit = int(literal())
+    if peek() == "OFFSET":
+        take()
+        offset = int(literal())
+    if i != len(toks):
+        raise SqlError(f"unexpected {toks[i]!r}")
+    return SourceQuery(tuple(cols), table, tuple(where), order, desc, limit, offset)
+
+
+class DataCloudSource:
+    """The Data Cloud object behind ``callout:DataCloud``, read with real paging styles."""
+
+    def __init__(self, org: Org, object_name: str = SOURCE_OBJECT, *,
+                 charge_api: bool = True, unstable_order: bool = True,
+                 segment_rows: int = 12_500, order_variants: int = 64,
+                 max_offset: int = 2_000, seed: int = 0,
+                 faults: FaultSchedule | None = None, cache_pages: int = 4_096) -> None:
+        self.org = org
+        self.obj = org.schema.get(object_name)
+        self.charge_api = charge_api
+        self.unstable_order = unstable_order
+        self.segment_rows = segment_rows
+        self.order_variants = order_variants
+        self.max_offset = max_offset
+        self.faults = faults
+        self._rng = random.Random(seed)
+        self.calls = 0
+        """Data calls that reached the source (charged, whatever their outcome)."""
+        self.refused = 0
+        """Calls refused with REQUEST_LIMIT_EXCEEDED (not charged, as on a real org)."""
+        self.listeners: list[Callable[[str, Mapping[str, Any], int], None]] = []
+        """Called with (api, request, rows returned) after each data call."""
+        self._matches: OrderedDict[tuple[Any, ...], array[int]] = OrderedDict()
+        # Unordered pages are cached (the source is read-only between ingestions) and the
+        # same row dicts are returned again: treat response bodies as read-only.
+        self._pages: OrderedDict[tuple[Any, ...], list[dict[str, Any]]] = OrderedDict()
+        self._cache_pages = cache_pages
+        self._v3: dict[str, tuple[tuple[str, ...], array[int]]] = {}
+        self._perms: list[list[int]] = []
+        self._segs: dict[tuple[Any, ...], dict[int, list[int]]] = {}
+        self._parsed: dict[str, SourceQuery] = {}
+        self._version = 0
+
+    def attach(self, engine: AsyncEngine) -> DataCloudSource:
+        """Serve callouts to ``callout:DataCloud`` from this engine's jobs."""
+        engine.register_endpoint(ENDPOINT, self.handle)
+        if self.faults is None:
+            self.faults = engine.faults
+        engine.faults.source = self
+        return self
+
+    # --- writes (Data Cloud ingestion, not DML) ----------------------------------------------
+
+    def insert_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Ingest rows (the concurrent-insert fault uses it); clears the caches."""
+        self.org.insert(self.obj.name, rows)
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """Forget cached results (call after changing the source table directly)."""
+        self._matches.clear()
+        self._pages.clear()
+        self._perms.clear()
+        self._segs.clear()
+        self._version += 1
+
+    # --- HTTP surface -------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, body: Any) -> HttpResponse:
+        """Serve one callout: ``path`` is what follows ``callout:DataCloud``."""
+        if self.charge_api:
+            try:
+                self.org.charge_api(1)
+            except RequestLimitExceeded as e:
+                self.refused += 1
+                return HttpResponse(403, e.to_rest())
+        self.calls += 1
+        url = urlsplit(path)
+        params = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        try:
+            if url.path.rstrip("/") == "/api/v1/query" and method.upper() == "POST":
+                return self._v1(body, params)
+            if url.path.rstrip("/") == "/api/v3/query" and method.upper() == "POST":
+                return self._v3_create(body)
+            m = re.fullmatch(r"/api/v3/query/([\w-]+)/rows", url.path.rstrip("/"))
+            if m and method.upper() == "GET":
+                return self._v3_rows(m.group(1), params)
+        except (SqlError, ValueError) as e:
+            return _error(400, "INVALID_ARGUMENT", str(e))
+        return _error(404, "NOT_FOUND", f"{method} {url.path} is not a Data Cloud resource")
+
+    def _sql(self, body: Any) -> SourceQuery:
+        sql = body.get("sql") if isinstance(body, Mapping) else None
+        if not isinstance(sql, str):
+            raise SqlError('body must be {"sql": "SELECT ..."}')
+        q = self._parsed.get(sql)
+        if q is None:
+            q = parse_sql(sql)
+            if len(self._parsed) > 10_000:
+                self._parsed.clear()
+            self._parsed[sql] = q
+        if q.table.lower() != self.obj.name.lower():
+            raise SqlError(f"unknown object {q.table!r}")
+        for c in (*q.columns, *(w[0] for w in q.where), *([q.order_by] if q.order_by else [])):
+            if c != "*" and self.obj.get(c) is None:
+                raise SqlError(f"unknown column {c!r} on {self.obj.name}")
+        return q
+
+    def _v1(self, body: Any, params: Mapping[str, str]) -> HttpResponse:
+        q = self._sql(body)
+        limit = int(params.get("limit", q.limit if q.limit is not None else MAX_ROWS))
+        offset = int(params.get("offset", q.offset))
+        order = params.get("orderby", q.order_by)
+        if limit < 0 or limit > MAX_ROWS:
+            raise SqlError(f"limit must be between 0 and {MAX_ROWS}")
+        if offset < 0 or offset > self.max_offset:
+            return _error(400, "NUMBER_OUTSIDE_VALID_RANGE",
+                          f"Maximum OFFSET is {self.max_offset}, got {offset}")
+        cols = self._columns(q)
+        data: list[dict[str, Any]]
+        if self.faults is not None and self.faults.empty_page():
+            data = []
+        elif order:
+            data = [dict(zip(cols, r))
+                    for r in self._ordered(q, cols, order, q.descending, limit, offset)]
+        else:
+            data = self._scan(q, cols, limit, offset)
+        for listener in self.listeners:
+            listener("v1", {"sql": body["sql"], "limit": limit, "offset": offset}, len(data))
+        return HttpResponse(200, {"data": data, "rowCount": len(data), "done": True})
+
+    def _v3_create(self, body: Any) -> HttpResponse:
+        q = self._sql(body)
+        cols = self._columns(q)
+        ordered = self._matching(q, q.order_by, q.descending)
+        if not q.order_by and self.unstable_order:
+            ordered = self._permuted(ordered, self._variant())
+        if q.offset or q.limit is not None:
+            end = None if q.limit is None else q.offset + q.limit
+            ordered = ordered[q.offset:end]
+        qid = f"q-{self._version}-{len(self._v3) + 1}"
+        self._v3[qid] = (cols, ordered)
+        return HttpResponse(200, {"queryId": qid, "rowCount": len(ordered), "data": [],
+                                  "done": False})
+
+    def _v3_rows(self, qid: str, params: Mapping[str, str]) -> HttpResponse:
+        if qid not in self._v3:
+            return _error(404, "NOT_FOUND", f"unknown queryId {qid}")
+        cols, ordered = self._v3[qid]
+        offset = int(params.get("offset", 0))
+        limit = int(params.get("limit", MAX_ROWS))
+        if offset < 0 or not 0 <= limit <= MAX_ROWS:
+            raise SqlError("offset must be >= 0 and limit between 0 and 49999")
+        empty = self.faults is not None and self.faults.empty_page()
+        rows = [] if empty else self._fetch(cols, ordered[offset:offset + limit])
+        for listener in self.listeners:
+            listener("v3", {"queryId": qid, "limit": limit, "offset": offset}, len(rows))
+        return HttpResponse(200, {"data": [dict(zip(cols, r)) for r in rows],
+                                  "rowCount": len(rows), "queryId": qid,
+                                  "done": offset + limit >= len(ordered)})
+
+    # --- query execution ----------------------------------------------------------------------
+
+    def _columns(self, q: SourceQuery) -> tuple[str, ...]:
+        if q.columns == ("*",):
+            return tuple(n for n in self.obj.fields if n != "IsDeleted")
+        return tuple(self.obj.field(c).name for c in q.columns)
+
+    def _where_sql(self, q: SourceQuery) -> tuple[str, list[Any]]:
+        parts = ['"IsDeleted" = 0']
+        params: list[Any] = []
+        for col, op, val in q.where:
+            f = self.obj.field(col)
+            name = quote(sk_column(f.name) if f.sort_key else f.name)
+
+            def key(v: Any, f: Any = f) -> Any:
+                return v.upper() if f.sort_key and isinstance(v, str) else v
+
+            if op == "IN":
+                parts.append(f"{name} IN ({','.join('?' * len(val))})")
+                params.extend(key(v) for v in val)
+            else:
+                parts.append(f"{name} {op} ?")
+                params.append(key(val))
+        return " AND ".join(parts), params
+
+    def _order_col(self, order: str) -> str:
+        f = self.obj.field(order)
+        return quote(sk_column(f.name) if f.sort_key else f.name)
+
+    def _ordered(self, q: SourceQuery, cols: tuple[str, ...], order: str, desc: bool,
+                 limit: int, offset: int) -> list[tuple[Any, ...]]:
+        where, params = self._where_sql(q)
+        d = " DESC" if desc else ""
+        sql = (f"SELECT {', '.join(map(quote, cols))} FROM {quote(self.obj.name)} "
+               f"WHERE {where} ORDER BY {self._order_col(order)}{d}, rowid{d} "
+               f"LIMIT ? OFFSET ?")
+        return self.org.store.conn.execute(sql, [*params, limit, offset]).fetchall()
+
+    def _matching(self, q: SourceQuery, order: str | None, desc: bool) -> array[int]:
+        """Rowids matching ``q``'s WHERE in order (storage order without ``order``)."""
+        key = (q.where, order, desc)
+        hit = self._matches.get(key)
+        if hit is not None:
+            self._matches.move_to_end(key)
+            return hit
+        where, params = self._where_sql(q)
+        d = " DESC" if desc else ""
+        by = f"{self._order_col(order)}{d}, rowid{d}" if order else "rowid"
+        out = array("q", (r[0] for r in self.org.store.conn.execute(
+            f"SELECT rowid FROM {quote(self.obj.name)} WHERE {where} ORDER BY {by}", params)))
+        self._matches[key] = out
+        if len(self._matches) > 64:
+            self._matches.popitem(last=False)
+        return out
+
+    def _variant(self) -> int:
+        return self._rng.randrange(self.order_variants)
+
+    def _perm(self, variant: int) -> list[int]:
+        top = self.org.store.conn.execute(
+            f"SELECT MAX(rowid) FROM {quote(self.obj.name)}").fetchone()[0] or 0
+        n_seg = top // self.segment_rows + 1
+        while len(self._perms) <= variant:
+            p = list(range(n_seg))
+            random.Random(len(self._perms) * 7919 + self._version).shuffle(p)
+            self._perms.append(p)
+        return self._perms[variant]
+
+    def _permuted(self, rowids: array[int], variant: int) -> array[int]:
+        rank = {s: i for i, s in enumerate(self._perm(variant))}
+        seg = self.segment_rows
+        return array("q", sorted(rowids, key=lambda r: (rank.get((r - 1) // seg, 0), r)))
+
+    def _scan(self, q: SourceQuery, cols: tuple[str, ...], limit: int,
+              offset: int) -> list[dict[str, Any]]:
+        if not self.unstable_order:
+            return [dict(zip(cols, r)) for r in self._fetch(
+                cols, self._matching(q, None, False)[offset:offset + limit])]
+        variant = self._variant()
+        key = (q.where, cols, variant, limit, offset)
+        page = self._pages.get(key)
+        if page is None:
+            by_seg = self._segs.get(q.where)
+            if by_seg is None:
+                seg = self.segment_rows
+                by_seg = {}
+                for r in self._matching(q, None, False):
+                    by_seg.setdefault((r - 1) // seg, []).append(r)
+                if len(self._segs) > 64:
+                    self._segs.clear()
+                self._segs[q.where] = by_seg
+            # Walk the segments in this variant's order until the page is covered.
+            picked: list[int] = []
+            skip = offset
+            for s in self._perm(variant):
+                rows = by_seg.get(s)
+                if not rows:
+                    continue
+                if skip >= len(rows):
+                    skip -= len(rows)
+                    continue
+                picked.extend(rows[skip:skip + limit - len(picked)])
+                skip = 0
+                if len(picked) >= limit:
+                    break
+            page = [dict(zip(cols, r)) for r in self._fetch(cols, array("q", picked))]
+            self._pages[key] = page
+            if len(self._pages) > self._cache_pages:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.move_to_end(key)
+        return page
+
+    def _fetch(self, cols: tuple[str, ...], rowids: array[int]) -> list[tuple[Any, ...]]:
+        if not len(rowids):
+            return []
+        ids = list(rowids)
+        sql = (f"SELECT rowid, {', '.join(map(quote, cols))} FROM {quote(self.obj.name)} "
+               f"WHERE rowid IN ({','.join('?' * len(ids))})")
+        got = {r[0]: r[1:] for r in self.org.store.conn.execute(sql, ids)}
+        return [got[r] for r in ids if r in got]
+
+
+def _error(status: int, code: str, message: str) -> HttpResponse:
+    return HttpResponse(status, [{"errorCode": code, "message": message}])

@@ -1,0 +1,239 @@
+"""Async engine semantics: queueables, batches, flex queue, governor limits, abort."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from sforg_sim import Org
+from sforg_sim.apex import (
+    MAX_FLEX_QUEUE,
+    Batchable,
+    Context,
+    Queueable,
+    Stateful,
+    get_query_locator,
+)
+from sforg_sim.errors import AsyncException, LimitException
+
+
+class Noop(Queueable):
+    def execute(self, ctx: Context) -> None:
+        ctx.debug("ran")
+
+
+class Chain(Queueable):
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def execute(self, ctx: Context) -> None:
+        ctx.insert("Account", [{"Name": f"A{self.n}"}])
+        if self.n > 1:
+            ctx.enqueue_job(Chain(self.n - 1))
+
+
+class Items(Batchable):
+    def __init__(self, items: list[int]) -> None:
+        self.items = items
+        self.seen: list[int] = []
+        self.finished = False
+
+    def start(self, ctx: Context) -> list[int]:
+        return self.items
+
+    def execute(self, ctx: Context, scope: list[Any]) -> None:
+        self.seen.extend(scope)
+
+    def finish(self, ctx: Context) -> None:
+        self.finished = True
+
+
+class StatefulItems(Items, Stateful):
+    pass
+
+
+def test_queueable_chain_writes_async_apex_job_rows() -> None:
+    org = Org()
+    org.apex.enqueue_job(Chain(4))
+    org.apex.run_until_idle()
+    assert org.query("SELECT COUNT() FROM Account")["totalSize"] == 4
+    rows = org.query_records("SELECT Status, JobType, ApexClass.Name FROM AsyncApexJob")
+    assert [r["Status"] for r in rows] == ["Completed"] * 4
+    assert {r["JobType"] for r in rows} == {"Queueable"}
+    assert org.limits()["DailyAsyncApexExecutions"]["Remaining"] == 250_000 - 4
+
+
+@pytest.mark.parametrize("scope", [1, 7, 200, 2000])
+def test_batch_chunks_every_item_once(scope: int) -> None:
+    org = Org()
+    job = StatefulItems(list(range(1000)))
+    jid = org.apex.execute_batch(job, scope)
+    org.apex.run_until_idle()
+    assert sorted(job.seen) == list(range(1000)) and job.finished
+    row = org.query_records("SELECT Status, TotalJobItems, JobItemsProcessed, NumberOfErrors "
+                            "FROM AsyncApexJob WHERE Id = :i", i=jid)[0]
+    n = math.ceil(1000 / scope)
+    assert (row["Status"], row["TotalJobItems"], row["JobItemsProcessed"],
+            row["NumberOfErrors"]) == ("Completed", n, n, 0)
+
+
+def test_state_is_reset_without_stateful() -> None:
+    org = Org()
+    job = Items(list(range(10)))
+    org.apex.execute_batch(job, 3)
+    org.apex.run_until_idle()
+    assert job.seen == []  # each execute got a fresh copy of the post-start state
+    kept = StatefulItems(list(range(10)))
+    org.apex.execute_batch(kept, 3)
+    org.apex.run_until_idle()
+    assert kept.seen == list(range(10))
+
+
+@pytest.mark.parametrize("scope", [0, -1])
+def test_scope_must_be_positive(scope: int) -> None:
+    with pytest.raises(AsyncException):
+        Org().apex.execute_batch(Items([1]), scope)
+
+
+def test_flex_queue_holds_beyond_five_and_caps_at_100() -> None:
+    org = Org()
+    for _ in range(7):
+        org.apex.execute_batch(Items([1, 2]), 1)
+    assert org.apex.status_counts() == {"Queued": 5, "Holding": 2}
+    holding = org.query_records("SELECT Id FROM AsyncApexJob WHERE Status = 'Holding'")
+    assert len(holding) == 2
+    org.apex.run_until_idle()
+    assert org.apex.status_counts() == {"Completed": 7}
+    for _ in range(5 + MAX_FLEX_QUEUE):
+        org.apex.execute_batch(Items([1]), 1)
+    with pytest.raises(AsyncException, match="limit of 100 jobs in the flex queue"):
+        org.apex.execute_batch(Items([1]), 1)
+
+
+class Opps(Batchable, Stateful):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def start(self, ctx: Context) -> Any:
+        return get_query_locator("SELECT Id, Name FROM Account ORDER BY Name")
+
+    def execute(self, ctx: Context, scope: list[Any]) -> None:
+        self.names.extend(r["Name"] for r in scope)
+
+
+def test_query_locator_snapshots_ids_and_rereads_rows() -> None:
+    org = Org()
+    ids = [r["id"] for r in org.insert("Account", [{"Name": f"N{i:03d}"} for i in range(30)])]
+    job = Opps()
+    org.apex.execute_batch(job, 2500)  # above 2,000 with a QueryLocator: chunks of 2,000
+    org.apex.run(until=org.clock.time() + org.apex.costs.job_start + 0.5)  # start() ran
+    assert org.apex.status_counts() == {"Preparing": 1} or org.apex.status_counts() == {
+        "Processing": 1}
+    org.insert("Account", [{"Name": "N999 late"}])
+    org.delete("Account", ids[:5])
+    org.update("Account", [{"Id": ids[5], "Name": "renamed"}])
+    org.apex.run_until_idle()
+    assert "N999 late" not in job.names and "N000" not in job.names
+    assert "renamed" in job.names and len(job.names) == 25
+
+
+def test_query_locator_row_cap_fails_the_job() -> None:
+    org = Org()
+    org.insert("Account", [{"Name": f"N{i}"} for i in range(5)])
+    org.apex.max_locator_rows = 4
+    jid = org.apex.execute_batch(Opps())
+    org.apex.run_until_idle()
+    job = org.apex.job(jid)
+    assert job.status == "Failed" and job.error is not None
+    assert job.error.error_code == "LIMIT_EXCEPTION"
+
+
+class Greedy(Queueable):
+    def execute(self, ctx: Context) -> None:
+        ctx.insert("Account", [{"Name": "rolled back"}])
+        try:
+            for _ in range(201):
+                ctx.query("SELECT Id FROM User")
+        except Exception:  # Apex code cannot catch a LimitException
+            ctx.insert("Account", [{"Name": "caught"}])
+
+
+def test_limit_exception_cannot_be_caught_and_rolls_back() -> None:
+    org = Org()
+    jid = org.apex.enqueue_job(Greedy())
+    org.apex.run_until_idle()
+    job = org.apex.job(jid)
+    assert job.status == "Failed"
+    assert isinstance(job.error, LimitException)
+    assert "Too many SOQL queries: 201" in job.error.message
+    assert org.query("SELECT COUNT() FROM Account")["totalSize"] == 0
+    row = org.query_records("SELECT ExtendedStatus, NumberOfErrors FROM AsyncApexJob")[0]
+    assert row["NumberOfErrors"] == 1 and "LIMIT_EXCEPTION" in row["ExtendedStatus"]
+
+
+class TooManyRows(Queueable):
+    def execute(self, ctx: Context) -> None:
+        for _ in range(2):
+            ctx.insert("Account", [{"Name": "x"}] * 5001)
+
+
+def test_dml_row_limit() -> None:
+    org = Org()
+    jid = org.apex.enqueue_job(TooManyRows())
+    org.apex.run_until_idle()
+    err = org.apex.job(jid).error
+    assert err is not None and "Too many DML rows: 10002" in err.message
+
+
+class TwoChildren(Queueable):
+    def execute(self, ctx: Context) -> None:
+        ctx.enqueue_job(Noop())
+        ctx.enqueue_job(Noop())
+
+
+def test_async_context_may_enqueue_one_child() -> None:
+    org = Org()
+    jid = org.apex.enqueue_job(TwoChildren())
+    org.apex.run_until_idle()
+    assert org.apex.job(jid).status == "Failed"
+    assert len(org.apex.jobs) == 1  # the children of a failed transaction are discarded
+
+
+def test_sync_transaction_may_enqueue_fifty() -> None:
+    org = Org()
+    org.apex.execute_anonymous(lambda ctx: [ctx.enqueue_job(Noop()) for _ in range(50)])
+    with pytest.raises(LimitException, match="Too many queueable jobs"):
+        org.apex.execute_anonymous(lambda ctx: [ctx.enqueue_job(Noop()) for _ in range(51)])
+    org.apex.run_until_idle()
+    assert org.apex.status_counts() == {"Completed": 50}
+
+
+def test_developer_edition_chain_depth() -> None:
+    org = Org(edition="developer")
+    org.apex.enqueue_job(Chain(8))
+    org.apex.run_until_idle()
+    assert org.apex.status_counts() == {"Completed": 5, "Failed": 1}
+    failed = next(j for j in org.apex.jobs.values() if j.status == "Failed")
+    assert failed.error is not None and "Maximum stack depth" in failed.error.message
+
+
+def test_abort_job_before_it_runs() -> None:
+    org = Org()
+    jid = org.apex.enqueue_job(Chain(1))
+    assert org.apex.abort_job(jid)
+    org.apex.run_until_idle()
+    assert org.query("SELECT COUNT() FROM Account")["totalSize"] == 0
+    row = org.query_records("SELECT Status, CompletedDate FROM AsyncApexJob")[0]
+    assert row["Status"] == "Aborted" and row["CompletedDate"]
+    assert not org.apex.abort_job(jid)
+
+
+def test_abort_all_releases_holding_batches() -> None:
+    org = Org()
+    for _ in range(8):
+        org.apex.execute_batch(Items([1]), 1)
+    assert org.apex.abort_all() == 8
+    org.apex.run_until_idle()
+    assert org.apex.status_counts() == {"Aborted": 8}

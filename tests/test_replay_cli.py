@@ -1,0 +1,66 @@
+"""``sforg-sim replay`` through ``sforg_sim.cli.main``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sforg_sim import Org
+from sforg_sim.cli import main
+
+KEYS = {"processor", "records", "processed", "duplicates", "skipped", "stage_counts",
+        "api_calls", "async_executions", "simulated_seconds", "outcome", "partitions"}
+
+
+def test_json_report(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", "--records", "2000", "--partitions", "4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == KEYS
+    assert out["processor"] == "v2" and out["processed"] == 2000
+    assert set(out["api_calls"]) == {"data", "total"}
+    assert out["stage_counts"] == {"Qualification": 2000}
+    assert len(out["partitions"]) == 4 and out["outcome"] == "completed"
+
+
+def test_compare_gives_a_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", "--records", "3000", "--compare", "v1,v2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [o["processor"] for o in out] == ["v1", "v2"]
+    assert all(set(o) == KEYS for o in out)
+
+
+def test_table_and_save_org(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "after.db"
+    assert main(["replay", "--records", "1000", "--save-org", str(path)]) == 0
+    assert "processed" in capsys.readouterr().out
+    org = Org.open(path)
+    assert org.query("SELECT COUNT() FROM Opportunity WHERE StageName = 'Qualification'")[
+        "totalSize"] == 1000
+    org.close()
+
+
+@pytest.mark.parametrize("argv", [
+    ["replay", "--processor", "v3"],
+    ["replay", "--page-size", "0"],
+    ["replay", "--page-size", "2001"],
+    ["replay", "--partitions", "x"],
+    ["replay", "--bogus"],
+])
+def test_bad_flags_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "error" in err
+
+
+def test_bad_faults_and_compare(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", "--records", "100", "--faults", "nope:1"]) == 2
+    assert "INVALID_FAULT_SPEC" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["replay", "--compare", "v1,v9"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "v9" in err and err.count("\n") == 0
