@@ -207,3 +207,28 @@ def test_custom_objects_and_fields(sf_org: Org) -> None:
         sf_org.add_field("Opportunity", "NoSuffix", "string")
     with pytest.raises(InvalidType):
         sf_org.add_object("NoSuffix")
+
+
+def test_bulk_update_matches_record_by_record_semantics(sf_org: Org) -> None:
+    # A uniform page of updates takes the set-based path; mixed ids take the per-record
+    # path. Both must stamp, write history only for real changes, and report the same.
+    made = sf_org.insert("Opportunity", [opp(External_ID__c=f"e{i}") for i in range(300)])
+    ids = [r["id"] for r in made]
+    sf_org.clock.advance(5)
+    page = [{"Id": i, "StageName": "Qualification" if n % 3 else "Prospecting"}
+            for n, i in enumerate(ids)]
+    fast = sf_org.update("Opportunity", page)
+    slow = sf_org.update("Opportunity", [{"Id": i[:15], "StageName": "Discovery"}
+                                         for i in ids[:10]])
+    assert fast == [{"id": i, "success": True, "errors": []} for i in ids]
+    assert slow == [{"id": i, "success": True, "errors": []} for i in ids[:10]]
+    hist = dict(sf_org.store.conn.execute(
+        'SELECT StageName, COUNT(*) FROM OpportunityHistory GROUP BY StageName'))
+    assert hist == {"Prospecting": 300, "Qualification": 200, "Discovery": 10}
+    stamps = {r[0] for r in sf_org.store.conn.execute(
+        'SELECT LastModifiedDate FROM Opportunity')}
+    assert stamps == {"2026-01-05T02:00:05.000+0000"}
+    # One bad id in a page: nothing from the fast path sticks, every record gets its result.
+    mixed = sf_org.update("Opportunity", [{"Id": ids[0], "StageName": "Negotiation"},
+                                          {"Id": "0065j00000000ZZAAA", "StageName": "x"}])
+    assert codes(mixed) == [None, "INVALID_CROSS_REFERENCE_KEY"]

@@ -6,10 +6,10 @@ module. See the README for the user guide and the fidelity table.
 
 from __future__ import annotations
 
-from .clock import SimClock
-from .errors import SalesforceError
 from typing import TYPE_CHECKING, Any
 
+from .clock import SimClock
+from .errors import SalesforceError
 from .org import Org
 
 if TYPE_CHECKING:
