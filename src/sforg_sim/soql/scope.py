@@ -28,6 +28,9 @@ class Ctx:
 
     binds: Mapping[str, Any]
     clock: SimClock
+    memo: dict[int, Any] = field(default_factory=dict)
+    """Per-execution results shared by several parameters (a bound IN list is converted
+    once, though both its JSON and its has-null flag are parameters)."""
 
 
 ParamFn = Callable[[Ctx], Any]
