@@ -527,11 +527,7 @@ class Dml:
                all_or_none: bool = False) -> list[SaveResult]:
         """Insert or update by an External ID field (or Id); SaveResults carry ``created``."""
         obj = self.schema.get(sobject)
-        key_field = obj.field(external_id_field)
-        if not (key_field.external_id or key_field.type == "id"):
-            raise InvalidField(
-                f"Field name provided, {key_field.name} is not an External ID or indexed "
-                f"field for {obj.name}", [key_field.name])
+        key_field = obj.external_id_field(external_id_field)
         results: list[SaveResult | None] = [None] * len(records)
         keys: dict[int, Any] = {}
         counts: dict[Any, int] = {}

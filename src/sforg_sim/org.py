@@ -234,11 +234,7 @@ class Org:
         """
         with self.lock:
             obj = self.schema.get(sobject)
-            f = obj.field(field)
-            if not (f.external_id or f.type == "id"):
-                raise InvalidField(
-                    f"Field name provided, {f.name} is not an External ID or indexed field "
-                    f"for {obj.name}", [f.name])
+            f = obj.external_id_field(field)
             key = f.coerce(value)
             if key is None:
                 return []

@@ -304,6 +304,18 @@ class SObjectDef:
                 [name])
         return f
 
+    def external_id_field(self, name: str) -> Field:
+        """The field ``name`` if records can be matched by it (an External ID, or Id).
+
+        Upserts and lookups by external id use it; anything else is the real INVALID_FIELD.
+        """
+        f = self.field(name)
+        if not (f.external_id or f.type == "id"):
+            raise InvalidField(
+                f"Field name provided, {f.name} is not an External ID or indexed field for "
+                f"{self.name}", [f.name])
+        return f
+
     def relationship(self, name: str) -> Field | None:
         """The reference field whose relationshipName is ``name`` (any case), or None."""
         low = name.lower()
