@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import Any
 
 from .limits import EDITIONS
@@ -42,9 +43,13 @@ def _count(text: str) -> int:
     return n
 
 
-def build_org(args: argparse.Namespace) -> Org:
-    """An org seeded as the shared flags say."""
-    org = Org(edition=args.edition, licenses=args.licenses)
+def build_org(args: argparse.Namespace, path: str | None = None) -> Org:
+    """An org seeded as the shared flags say; in memory, or straight into file ``path``.
+
+    Seeding into the file keeps peak memory at SQLite's page cache (about 600 MB for the
+    2,000,000-record scenario) instead of the whole 2 GB database.
+    """
+    org = Org(edition=args.edition, licenses=args.licenses, path=path)
     org.load_scenario(args.scenario, records=args.records, seed=args.seed)
     return org
 
@@ -61,7 +66,12 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     started = time.perf_counter()
-    org = build_org(args)
+    target = Path(args.org_file) if args.org_file else None
+    if target is not None:
+        if not target.parent.is_dir():
+            raise OSError(f"cannot write org file {target}: no directory {target.parent}")
+        target.unlink(missing_ok=True)
+    org = build_org(args, str(target) if target is not None else None)
     seconds = time.perf_counter() - started
     table = Table(title=f"{args.scenario}: Opportunities by StageName")
     table.add_column("StageName")
@@ -73,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     console.print(table)
     console.print(f"seeded in {seconds:.1f} s (wall clock)")
-    if args.org_file:
-        org.save(args.org_file)
-        console.print(f"saved to {args.org_file}")
+    if target is not None:
+        org.close()
+        console.print(f"saved to {target}")
     return 0
