@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 # Field kinds of the test object Item__c (see test_soql_differential.py).
@@ -86,16 +86,21 @@ def like(value: str, pattern: str) -> bool:
     return re.fullmatch(_cs_like(pattern.upper()), value.upper(), re.S) is not None
 
 
-def holds(row: dict[str, Any], cond: Any, today: date) -> bool:
+def stamp(t: datetime) -> str:
+    """A UTC datetime in the stored form."""
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}+0000"
+
+
+def holds(row: dict[str, Any], cond: Any, now: datetime) -> bool:
     """Two-valued truth of a condition on a row."""
     if cond is None:
         return True
     if isinstance(cond, Bool):
         if cond.op == "AND":
-            return all(holds(row, c, today) for c in cond.items)
+            return all(holds(row, c, now) for c in cond.items)
         if cond.op == "OR":
-            return any(holds(row, c, today) for c in cond.items)
-        return not holds(row, cond.items[0], today)
+            return any(holds(row, c, now) for c in cond.items)
+        return not holds(row, cond.items[0], now)
     name, op, value = cond.field, cond.op, cond.value
     kind = KINDS[name]
     v = row[name]
@@ -104,13 +109,20 @@ def holds(row: dict[str, Any], cond: Any, today: date) -> bool:
     if kind == "boolean" and value is None:
         value = False
     if isinstance(value, tuple) and value and value[0] == "LIT":
-        lo, hi = literal_range(value[1], value[2], today)
+        lo_day, hi_day = literal_range(value[1], value[2], now.date())
         if v is None:
             return op == "!="
-        d = date.fromisoformat(v[:10])
-        inside = lo <= d < hi
-        return {"=": inside, "!=": not inside, "<": d < lo, "<=": d < hi,
-                ">": d >= hi, ">=": d >= lo}[op]
+        # Compare as text in the stored form: dates as YYYY-MM-DD, datetimes as
+        # YYYY-MM-DDTHH:MM:SS.mmm+0000 (text order is time order). On a datetime field
+        # LAST_N_DAYS ends at the current second, not at midnight (docs/research/soql.md §6).
+        lo, hi = lo_day.isoformat(), hi_day.isoformat()
+        if kind == "datetime":
+            lo += "T00:00:00.000+0000"
+            hi = (stamp(now + timedelta(milliseconds=1)) if value[1] == "LAST_N_DAYS"
+                  else hi + "T00:00:00.000+0000")
+        inside = lo <= v < hi
+        return {"=": inside, "!=": not inside, "<": v < lo, "<=": v < hi,
+                ">": v >= hi, ">=": v >= lo}[op]
     if op == "LIKE":
         if v is None:
             return False
@@ -173,9 +185,9 @@ class _Rev:
         return hash(self.v)
 
 
-def evaluate(rows: list[dict[str, Any]], q: Q, today: date) -> list[dict[str, Any]]:
+def evaluate(rows: list[dict[str, Any]], q: Q, now: datetime) -> list[dict[str, Any]]:
     """Matching rows (deleted ones already excluded by the caller), ordered and paged."""
-    hits = [r for r in rows if holds(r, q.where, today)]
+    hits = [r for r in rows if holds(r, q.where, now)]
     if q.order:
         hits.sort(key=lambda r: sort_key(r, q.order))
     start = q.offset or 0
@@ -183,9 +195,9 @@ def evaluate(rows: list[dict[str, Any]], q: Q, today: date) -> list[dict[str, An
     return hits[start:end]
 
 
-def aggregate(rows: list[dict[str, Any]], q: Q, today: date) -> list[dict[str, Any]]:
+def aggregate(rows: list[dict[str, Any]], q: Q, now: datetime) -> list[dict[str, Any]]:
     """GROUP BY ``q.group`` (or one group), aggregates named exprN, HAVING COUNT > n."""
-    hits = [r for r in rows if holds(r, q.where, today)]
+    hits = [r for r in rows if holds(r, q.where, now)]
     groups: dict[Any, list[dict[str, Any]]] = {}
     for r in hits:
         k = key_of(q.group, r[q.group]) if q.group else None

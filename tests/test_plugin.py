@@ -59,3 +59,18 @@ def test_ci_profile_is_the_default_under_ci(pytester: pytest.Pytester,
             assert settings.default.derandomize and settings.default.max_examples == 50
     """)
     pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_profiles_exist_as_soon_as_the_plugin_is_imported() -> None:
+    # hypothesis's plugin may load --hypothesis-profile before our pytest_configure runs
+    # (hook order differs between installs), so registering there is too late.
+    import subprocess
+    import sys
+
+    code = ("import sforg_sim._pytest_plugin; from hypothesis import settings; "
+            "print(settings.get_profile('dev').max_examples, "
+            "settings.get_profile('thorough').max_examples, "
+            "settings.get_profile('ci').derandomize)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["25", "1000", "True"]

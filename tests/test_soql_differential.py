@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from datetime import date
 from typing import Any
 
 import pytest
@@ -225,12 +224,12 @@ def _freeze(rec: dict[str, Any]) -> tuple[Any, ...]:
 
 def check_rows(org: Org, live: list[dict[str, Any]], q: Q) -> None:
     text = render(q)
-    today = org.clock.today()
+    now = org.clock.now()
     body = org.query(text)
     got = [{k: v for k, v in r.items() if k != "attributes"} for r in body["records"]]
     assert body["done"] is True and body["totalSize"] == len(got), text
-    matched = evaluate(live, Q(q.select, q.where, q.order), today)
-    want = evaluate(live, q, today)
+    matched = evaluate(live, Q(q.select, q.where, q.order), now)
+    want = evaluate(live, q, now)
     assert len(got) == len(want), text
     by_id = {r["Id"]: r for r in live}
     assert all(g == output(by_id[g["Id"]], q.select) for g in got), text
@@ -260,7 +259,7 @@ def check_aggs(org: Org, live: list[dict[str, Any]], q: Q) -> None:
     text = render(q)
     body = org.query(text)
     got = [{k: v for k, v in r.items() if k != "attributes"} for r in body["records"]]
-    want = aggregate(live, q, org.clock.today())
+    want = aggregate(live, q, org.clock.now())
     assert body["done"] is True and body["totalSize"] == len(got) == len(want), text
     names = {f"expr{i}": a for i, (_, a) in enumerate(q.aggs)}
     if q.group:
@@ -305,6 +304,11 @@ _NULL_ROW = {"Label__c": None, "Code__c": None, "Qty__c": None, "Score__c": None
                ({**_NULL_ROW, "Label__c": "_"}, False), (_NULL_ROW, False)],
          q=Q(["Label__c"], group="Label__c", aggs=[("COUNT", "Id")],
              order=[("Label__c", False, None)]))
+# Found by the thorough profile: on a datetime field LAST_N_DAYS ends at the current second,
+# so a time later today (the SimClock stands at 02:00) is outside it.
+@example(data=[({**_NULL_ROW, "When__c": "2026-01-05T10:00:00.000+0000"}, False),
+               ({**_NULL_ROW, "When__c": "2026-01-05T01:00:00.000+0000"}, False)],
+         q=Q([], aggs=[("COUNT", "Id")], where=Atom("When__c", "=", ("LIT", "LAST_N_DAYS", 1))))
 def test_aggregate_queries_match_reference(data: list[tuple[dict[str, Any], bool]],
                                            q: Q) -> None:
     org = _org()
@@ -337,4 +341,3 @@ def test_null_semantics_rows(q: Q) -> None:
     body = org.query(render(q))
     assert body["totalSize"] == (1 if expect_null_row else 0)
     check_rows(org, live, q)
-    assert date.today() is not None  # sanity: tests never depend on the wall clock value

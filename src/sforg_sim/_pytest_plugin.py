@@ -35,9 +35,14 @@ def register_profiles() -> None:
                               suppress_health_check=quiet, print_blob=True)
 
 
+# Registered at import, not in pytest_configure: hypothesis's own plugin loads the profile
+# named by --hypothesis-profile in its pytest_configure, and the order of the two hooks is
+# not fixed (it differs between a fresh virtualenv and a development install).
+register_profiles()
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the profiles; default to ``ci`` under CI unless one was chosen."""
-    register_profiles()
+    """Default to the ``ci`` profile under CI unless one was chosen on the command line."""
     from hypothesis import settings
 
     chosen = config.getoption("hypothesis_profile", default=None)
