@@ -76,3 +76,12 @@ def test_start_script_and_progress() -> None:
     org.apex.run_until_idle()
     p = progress(org)
     assert p["jobs"] == {"Completed": 2 * (1 + 3)} and p["api_used"] == 8
+
+
+def test_timeline_traces_the_whole_run_for_the_plot() -> None:
+    r = replay(_org(2000), "v2", partition_count=2, page_size=200)
+    times = [t for t, _, _ in r.timeline]
+    assert len(r.timeline) >= r.async_executions  # one point per event, not one per run
+    assert times == sorted(times)
+    assert r.timeline[-1][1:] == (2000, r.api_calls["data"])
+    assert [p for _, p, _ in r.timeline] == sorted(p for _, p, _ in r.timeline)

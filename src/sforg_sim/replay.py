@@ -235,11 +235,13 @@ def replay(org: Org, processor: str | Processor = "v2", *, partition_count: int 
             state["outcome"] = "timeout"
             engine.stop()
         events[0] += 1
+        # One timeline point per event (an event is a transaction or a job start: a few
+        # thousand even for 2M records), so the plot has a line, not a dot.
+        report.timeline.append((org.clock.time() - t0, len(written), source.calls))
         if events[0] % progress_every == 0:
             report.processed = len(written)
             report.api_calls = {"data": source.calls, "total": 0}
             report.simulated_seconds = org.clock.time() - t0
-            report.timeline.append((report.simulated_seconds, len(written), source.calls))
             if progress is not None:
                 progress(report)
 
