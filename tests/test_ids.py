@@ -67,3 +67,12 @@ def test_make_id_is_ordered_and_prefixed() -> None:
 @pytest.mark.parametrize(("start", "n"), [(1, 5), (3840, 10), (238_320, 20), (62**5 - 3, 10)])
 def test_bulk_ids_match_single_ids(start: int, n: int) -> None:
     assert ids.make_ids("a00", start, n) == [ids.make_id("a00", i) for i in range(start, start + n)]
+
+
+@given(id15s)
+def test_canonical_accepts_exactly_the_canonical_form(id15: str) -> None:
+    id18 = ids.to18(id15)
+    assert ids.canonical(id18) == id18
+    assert ids.canonical(id15) is None
+    swapped = id18[:15].swapcase() + id18[15:]
+    assert ids.canonical(swapped) == (swapped if swapped == id18 else None)

@@ -33,6 +33,7 @@ from .errors import (
     SalesforceError,
     error_class,
 )
+from .history import history_object, write_history
 from .schema import OPPORTUNITY_STAGES, Field, Schema, SObjectDef
 from .store import Store, quote, sk_column
 
@@ -50,26 +51,6 @@ class _Pending:
 
     index: int
     values: dict[str, Any]
-
-
-_UPPER_BITS = str.maketrans({c: ("1" if "A" <= c <= "Z" else "0") for c in ids.BASE62})
-
-
-def _canonical18(raw: Any) -> str | None:
-    """``raw`` itself when it already is a canonical 18-character id, else None.
-
-    The hot path of updates: ids read back from SOQL are canonical, and checking that takes
-    three C-level string operations instead of :func:`ids.to18`'s per-character loop.
-    Anything else (15 characters, repaired case, invalid) goes through ``ids.to18``.
-    """
-    if type(raw) is not str or len(raw) != 18 or not (raw.isascii() and raw.isalnum()):
-        return None
-    bits = raw[:15].translate(_UPPER_BITS)
-    suffix = ids.SUFFIX
-    if (suffix[int(bits[4::-1], 2)] + suffix[int(bits[9:4:-1], 2)]
-            + suffix[int(bits[14:9:-1], 2)]) != raw[15:]:
-        return None
-    return raw
 
 
 def _ok(rec_id: str, **extra: Any) -> SaveResult:
@@ -269,48 +250,10 @@ class Dml:
     # --- history ----------------------------------------------------------------------------
 
     def _history_object(self, obj: SObjectDef) -> SObjectDef | None:
-        for o in self.schema:
-            if o.history_of == obj.name:
-                return o
-        return None
+        return history_object(self.schema, obj)
 
     def _history(self, obj: SObjectDef, record_ids: Sequence[str]) -> None:
-        """Write a history row per record id, as OpportunityHistory does on create and on a
-        change of a tracked field. Called after the write: the row copies the record's
-        current (new) values, so SQLite builds the rows; Python only supplies their ids.
-        """
-        hist = self._history_object(obj)
-        if hist is None or not record_ids:
-            return
-        parent = next(f.name for f in hist.fields.values() if f.type == "reference"
-                      and obj.name in f.reference_to)
-        now, user = self.now(), self.user()
-        fixed = {"IsDeleted": 0, "CreatedDate": now, "LastModifiedDate": now,
-                 "SystemModstamp": now, "CreatedById": user, "LastModifiedById": user}
-        cols, exprs, params = [], [], []
-        for c in self.store.columns(hist):
-            cols.append(quote(c))
-            if c == "Id":
-                exprs.append("m.hid")
-            elif c == parent:
-                exprs.append('o."Id"')
-            elif c in fixed:
-                exprs.append("?")
-                params.append(fixed[c])
-            else:
-                exprs.append(f"o.{quote(c)}")  # a tracked field (or its sort key)
-        conn = self.store.conn
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _history_ids "
-                     "(n INTEGER PRIMARY KEY, hid TEXT, oid TEXT)")
-        conn.executemany("INSERT INTO temp._history_ids (hid, oid) VALUES (?, ?)",
-                         zip(self.store.new_ids(hist, len(record_ids)), record_ids))
-        try:
-            conn.execute(
-                f"INSERT INTO {quote(hist.name)} ({', '.join(cols)}) "
-                f"SELECT {', '.join(exprs)} FROM temp._history_ids m "
-                f"JOIN {quote(obj.name)} o ON o.\"Id\" = m.oid ORDER BY m.n", params)
-        finally:
-            conn.execute("DELETE FROM temp._history_ids")
+        write_history(self.store, self.schema, obj, record_ids, self.now(), self.user())
 
     # --- update ---------------------------------------------------------------------------
 
@@ -461,7 +404,7 @@ class Dml:
             (v for k, v in rec.items() if k.lower() == "id"), None)
         if raw is None:
             raise error_class("MISSING_ARGUMENT")("Id not specified in an update call", ["Id"])
-        rec_id = _canonical18(raw) or ids.to18(raw)
+        rec_id = ids.canonical(raw) or ids.to18(raw)
         if rec_id[:3] != obj.key_prefix:
             raise MalformedId(f"{obj.name} ID: id value of incorrect type: {raw}", ["Id"])
         return rec_id
