@@ -1,0 +1,198 @@
+"""The one-call checker: point hypothesis at your processor and read the counterexample.
+
+>>> from sforg_sim.checker import check_processor
+>>> from sforg_sim.processors.keyset import KeysetProcessor
+>>> result = check_processor(KeysetProcessor())      # doctest: +SKIP
+>>> result.examples                                   # doctest: +SKIP
+50
+
+It runs hypothesis over datasets x partitionings x configs x fault schedules
+(:func:`sforg_sim.strategies.scenarios`), runs your processor on each scenario in a fresh
+simulated org (:func:`sforg_sim.harness.run`), applies :mod:`sforg_sim.invariants`, and,
+if one fails, raises :class:`ProcessorCheckFailed` with the *shrunk* counterexample in
+plain words: the dataset, the partitioning, the configuration, the fault schedule and what
+went wrong, plus the ``Scenario(...)`` to paste into ``examples=`` (hypothesis's
+``@example``) so it is replayed first from then on.
+
+Settings: ``profile=None`` uses the loaded hypothesis profile, so ``pytest
+--hypothesis-profile thorough`` reaches it; ``profile="ci"`` picks one by name (the
+plugin's ``ci``/``dev``/``thorough``). Deadlines are always off (simulated runs vary in
+wall time, not in outcome) and only one bug is reported (the first one shrunk).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import example, given, settings
+from hypothesis.strategies import SearchStrategy
+
+from . import invariants as inv
+from .harness import RunRecord, Scenario, Target, run
+from .strategies import scenarios as default_scenarios
+
+__all__ = ["CheckResult", "ProcessorCheckFailed", "check_processor", "describe_failure"]
+
+
+class ProcessorCheckFailed(AssertionError):
+    """The checker found a counterexample; the message is the plain-words report.
+
+    ``scenario`` is the shrunk input, ``run`` what happened, ``violation`` the failed
+    invariant (an :class:`~sforg_sim.invariants.InvariantViolation`).
+    """
+
+    def __init__(self, message: str, scenario: Scenario, run: RunRecord,
+                 violation: AssertionError, examples: int) -> None:
+        super().__init__(message)
+        self.scenario = scenario
+        self.run = run
+        self.violation = violation
+        self.examples = examples
+
+
+@dataclass
+class CheckResult:
+    """What a passing check ran: ``examples`` scenarios, and how many had each feature."""
+
+    examples: int
+    with_faults: int = 0
+    with_changes: int = 0
+    quota_exhausted: int = 0
+    records: int = 0
+    features: dict[str, int] = field(default_factory=dict)
+
+
+class _Found(AssertionError):
+    def __init__(self, scenario: Scenario, run: RunRecord, violation: AssertionError) -> None:
+        super().__init__(str(violation))
+        self.scenario, self.run, self.violation = scenario, run, violation
+
+
+def _settings(profile: str | None, **overrides: Any) -> settings:
+    if profile is None:
+        parent = settings.default
+    else:
+        # The plugin's profiles, also outside pytest (hypothesis has a built-in "ci" that
+        # differs from ours).
+        from ._pytest_plugin import register_profiles
+
+        register_profiles()
+        parent = settings.get_profile(profile)
+    return settings(parent, deadline=None, report_multiple_bugs=False,
+                    **{k: v for k, v in overrides.items() if v is not None})
+
+
+def check_processor(target: Target, *, profile: str | None = None,
+                    scenarios: SearchStrategy[Scenario] | None = None,
+                    invariants: Iterable[Callable[[RunRecord], None]] = inv.ALL,
+                    examples: Sequence[Scenario] = (), max_examples: int | None = None,
+                    database: Any = None, execution_cap: int | None = None,
+                    name: str | None = None) -> CheckResult:
+    """Check ``target`` against every invariant over generated scenarios.
+
+    ``target``: a :class:`~sforg_sim.processors.Processor` (``KeysetProcessor()``) or a
+    factory ``(partition, page_size) -> Queueable | Batchable`` for one partition's first
+    job. ``scenarios`` narrows or widens the search (default
+    :func:`sforg_sim.strategies.scenarios`); ``examples`` are pinned scenarios tried first
+    (``@example``); ``invariants`` defaults to :data:`sforg_sim.invariants.ALL`.
+    ``database`` is hypothesis's example database (None: keep nothing between runs).
+
+    Returns a :class:`CheckResult` when no counterexample is found; raises
+    :class:`ProcessorCheckFailed` with the shrunk one otherwise.
+    """
+    checks = tuple(invariants)
+    result = CheckResult(0)
+
+    def property_(scenario: Scenario) -> None:
+        result.examples += 1
+        rec = run(target, scenario, execution_cap=execution_cap)
+        result.records += len(scenario.dataset.rows)
+        result.with_faults += bool(scenario.faults.size())
+        result.with_changes += bool(scenario.faults.changes)
+        result.quota_exhausted += rec.quota_exhausted
+        for feat in _features(scenario):
+            result.features[feat] = result.features.get(feat, 0) + 1
+        try:
+            inv.check_all(rec, checks)
+        except AssertionError as violation:
+            raise _Found(scenario, rec, violation) from None
+
+    ident = re.sub(r"\W", "_", name or _label(target))
+    property_.__name__ = property_.__qualname__ = f"check_{ident}"
+    test = given(scenario=scenarios if scenarios is not None else default_scenarios())(
+        property_)
+    for ex in reversed(examples):
+        test = example(scenario=ex)(test)
+    test = _settings(profile, max_examples=max_examples, database=database)(test)
+    try:
+        test()
+    except _Found as found:
+        raise ProcessorCheckFailed(
+            describe_failure(found.scenario, found.run, found.violation, _label(target),
+                             result.examples),
+            found.scenario, found.run, found.violation, result.examples) from None
+    return result
+
+
+def _label(target: Target) -> str:
+    name = getattr(target, "name", None)
+    if isinstance(name, str):
+        return name
+    return getattr(target, "__name__", type(target).__name__)
+
+
+def _features(s: Scenario) -> list[str]:
+    out = [f"form:{s.partitioning.form}"]
+    if len(s.partitioning.parts) > 1:
+        out.append("several partitions")
+    if any(r.key is None for r in s.dataset.rows):
+        out.append("NULL keys")
+    if any(r.key is not None and not r.key.startswith("externalOpp")
+           for r in s.dataset.rows):
+        out.append("non-team ids")
+    out += [f"change:{c.kind}" for c in s.faults.changes]
+    if s.faults.quota_at is not None or s.config.api_remaining is not None:
+        out.append("limited quota")
+    return out
+
+
+def describe_failure(scenario: Scenario, run: RunRecord, violation: AssertionError,
+                     processor: str = "the processor", examples: int = 0) -> str:
+    """The plain-words report: what went wrong, then the input, then what the run did."""
+    kind = getattr(violation, "invariant", type(violation).__name__)
+    if run.terminated:
+        ended = "by itself"
+    elif run.crash is not None:
+        ended = "with a Python exception"
+    else:
+        ended = (f"stopped by the harness after {run.total_executions} async executions "
+                 "(it would not stop)")
+    did = [f"{run.total_executions} async executions; data calls per partition "
+           f"{run.calls} (refused {run.refused}); ended {ended}"]
+    if run.failures:
+        did.append("failed jobs: " + "; ".join(run.failures[:5]))
+    if run.quota_exhausted:
+        did.append("the API quota ran out (REQUEST_LIMIT_EXCEEDED)")
+    if run.skipped_changes:
+        did.append("changes that could not be applied: " + "; ".join(run.skipped_changes))
+    lines = [
+        f"{processor} breaks the {kind} invariant "
+        f"(shrunk counterexample, found within {examples} examples):",
+        "",
+        f"What went wrong: {violation}",
+        "",
+        "The dataset: " + scenario.dataset.describe(),
+        "The partitioning: " + scenario.partitioning.describe(),
+        "The configuration: " + scenario.config.describe(),
+        "The fault schedule: " + scenario.faults.describe(),
+        "",
+        "What the run did: " + "; ".join(did),
+        "",
+        "Replay it with sforg_sim.harness.run(processor, scenario), or pin it with "
+        "check_processor(..., examples=[scenario]) where scenario is:",
+        f"    {scenario!r}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,301 @@
+"""Hypothesis strategies for pagination jobs: datasets, partitionings, configs, faults.
+
+Everything shrinks towards small and simple: few records, team-style zero-padded ids,
+one partition, page size 1, the full API quota, no faults. Boundaries show up with tiny
+pages and a few dozen records (the small-scope hypothesis), so sizes default small.
+
+>>> from hypothesis import given
+>>> from sforg_sim import strategies as sfst
+>>> @given(sfst.scenarios())
+... def test_my_job(scenario): ...
+
+Compose them: ``datasets(max_size=8, styles=("padded", "mixed-case"))``,
+``scenarios(config=run_configs(page_sizes=page_sizes(max_value=2)), faults=None)``.
+The values are the plain dataclasses of :mod:`sforg_sim.harness`, so a shrunk
+counterexample can be pasted into ``@example(...)`` as it prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.strategies import DrawFn, SearchStrategy, composite
+
+from .harness import (
+    Change,
+    Dataset,
+    FaultPlan,
+    OppRow,
+    Partitioning,
+    RunConfig,
+    Scenario,
+    sort_key,
+)
+from .processors import Partition
+from .scenarios import TARGET_STAGE
+
+__all__ = ["batch_scopes", "changes", "datasets", "editions", "external_ids", "fault_plans",
+           "page_sizes", "partitionings", "remaining_quota", "run_configs", "scenarios"]
+
+STYLES = ("padded", "unpadded", "mixed-case", "underscore", "bracket", "other-prefix", "null")
+"""External ID styles. ``padded`` is the team's ``externalOpp0000001`` (with a drawn
+width, so numbers can overflow it: ``externalOpp10`` at width 1); ``underscore`` and
+``bracket`` put ``_`` and ``[`` where they collate differently in upper case than in
+code points; ``other-prefix`` keys sort after every ``externalOpp`` key; ``null`` is no
+key at all."""
+STAGES = ("Prospecting", "Discovery", "Negotiation", TARGET_STAGE, "Needs Analysis",
+          "Closed Won")
+"""Initial StageNames; shrinks to Prospecting. Qualification means "already done"."""
+EDITIONS = ("enterprise", "unlimited", "professional", "performance")
+
+
+def _key(style: str, n: int, width: int) -> str | None:
+    if style == "null":
+        return None
+    if style == "unpadded":
+        return f"externalOpp{n}"
+    if style == "mixed-case":
+        return f"ExternalOPP{n:0{width}d}"
+    if style == "underscore":
+        return f"externalOpp_{n}"
+    if style == "bracket":
+        return f"externalOpp[{n}"
+    if style == "other-prefix":
+        return f"otherOpp{n:0{width}d}"
+    return f"externalOpp{n:0{width}d}"
+
+
+@composite
+def external_ids(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
+                 styles: Sequence[str] = STYLES, unique: bool = True) -> list[str | None]:
+    """A list of External IDs in insertion order, built from numbers with gaps.
+
+    One zero-pad width per list (7 shrinking to 2, then 1: overflow); each id picks a style
+    (shrinking to ``padded``). With ``unique`` the ids are distinct case-insensitively, as
+    the built-in unique External ID demands; otherwise some repeat an earlier id, possibly
+    in another case.
+    """
+    size = draw(st.integers(min_size, max_size))
+    width = draw(st.sampled_from((2, 7, 1)))
+    allowed = list(styles) or ["padded"]
+    out: list[str | None] = []
+    seen: set[str] = set()
+    n = 0
+    for _ in range(size):
+        if not unique and out and draw(st.booleans()):
+            earlier = [k for k in out if k is not None]
+            if earlier:
+                prior = draw(st.sampled_from(earlier))
+                out.append(draw(st.sampled_from((prior, prior.upper(), prior.lower()))))
+                continue
+        n += 1 + draw(st.integers(0, 3))  # gaps in the numbering
+        key = _key(draw(st.sampled_from(allowed)), n, width)
+        if key is not None and unique and sort_key(key) in seen:
+            continue
+        if key is not None:
+            seen.add(sort_key(key))
+        out.append(key)
+    if len(out) < min_size:
+        out += [f"externalOpp{n + i:0{width}d}z" for i in range(1, min_size - len(out) + 1)]
+    return out
+
+
+@composite
+def datasets(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
+             styles: Sequence[str] = STYLES, stages: Sequence[str] = STAGES,
+             source_gaps: bool = True, unique: bool = True) -> Dataset:
+    """Opportunities: ids from :func:`external_ids`, initial stages, source rows.
+
+    ``source_gaps`` lets some keys have no Data Cloud row (the job must leave those
+    alone). ``unique=False`` stores keys in a non-unique custom External ID and may repeat
+    them (processors must then read :attr:`Dataset.key_field`).
+    """
+    keys = draw(external_ids(min_size, max_size, styles=styles, unique=unique))
+    rows = []
+    for key in keys:
+        stage = draw(st.sampled_from(tuple(stages)))
+        has_source = not source_gaps or key is None or draw(st.integers(0, 7)) != 7
+        rows.append(OppRow(key, stage, TARGET_STAGE if has_source else None))
+    return Dataset(tuple(rows), unique)
+
+
+def _between(lo: str | None, hi: str | None) -> list[str]:
+    """Boundary strings b with lo < b <= hi (upper case), best first, distinct in order."""
+    cands: list[str] = []
+    if hi is not None:
+        cands += [hi, hi.lower(), hi.upper()]
+    if lo is not None:
+        cands += [lo + "0", lo + "1"]
+    elif hi is not None and len(hi) > 1:
+        cands += [hi[:-1]]
+    if lo is None and hi is None:
+        cands = ["externalOpp", "externalOpp0", "externalOpp5", "externalOpp9"]
+    return [c for c in cands
+            if (lo is None or sort_key(c) > sort_key(lo)) and (
+                hi is None or sort_key(c) <= sort_key(hi))]
+
+
+def _successor(key: str) -> str:
+    """The team's "one past the last id" (``...0000031``), if it really sorts after."""
+    digits = len(key) - len(key.rstrip("0123456789"))
+    if digits:
+        nxt = f"{key[:-digits]}{int(key[-digits:]) + 1:0{digits}d}"
+        if sort_key(nxt) > sort_key(key):
+            return nxt
+    return key + "0"
+
+
+@composite
+def partitionings(draw: DrawFn, dataset: Dataset, max_parts: int = 4, *,
+                  forms: Sequence[str] = ("shared-boundary", "half-open"),
+                  partial_scope: bool = True) -> Partitioning:
+    """Partitions over the dataset's keys: the team's form, half-open, uneven and empty.
+
+    The scope is a run of the sorted keys (all of them, shrinking from ``partial_scope``'s
+    leading/trailing out-of-scope keys). ``shared-boundary`` draws each boundary at a key,
+    the next partition's first (and the last end one past the last id, as the team does);
+    ``half-open`` may put a boundary between keys, in another case (``EXTERNALOPP05``),
+    and several in one gap, which makes empty partitions.
+    """
+    keys = dataset.keys()
+    n = len(keys)
+    lo = draw(st.integers(0, n)) if partial_scope and n else 0
+    hi = n - (draw(st.integers(0, n - lo)) if partial_scope and n else 0)
+    form = draw(st.sampled_from(tuple(forms)))
+    count = draw(st.integers(1, max_parts))
+    cuts = sorted([lo, *(draw(st.integers(lo, hi)) for _ in range(count - 1)), hi])
+    bounds: list[str] = []
+    for j, pos in enumerate(cuts):
+        below = keys[pos - 1] if pos > 0 else None
+        above = keys[pos] if pos < n else None
+        if form == "shared-boundary":
+            b = above if above is not None else (
+                _successor(below) if below is not None else "externalOpp0")
+            if j == 0 and above is None and below is not None:
+                b = below + "0"
+        else:
+            options = _between(below, above)
+            if bounds:
+                options = [o for o in options if sort_key(o) > sort_key(bounds[-1])]
+            if not options:
+                continue
+            b = draw(st.sampled_from(options))
+        if not bounds or sort_key(b) > sort_key(bounds[-1]):
+            bounds.append(b)
+    if len(bounds) < 2:
+        bounds.append(bounds[-1] + "0")
+    parts = tuple(Partition(i, bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1))
+    return Partitioning(parts, form)
+
+
+def page_sizes(min_value: int = 1, max_value: int = 6) -> SearchStrategy[int]:
+    """Records per page (the job's LIMIT); tiny pages put many boundaries in few records."""
+    return st.integers(min_value, max_value)
+
+
+def batch_scopes(min_value: int = 1, max_value: int = 6) -> SearchStrategy[int]:
+    """Batch Apex scope sizes (``Database.executeBatch(job, scope)``)."""
+    return st.integers(min_value, max_value)
+
+
+def editions(include_developer: bool = False) -> SearchStrategy[str]:
+    """Org editions. Developer Edition caps Queueable chains at depth 5, which any chain
+    of more than 5 pages hits by design, so it is opt-in."""
+    return st.sampled_from(EDITIONS + (("developer",) if include_developer else ()))
+
+
+def remaining_quota(max_value: int = 30) -> SearchStrategy[int | None]:
+    """API calls left in the rolling 24 hours: None (the whole allocation) or a few."""
+    return st.one_of(st.none(), st.integers(0, max_value))
+
+
+@composite
+def run_configs(draw: DrawFn, *, page_sizes: SearchStrategy[int] | None = None,
+                batch_scopes: SearchStrategy[int] | None = None,
+                editions: SearchStrategy[str] | None = None,
+                remaining_quota: SearchStrategy[int | None] | None = None,
+                max_offsets: SearchStrategy[int] | None = None,
+                segment_rows: SearchStrategy[int] | None = None) -> RunConfig:
+    """A :class:`RunConfig`; each argument replaces one part's strategy.
+
+    Defaults: :func:`page_sizes`, :func:`batch_scopes`, :func:`editions`, the full quota
+    (pass :func:`remaining_quota` to vary it; the fault plans exhaust it too). The source's
+    OFFSET cap (2,000 on a real org) and scan segments (12,500 rows) are drawn scaled down
+    (6 or 3, and 3) so a dozen records can reach them.
+    """
+    def pick(given: SearchStrategy[Any] | None, default: SearchStrategy[Any]) -> Any:
+        return draw(default if given is None else given)
+
+    return RunConfig(
+        page_size=pick(page_sizes, _page_sizes()),
+        batch_scope=pick(batch_scopes, _batch_scopes()),
+        edition=pick(editions, _editions()),
+        api_remaining=pick(remaining_quota, st.none()),
+        max_offset=pick(max_offsets, st.sampled_from((2_000, 6, 3))),
+        segment_rows=pick(segment_rows, st.sampled_from((12_500, 3))),
+        seed=draw(st.integers(0, 3)))
+
+
+_page_sizes, _batch_scopes, _editions = page_sizes, batch_scopes, editions
+
+
+@composite
+def changes(draw: DrawFn, keys: Sequence[str], kinds: Sequence[str] = (
+        "update", "delete", "insert", "rekey"), max_after: int = 12) -> Change:
+    """One concurrent change by another user, after a drawn execution number.
+
+    Inserted and re-keyed ids are an existing id plus ``b``, ``_`` or ``0``: right next to
+    it, so before or after the cursor depending on when the change lands.
+    """
+    kind = draw(st.sampled_from(tuple(kinds)))
+    after = draw(st.integers(0, max_after))
+    pool = list(keys) or ["externalOpp1"]
+    base = draw(st.sampled_from(pool))
+    near = draw(st.sampled_from(pool)) + draw(st.sampled_from(("b", "_", "0")))
+    if kind == "insert":
+        return Change(after, "insert", near, stage=draw(st.sampled_from(STAGES[:3])))
+    if kind == "rekey":
+        return Change(after, "rekey", base, new_key=near)
+    return Change(after, kind, base, stage=draw(st.sampled_from(STAGES[:3])))
+
+
+@composite
+def fault_plans(draw: DrawFn, keys: Sequence[str] = (), *, callouts: bool = True,
+                locks: bool = True, empty: bool = True, quota: bool = True,
+                concurrent: Sequence[str] = ("update", "delete", "insert", "rekey"),
+                max_each: int = 2, max_at: int = 12) -> FaultPlan:
+    """A :class:`FaultPlan`: transient callout errors, row locks, empty pages, quota
+    exhausted at call k, and concurrent DML (``concurrent`` kinds, empty for none) near
+    ``keys``. Each kind is off, or up to ``max_each`` occurrences, shrinking to none."""
+    def at(enabled: bool) -> tuple[int, ...]:
+        if not enabled:
+            return ()
+        return tuple(sorted(draw(st.lists(st.integers(1, max_at), max_size=max_each,
+                                          unique=True))))
+
+    return FaultPlan(
+        callouts=at(callouts), locks=at(locks), empty=at(empty),
+        quota_at=draw(st.one_of(st.none(), st.integers(1, max_at))) if quota else None,
+        changes=tuple(draw(st.lists(changes(keys, concurrent), max_size=max_each)))
+        if concurrent else ())
+
+
+@composite
+def scenarios(draw: DrawFn, dataset: SearchStrategy[Dataset] | None = None,
+              partitioning: Callable[[Dataset], SearchStrategy[Partitioning]] = partitionings,
+              config: SearchStrategy[RunConfig] | None = None,
+              faults: Callable[[Sequence[str]], SearchStrategy[FaultPlan]] | None = fault_plans
+              ) -> Scenario:
+    """Dataset x partitioning x config x faults; ``faults=None`` means no faults.
+
+    ``partitioning`` and ``faults`` are called with the drawn dataset (its keys), since
+    boundaries and concurrent changes refer to its ids.
+    """
+    ds = draw(dataset if dataset is not None else datasets())
+    part = draw(partitioning(ds))
+    cfg = draw(config if config is not None else run_configs())
+    plan = draw(faults(ds.keys())) if faults is not None else FaultPlan()
+    return Scenario(ds, part, cfg, plan)
+

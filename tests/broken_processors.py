@@ -1,0 +1,100 @@
+"""Deliberately broken keyset processors: the classic mistakes the checker must catch.
+
+:class:`KeysetJob` is a small, correct keyset Queueable (the shape of V2, written the way a
+user would port their own) with one switch per classic bug:
+
+- ``first_exclusive``: the first page reads ``> start`` instead of ``>= start``, missing
+  each partition's first record;
+- ``inclusive_end``: ``<= end`` instead of ``< end``, so the shared boundary is read by two
+  partitions (and an existing end key outside the scope gets written);
+- ``ge_cursor``: the cursor is ``>= last`` instead of ``> last``: the last record of every
+  page comes back, and a page of ties (page size 1, or the final page) loops forever;
+- ``stop_on_first_empty``: one empty page ends the partition, so a transient empty batch
+  from Data Cloud loses the rest;
+- ``write_all``: write every record of the page, even those already done (not a bug on
+  its own, but it makes double reads visible as double writes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from sforg_sim.apex import Context, Queueable
+from sforg_sim.errors import UnableToLockRow
+from sforg_sim.processors import DATA_ENDPOINT, Partition, sql_literal
+from sforg_sim.scenarios import SOURCE_OBJECT
+
+
+@dataclass(frozen=True)
+class Bugs:
+    """Which mistakes a :class:`KeysetJob` makes (none by default)."""
+
+    first_exclusive: bool = False
+    inclusive_end: bool = False
+    ge_cursor: bool = False
+    stop_on_first_empty: bool = False
+    write_all: bool = False
+
+
+class KeysetJob(Queueable):
+    """One keyset page of one partition, then chain; ``bugs`` switches mistakes on."""
+
+    def __init__(self, partition: Partition, page_size: int, bugs: Bugs,
+                 last: str | None = None, empties: int = 0,
+                 key_field: str = "External_ID__c") -> None:
+        self.partition = partition.index
+        self.part = partition
+        self.page_size = page_size
+        self.bugs = bugs
+        self.last = last
+        self.empties = empties
+        self.key_field = key_field
+
+    def _next(self, last: str | None, empties: int) -> KeysetJob:
+        return KeysetJob(self.part, self.page_size, self.bugs, last, empties, self.key_field)
+
+    def execute(self, ctx: Context) -> None:
+        k, b = self.key_field, self.bugs
+        if self.last is None:
+            lower = f"{k} {'>' if b.first_exclusive else '>='} {sql_literal(self.part.start)}"
+        else:
+            lower = f"{k} {'>=' if b.ge_cursor else '>'} {sql_literal(self.last)}"
+        upper = f"{k} {'<=' if b.inclusive_end else '<'} {sql_literal(self.part.end)}"
+        res = ctx.callout("POST", DATA_ENDPOINT, {"sql": (
+            f"SELECT {k}, StageName__c FROM {SOURCE_OBJECT} WHERE {lower} AND {upper} "
+            f"ORDER BY {k} LIMIT {self.page_size}")})
+        if res.status_code == 403:
+            return
+        if res.status_code != 200:
+            ctx.enqueue_job(self._next(self.last, self.empties))
+            return
+        rows = res.json()["data"]
+        if not rows:
+            if b.stop_on_first_empty or self.empties + 1 >= 3:
+                return
+            ctx.enqueue_job(self._next(self.last, self.empties + 1))
+            return
+        stage = {r[k].upper(): r["StageName__c"] for r in rows}
+        opps = ctx.query(f"SELECT Id, {k}, StageName FROM Opportunity WHERE {k} IN :keys",
+                         keys=[r[k] for r in rows])
+        changes = [{"Id": o["Id"], "StageName": stage[o[k].upper()]} for o in opps
+                   if b.write_all or o["StageName"] != stage[o[k].upper()]]
+        if changes:
+            try:
+                ctx.update("Opportunity", changes)
+            except UnableToLockRow:
+                ctx.enqueue_job(self._next(self.last, self.empties))
+                return
+        ctx.enqueue_job(self._next(rows[-1][k], 0))
+
+
+def factory(**bugs: bool) -> Callable[[Partition, int], KeysetJob]:
+    """A job factory ``(partition, page_size) -> KeysetJob`` with these bugs switched on."""
+    chosen = replace(Bugs(), **bugs)
+
+    def make(partition: Partition, page_size: int) -> KeysetJob:
+        return KeysetJob(partition, page_size, chosen)
+
+    make.__name__ = "keyset" + "".join(f"+{name}" for name, on in bugs.items() if on)
+    return make

@@ -1,0 +1,111 @@
+"""The project's own proof, part 2: the checker finds each of V1's failure modes, small.
+
+Each test lets hypothesis search a space narrowed to one failure mode, asserts what it
+found and that the shrunk counterexample is tiny, then pins that counterexample
+(``examples=``, hypothesis's ``@example``) and checks it is replayed first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import strategies as st
+
+from sforg_sim import strategies as sfst
+from sforg_sim.checker import ProcessorCheckFailed, check_processor
+from sforg_sim.harness import FaultPlan, Scenario, Target
+from sforg_sim.invariants import (
+    ApiBudgetExceeded,
+    CoverageViolation,
+    InvariantViolation,
+    TerminationViolation,
+)
+from sforg_sim.processors.offset import OffsetProcessor
+
+BOUNDS = ["externalOpp01", "externalOpp02", "externalOpp03"]
+
+
+def _fails(target: Target, scenarios: st.SearchStrategy[Scenario],
+           pinned: Scenario) -> ProcessorCheckFailed:
+    with pytest.raises(ProcessorCheckFailed) as found:
+        check_processor(target, scenarios=scenarios)
+    with pytest.raises(ProcessorCheckFailed) as replayed:
+        check_processor(target, scenarios=scenarios, examples=[pinned])
+    assert replayed.value.scenario == pinned
+    assert type(replayed.value.violation) is type(found.value.violation)
+    return found.value
+
+
+def _no_faults(**config: Any) -> st.SearchStrategy[Scenario]:
+    return sfst.scenarios(config=sfst.run_configs(**config), faults=None)
+
+
+def _only(**kinds: bool) -> Callable[..., st.SearchStrategy[FaultPlan]]:
+    flags = {"callouts": False, "locks": False, "empty": False, "quota": False, **kinds}
+    return lambda keys: sfst.fault_plans(keys, concurrent=(), **flags)
+
+
+def _faults(**kinds: bool) -> st.SearchStrategy[Scenario]:
+    """Only these fault kinds, no OFFSET cap in reach (so V1 does not loop first) and
+    no key past the last partition's end (so V1's inclusive end writes nothing extra)."""
+    return sfst.scenarios(config=sfst.run_configs(max_offsets=st.just(2_000)),
+                          partitioning=lambda ds: sfst.partitionings(ds, partial_scope=False),
+                          faults=_only(**kinds))
+
+
+def test_v1_skips_records_when_paging_a_filter_on_the_written_field() -> None:
+    v1 = OffsetProcessor("v1-skip", page_source="opportunity", restart_on_error=False)
+    pinned = Scenario.of(BOUNDS[:2], ["externalOpp01", "externalOpp03"], page_size=1)
+    err = _fails(v1, _no_faults(), pinned)
+    assert isinstance(err.violation, CoverageViolation)
+    assert len(err.violation.lost) == 1 and not err.violation.duplicated
+    assert len(err.scenario.dataset.rows) == 2 and err.scenario.config.page_size == 1
+
+
+def test_v1_loops_forever_once_the_offset_passes_the_cap() -> None:
+    v1 = OffsetProcessor("v1")
+    pinned = Scenario.of(BOUNDS[:1], BOUNDS[:2], page_size=4, max_offset=3)
+    err = _fails(v1, _no_faults(max_offsets=st.just(3)), pinned)
+    assert isinstance(err.violation, TerminationViolation)
+    assert not err.run.terminated
+    assert len(err.scenario.dataset.rows) <= 4 and err.scenario.faults.size() == 0
+
+
+def test_v1_keeps_calling_after_request_limit_exceeded() -> None:
+    v1 = OffsetProcessor("v1")
+    pinned = Scenario.of([], ["externalOpp0", "externalOpp00"], page_size=1,
+                         faults=FaultPlan(quota_at=1))
+    err = _fails(v1, _faults(quota=True), pinned)
+    assert isinstance(err.violation, (TerminationViolation, ApiBudgetExceeded))
+    assert err.run.quota_exhausted and sum(err.run.refused) > 1
+    assert len(err.scenario.dataset.rows) <= 1
+
+
+def test_v1_stops_for_good_on_one_transient_empty_page() -> None:
+    v1 = OffsetProcessor("v1")
+    pinned = Scenario.of(BOUNDS[:1], BOUNDS[:2], page_size=1, faults=FaultPlan(empty=(1,)))
+    err = _fails(v1, _faults(empty=True), pinned)
+    assert isinstance(err.violation, CoverageViolation) and err.violation.lost
+    assert len(err.scenario.dataset.rows) <= 2 and err.scenario.faults.size() == 1
+
+
+def test_v1_fails_its_chain_on_a_row_lock() -> None:
+    v1 = OffsetProcessor("v1")
+    pinned = Scenario.of(BOUNDS[:1], BOUNDS[:2], page_size=1, faults=FaultPlan(locks=(1,)))
+    err = _fails(v1, _faults(locks=True), pinned)
+    assert isinstance(err.violation, CoverageViolation) and err.violation.lost
+    assert any("UNABLE_TO_LOCK_ROW" in f for f in err.run.failures)
+    assert len(err.scenario.dataset.rows) <= 2 and err.scenario.faults.locks == (1,)
+
+
+def test_v1_inclusive_end_writes_a_record_outside_its_range() -> None:
+    v1 = OffsetProcessor("v1")
+    pinned = Scenario.of(BOUNDS[:2], BOUNDS[:2], page_size=1)
+    err = _fails(v1, _no_faults(max_offsets=st.just(2_000)), pinned)
+    assert isinstance(err.violation, InvariantViolation)
+    assert isinstance(err.violation, CoverageViolation) and err.violation.unexpected
+    assert err.violation.unexpected[0].startswith("'externalOpp02'") or len(
+        err.scenario.dataset.rows) <= 2
+    assert len(err.scenario.dataset.rows) <= 2
