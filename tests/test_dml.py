@@ -232,3 +232,11 @@ def test_bulk_update_matches_record_by_record_semantics(sf_org: Org) -> None:
     mixed = sf_org.update("Opportunity", [{"Id": ids[0], "StageName": "Negotiation"},
                                           {"Id": "0065j00000000ZZAAA", "StageName": "x"}])
     assert codes(mixed) == [None, "INVALID_CROSS_REFERENCE_KEY"]
+
+
+def test_empty_text_is_stored_as_null(sf_org: Org) -> None:
+    [ok, missing] = sf_org.insert("Opportunity", [opp(Description=""), opp(Name="")])
+    assert sf_org.get("Opportunity", ok["id"])["Description"] is None
+    assert codes([missing]) == ["REQUIRED_FIELD_MISSING"]
+    found = sf_org.query("SELECT Id FROM Opportunity WHERE Description = null")
+    assert [r["Id"] for r in found["records"]] == [ok["id"]]

@@ -116,6 +116,13 @@ class Field:
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                 raise self._wrong_type(value)
             text = value if isinstance(value, str) else _number_text(value)
+            if text == "":
+                # Salesforce stores an empty text value as null, so a required field given
+                # "" is missing and `Field = null` finds the record (salesforce.stackexchange
+                # question 333174; Apex guide: sObject strings "can never be empty (only
+                # null)"). Not done: the same guide says leading/trailing whitespace is
+                # trimmed; unconfirmed for the REST API, so values are kept as given.
+                return None
             if self.length and len(text) > self.length:
                 raise StringTooLong(
                     f"{self.label or self.name}: data value too large: {text} "
