@@ -2,7 +2,8 @@
 
     python benchmarks/bench_replay.py [--records 2000000] [--skip-v1] [--v1-calls N]
 
-Seeds the scenario once into ``benchmarks/out/massive-<N>.db`` (git-ignored) and reopens it
+Seeds the scenario once into ``benchmarks/out/massive-<N>.db`` (git-ignored, shared with the
+other benchmarks through ``_common.py``) and reopens it
 in memory for each run. Prints, for V2: wall time, records/s, and the ratio to a
 hand-written sqlite3 loop doing the same page reads and writes (keyset page from the source
 table, Opportunities by External ID, StageName update with audit fields and history rows);
@@ -17,24 +18,16 @@ import resource
 import time
 from pathlib import Path
 
+from _common import seeded_file
+
 from sforg_sim import Org
 from sforg_sim.ids import make_ids
 from sforg_sim.replay import replay
 
-OUT = Path(__file__).parent / "out"
-
 
 def org_file(records: int) -> Path:
     """The saved scenario org, seeded on first use."""
-    path = OUT / f"massive-{records}.db"
-    if not path.exists():
-        OUT.mkdir(exist_ok=True)
-        t = time.perf_counter()
-        org = Org()
-        org.load_scenario("massive-upload", records=records)
-        org.save(path)
-        print(f"seeded {records:,} records in {time.perf_counter() - t:.1f} s -> {path}")
-    return path
+    return seeded_file(records)
 
 
 def raw_loop(path: Path, page: int = 500) -> tuple[float, int]:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
+
+from _common import seeded_file
 
 from sforg_sim import Org
 from sforg_sim.scenarios import external_id
 
-OUT = Path(__file__).parent / "out"
 KEYSET = ("SELECT Id, External_ID__c, StageName FROM Opportunity WHERE External_ID__c > "
           ":last ORDER BY External_ID__c LIMIT 500")
 AGG = ("SELECT StageName, COUNT(Id) cnt FROM Opportunity WHERE External_ID__c LIKE "
@@ -33,16 +33,7 @@ OFFSET = ("SELECT Id, External_ID__c, StageName FROM Opportunity ORDER BY Extern
 
 def org_for(n: int) -> Org:
     """The cached org file for ``n`` records (created on first use), opened in place."""
-    OUT.mkdir(exist_ok=True)
-    path = OUT / f"massive-{n}.db"
-    if not path.exists():
-        t = time.perf_counter()
-        org = Org()
-        org.load_scenario("massive-upload", records=n)
-        org.save(path)
-        org.close()
-        print(f"  seeded {n:,} records in {time.perf_counter() - t:.1f} s")
-    return Org.open(path)
+    return Org.open(seeded_file(n))
 
 
 def bench(n: int) -> None:

@@ -28,22 +28,14 @@ import sys
 import time
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+from _common import OUT, seeded_file
 
 
 def _org_files(records: int) -> Path:
     """The after-run org file (seeding and saving on first use)."""
     OUT.mkdir(exist_ok=True)
-    seeded = OUT / f"massive-{records}.db"
+    seeded = seeded_file(records)
     after = OUT / f"verify-after-{records}.db"
-    if not seeded.exists():
-        from sforg_sim import Org
-
-        t = time.perf_counter()
-        org = Org()
-        org.load_scenario("massive-upload", records=records)
-        org.save(seeded)
-        print(f"seeded {records:,} records in {time.perf_counter() - t:.1f}s (not timed)")
     if not after.exists():
         shutil.copyfile(seeded, after)
         con = sqlite3.connect(after)
