@@ -184,3 +184,16 @@ def test_sim_flag_seeds_a_scenario() -> None:
                             "--expect", "Qualification=0", "--json")
     assert code == 0, err
     assert sum(r["actual"] for r in json.loads(out)["rows"]) == 300
+
+
+def test_subcommand_may_follow_the_options(org_files: tuple[Path, Path, dict[str, int]]
+                                          ) -> None:
+    _, after, _ = org_files
+    first = verify("limits", "--sim", "--org-file", str(after), "--json")
+    last = verify("--sim", "--org-file", str(after), "limits", "--json")
+    assert first[0] == last[0] == 0
+    assert json.loads(first[1])["limits"] == json.loads(last[1])["limits"]
+    # A value that happens to be a subcommand name stays a value.
+    code, _, err = verify("--sim", "--org-file", str(after), "--object", "progress",
+                          "--expect", "Q=1")
+    assert code == 2 and "progress" in one_line(err)

@@ -240,6 +240,15 @@ def main(argv: Sequence[str] | None = None,
     command = "check"
     if argv and argv[0] in SUBCOMMANDS:
         command = argv.pop(0)
+    else:
+        # `verify-org --sim --org-file x.sforg limits` reads as naturally as
+        # `verify-org limits --sim ...`: a subcommand name left over after the options took
+        # their values is the subcommand (a value such as `--where limits` is not left over).
+        _, extras = build_parser("check").parse_known_args(argv)
+        named = [a for a in extras if a in SUBCOMMANDS]
+        if named:
+            command = named[0]
+            del argv[len(argv) - 1 - argv[::-1].index(command)]
     args = build_parser(command).parse_args(argv)
     _setup_logging(args.verbose)
     policy = RetryPolicy(attempts=args.retries + 1)
