@@ -47,6 +47,7 @@ def test_table_and_save_org(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     ["replay", "--page-size", "2001"],
     ["replay", "--partitions", "x"],
     ["replay", "--bogus"],
+    ["replay", "--api-remaining", "0"],
 ])
 def test_bad_flags_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as e:
@@ -64,3 +65,14 @@ def test_bad_faults_and_compare(capsys: pytest.CaptureFixture[str]) -> None:
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
     assert "v9" in err and err.count("\n") == 0
+
+
+def test_api_remaining_lets_v1_burn_a_small_quota(capsys: pytest.CaptureFixture[str]) -> None:
+    # Partitions of 5,000 pass the OFFSET cap, so V1 loops until the quota is gone.
+    assert main(["replay", "--records", "10000", "--partitions", "2",
+                 "--processor", "v1-burn-quota", "--api-remaining", "300", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["outcome"] == "request_limit_exceeded"
+    assert out["api_calls"]["data"] == 300
+    assert out["api_calls"]["total"] == 440_000  # the whole allocation is used up
+    assert out["skipped"] > 0

@@ -40,6 +40,9 @@ def register(sub: Any) -> None:
     p.add_argument("--org-file", metavar="PATH",
                    help="start from a saved org (Org.open) instead of seeding one")
     p.add_argument("--save-org", metavar="FILE", help="save the org after the replay")
+    p.add_argument("--api-remaining", type=_positive, metavar="N",
+                   help="start with only N API calls left in the org's 24-hour window "
+                        "(\"the org has 20,000 calls left\"), e.g. for v1-burn-quota")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="plot coverage and API calls")
     p.set_defaults(handler=run)
@@ -98,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     org: Org | None = None
     for name in names:
         org = _org(args)
+        if args.api_remaining is not None:
+            org.set_api_remaining(args.api_remaining)
         reports.append(_one(org, name, args, console))
     if args.save_org and org is not None:
         org.save(args.save_org)
