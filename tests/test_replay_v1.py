@@ -45,6 +45,7 @@ def test_v1_stops_prematurely_on_one_empty_or_failed_page() -> None:
     r = replay(_org(20_000), "v1-premature-stop", partition_count=10)
     ends = [p.end for p in r.partitions]
     assert "failed: UNABLE_TO_LOCK_ROW" in ends
+    assert r.outcome == "failed"  # a chain died: the run must not read as completed
     assert ends.count("empty page") == 10 - 1
     short = [p for p in r.partitions if p.written < p.in_scope - 1]
     assert len(short) >= 2 and r.skipped > 0
@@ -56,3 +57,11 @@ def test_same_seed_same_report() -> None:
     assert a.to_json() == b.to_json()
     c = replay(_org(30_000), "v1", partition_count=3, seed=6, faults="callout:0.05")
     assert c.to_json() != a.to_json()
+
+
+def test_developer_edition_chain_depth_ends_v1_as_failed() -> None:
+    org = Org(edition="developer")
+    org.load_scenario("massive-upload", records=20_000)
+    r = replay(org, "v1-burn-quota", partition_count=10)
+    assert r.outcome == "failed"
+    assert {p.end for p in r.partitions} >= {"failed: ASYNC_EXCEPTION"}

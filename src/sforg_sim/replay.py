@@ -50,7 +50,10 @@ if TYPE_CHECKING:
 __all__ = ["OUTCOMES", "PROCESSORS", "PartitionReport", "Preset", "Report", "replay"]
 
 OUTCOMES = ("completed", "aborted", "request_limit_exceeded", "loop_detected",
-            "governor_limit", "timeout")
+            "governor_limit", "failed", "timeout")
+"""How a replay ended. ``failed``: a chain ended on a job that failed with an error other
+than a governor limit (an uncaught UNABLE_TO_LOCK_ROW, Developer Edition's "Maximum stack
+depth has been reached", ...), so the run stopped short without anyone noticing."""
 
 
 @dataclass(frozen=True)
@@ -265,9 +268,14 @@ def replay(org: Org, processor: str | Processor = "v2", *, partition_count: int 
                 part_end[i] = "aborted"
     outcome = state["outcome"]
     if outcome is None:
-        failed = [e for e in part_end if e.startswith("failed: LIMIT_EXCEPTION")]
-        outcome = "governor_limit" if failed else (
-            "aborted" if any(e == "aborted" for e in part_end) else "completed")
+        if any(e.startswith("failed: LIMIT_EXCEPTION") for e in part_end):
+            outcome = "governor_limit"
+        elif any(e.startswith("failed: ") for e in part_end):
+            outcome = "failed"
+        elif any(e == "aborted" for e in part_end):
+            outcome = "aborted"
+        else:
+            outcome = "completed"
 
     report.records = _in_scope(org)
     report.processed = len(written)
