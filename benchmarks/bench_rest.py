@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import requests
 from simple_salesforce import Salesforce
 
 from sforg_sim import Org
@@ -63,11 +62,8 @@ def main() -> None:
           f"ratio {mock_s / direct_s:5.2f}x")
 
     with serve(org) as server:
-        s = requests.Session()
-        s.trust_env = False
-        s.verify = server.ca_bundle_path
         sf = Salesforce(instance_url=server.instance_url, session_id=server.access_token,
-                        session=s)
+                        session=server.http_session())
         srv_s, via_srv = best(lambda: sf.query(AGGREGATE), args.repeat)
         assert counts(via_srv) == counts(direct)
         print(f"aggregate, simple-salesforce/HTTPS: {srv_s * 1000:9.1f} ms  "

@@ -66,9 +66,7 @@ def env(request: pytest.FixtureRequest, org: Org) -> Iterator[Env]:
                       log=sim.requests)
     else:
         with serve(org) as server:
-            s = requests.Session()
-            s.trust_env = False  # REQUESTS_CA_BUNDLE would override verify (research §8)
-            s.verify = server.ca_bundle_path
+            s = server.http_session()
             host = server.instance_url.split("//", 1)[1]
             yield Env("server", org, server.instance_url, server.access_token, s,
                       domain=f"{host}/x")

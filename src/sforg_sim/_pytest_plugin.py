@@ -90,16 +90,12 @@ def sf_mock(sf_org: Any) -> Iterator[SimConnection]:
 @pytest.fixture
 def sf_server(sf_org: Any) -> Iterator[SimConnection]:
     """``sf_org`` served over HTTPS on 127.0.0.1, with a client that trusts its CA."""
-    import requests
     from simple_salesforce import Salesforce
 
     from sforg_sim import serve
 
     with serve(sf_org) as server:
-        session = requests.Session()
-        # REQUESTS_CA_BUNDLE from the environment would override verify= otherwise.
-        session.trust_env = False
-        session.verify = server.ca_bundle_path
+        session = server.http_session()
         sf = Salesforce(instance_url=server.instance_url, session_id=server.access_token,
                         session=session)
         try:

@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .dispatch import handle
@@ -98,6 +99,17 @@ class SimServer:
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
+
+    def http_session(self) -> requests.Session:
+        """A ``requests.Session`` that trusts this server's CA (hand it to simple-salesforce).
+
+        ``trust_env`` is off because ``REQUESTS_CA_BUNDLE`` from the environment would
+        otherwise override ``verify`` (docs/research/simple_salesforce.md section 8).
+        """
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = self.ca_bundle_path
+        return session
 
     def wait(self) -> None:
         """Block until the server thread ends (``sforg-sim serve`` until Ctrl-C)."""
