@@ -252,6 +252,13 @@ class Dml:
     def _history_object(self, obj: SObjectDef) -> SObjectDef | None:
         return history_object(self.schema, obj)
 
+    def _tracked(self, obj: SObjectDef) -> list[str]:
+        """Fields of ``obj`` whose change writes a history row (none without history)."""
+        hist = self._history_object(obj)
+        if hist is None:
+            return []
+        return [n for n in hist.fields if n not in ("Id", *_AUDIT) and n in obj.fields]
+
     def _history(self, obj: SObjectDef, record_ids: Sequence[str]) -> None:
         write_history(self.store, self.schema, obj, record_ids, self.now(), self.user())
 
@@ -345,9 +352,7 @@ class Dml:
         for f, col in zip(fields, columns):
             if not f.nillable and None in col:
                 return None
-        hist = self._history_object(obj)
-        tracked = ([n for n in hist.fields if n not in ("Id", *_AUDIT) and n in obj.fields]
-                   if hist else [])
+        tracked = self._tracked(obj)
         existing = self.store.fetch(obj, ids18, ["IsDeleted", *tracked])
         if len(existing) != len(ids18) or any(row[0] for row in existing.values()):
             return None
@@ -411,9 +416,7 @@ class Dml:
 
     def _update_pending(self, obj: SObjectDef, pending: list[_Pending],
                         results: list[SaveResult | None]) -> None:
-        hist = self._history_object(obj)
-        tracked = ([n for n in hist.fields if n not in ("Id", *_AUDIT) and n in obj.fields]
-                   if hist else [])
+        tracked = self._tracked(obj)
         existing = self.store.fetch(obj, [p.values["Id"] for p in pending],
                                     ["IsDeleted", *tracked])
         now, user = self.now(), self.user()
