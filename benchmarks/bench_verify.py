@@ -3,9 +3,9 @@
     python benchmarks/bench_verify.py [--records 2000000] [--skip-reconcile]
 
 Setup (not timed): the ``massive-upload`` org is seeded once and saved under
-benchmarks/out/ (reused on later runs); a copy gets every Opportunity's StageName set to
-Qualification with ONE SQL UPDATE, standing in for a V2 replay (the replay engine is not
-available yet). The copy is opened in memory and served over HTTPS (``serve``).
+benchmarks/out/ (reused on later runs); a V2 replay runs on an in-memory copy, which is
+saved as ``verify-after-<N>.db`` (also reused). That org is opened in memory and served
+over HTTPS (``serve``).
 
 Timed:
 1. the check, in process (``verify.cli.main``), as a real pipeline runs it: the aggregate
@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -32,20 +30,20 @@ from _common import OUT, seeded_file
 
 
 def _org_files(records: int) -> Path:
-    """The after-run org file (seeding and saving on first use)."""
+    """The org after a V2 replay (seeding, replaying and saving on first use)."""
+    from sforg_sim import Org
+    from sforg_sim.replay import replay
+
     OUT.mkdir(exist_ok=True)
     seeded = seeded_file(records)
     after = OUT / f"verify-after-{records}.db"
     if not after.exists():
-        shutil.copyfile(seeded, after)
-        con = sqlite3.connect(after)
-        cols = {r[1] for r in con.execute('PRAGMA table_info("Opportunity")')}
-        sets = ["\"StageName\" = 'Qualification'"]
-        if "StageName__sk" in cols:  # the store's upper-case sort key, kept in step
-            sets.append("\"StageName__sk\" = 'QUALIFICATION'")
-        con.execute(f'UPDATE "Opportunity" SET {", ".join(sets)}')
-        con.commit()
-        con.close()
+        t = time.perf_counter()
+        org = Org.open(seeded, in_memory=True)
+        report = replay(org, "v2")
+        org.save(after)
+        print(f"  V2 replay ({report.outcome}, {report.processed:,} processed) and save in "
+              f"{time.perf_counter() - t:.1f}s -> {after} (not timed)")
     return after
 
 
