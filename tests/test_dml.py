@@ -240,3 +240,27 @@ def test_empty_text_is_stored_as_null(sf_org: Org) -> None:
     assert codes([missing]) == ["REQUIRED_FIELD_MISSING"]
     found = sf_org.query("SELECT Id FROM Opportunity WHERE Description = null")
     assert [r["Id"] for r in found["records"]] == [ok["id"]]
+
+
+def test_uniform_pages_with_a_deleted_record_or_a_unique_clash(sf_org: Org) -> None:
+    # Uniform pages start on the set-based path; a deleted record or a unique clash sends
+    # them to the per-record path, which must name the record and keep the others.
+    made = sf_org.insert("Opportunity", [opp(External_ID__c=f"u{i}") for i in range(5)])
+    ids = [r["id"] for r in made]
+    sf_org.delete("Opportunity", [ids[4]])
+    res = sf_org.update("Opportunity", [{"Id": i, "StageName": "Discovery"} for i in ids])
+    assert codes(res) == [None, None, None, None, "ENTITY_IS_DELETED"]
+    res = sf_org.update("Opportunity", [{"Id": i, "External_ID__c": f"v{n}"}
+                                        for n, i in enumerate(ids[:3])]
+                        + [{"Id": ids[3], "External_ID__c": "V0"}])
+    assert codes(res) == [None, None, None, "DUPLICATE_VALUE"]
+    got = {sf_org.get("Opportunity", i)["External_ID__c"] for i in ids[:4]}
+    assert got == {"v0", "v1", "v2", "u3"}
+    hist = sf_org.store.conn.execute(
+        "SELECT COUNT(*) FROM OpportunityHistory WHERE StageName = 'Discovery'").fetchone()
+    assert hist[0] == 4
+    # Nothing is left in the staging tables for the next call.
+    left = sf_org.store.conn.execute("SELECT name FROM temp.sqlite_master "
+                                     "WHERE type = 'table' AND name LIKE '\\_upd%' ESCAPE '\\'")
+    for (name,) in left:
+        assert sf_org.store.conn.execute(f"SELECT COUNT(*) FROM temp.{name}").fetchone()[0] == 0

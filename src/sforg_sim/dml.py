@@ -324,7 +324,9 @@ class Dml:
         and the caller takes the record-by-record path, which produces the exact errors.
 
         A replay updates 500 records per transaction thousands of times; this path costs a
-        few list comprehensions per call instead of several dicts per record.
+        few list comprehensions and five SQL statements per call (stage the new values,
+        check the records, find the history rows, UPDATE from the staging table, history),
+        instead of several dicts and one UPDATE per record.
         """
         if not records or not all(type(r) is dict for r in records):
             return None
@@ -352,39 +354,58 @@ class Dml:
         for f, col in zip(fields, columns):
             if not f.nillable and None in col:
                 return None
-        tracked = self._tracked(obj)
-        existing = self.store.fetch(obj, ids18, ["IsDeleted", *tracked])
-        if len(existing) != len(ids18) or any(row[0] for row in existing.values()):
-            return None
-        now, user = self.now(), self.user()
-        audit = [obj.fields[n] for n in ("LastModifiedDate", "SystemModstamp",
-                                         "LastModifiedById")]
-        all_fields = [*fields, *audit]
-        param_cols: list[Sequence[Any]] = []
+        targets: list[str] = []
+        values: list[Sequence[Any]] = []
         for f, col in zip(fields, columns):
-            param_cols.append(col)
+            targets.append(f.name)
+            values.append(col)
             if f.sort_key:
-                param_cols.append([v.upper() if v is not None else None for v in col])
-        n = len(ids18)
-        param_cols += [[now] * n, [now] * n, [user] * n, ids18]
-        history: list[str] = []
-        if tracked:
-            new_pos = [(tracked.index(f.name), j) for j, f in enumerate(fields)
-                       if f.name in tracked]
-            for i, rid in enumerate(ids18):
-                old = existing[rid]
-                for t, j in new_pos:
-                    if old[t + 1] != columns[j][i]:
-                        history.append(rid)  # a tracked field changes: a history row
-                        break
+                targets.append(sk_column(f.name))
+                values.append([v.upper() if v is not None else None for v in col])
+        conn, t = self.store.conn, quote(obj.name)
+        tmp = self._staging(len(values))
+        slots = ", ".join(f"c{j}" for j in range(len(values)))
+        conn.executemany(f"INSERT INTO {tmp} (Id, {slots}) VALUES (?{', ?' * len(values)})",
+                         zip(ids18, *values))
         try:
+            # IN and EXISTS, not joins: the planner has no statistics for the staging table
+            # and would scan the big one (or build a Bloom filter over it) for a join.
+            live = conn.execute(f'SELECT COUNT(*) FROM {t} WHERE "Id" IN (SELECT Id FROM '
+                                f'{tmp}) AND "IsDeleted" = 0').fetchone()[0]
+            if live != len(ids18):
+                return None  # a missing or deleted record: the slow path names it
+            tracked = set(self._tracked(obj))
+            changes = [f'o.{quote(c)} IS NOT u.c{j}' for j, c in enumerate(targets)
+                       if c in tracked]
+            history = [r[0] for r in conn.execute(
+                f'SELECT u.Id FROM {tmp} u WHERE EXISTS (SELECT 1 FROM {t} o WHERE '
+                f'o."Id" = u.Id AND ({" OR ".join(changes)})) ORDER BY u.n')] if changes else []
+            now, user = self.now(), self.user()
             with self.store.savepoint():
-                self.store.conn.executemany(self.store.update_sql(obj, all_fields),
-                                            zip(*param_cols))
+                conn.execute(
+                    f"UPDATE {t} SET ({', '.join(map(quote, targets))}) = "
+                    f"(SELECT {slots} FROM {tmp} u WHERE u.Id = {t}.\"Id\"), "
+                    f'"LastModifiedDate" = ?, "SystemModstamp" = ?, "LastModifiedById" = ? '
+                    f'WHERE "Id" IN (SELECT Id FROM {tmp})', (now, now, user))
                 self._history(obj, history)
         except sqlite3.IntegrityError:
             return None  # a unique clash: the slow path names the records
+        finally:
+            conn.execute(f"DELETE FROM {tmp}")
         return [{"id": rid, "success": True, "errors": []} for rid in ids18]
+
+    def _staging(self, width: int) -> str:
+        """A temp table for one set-based update: ``n`` (order), ``Id``, ``c0..c<width-1>``.
+
+        The new values go into SQLite once; the UPDATE and the history check then run as
+        joins, which SQLite does in a fraction of the time of one UPDATE per record.
+        """
+        # IF NOT EXISTS every time: the store may have swapped its connection (an org
+        # loaded into memory), and temp tables live per connection.
+        cols = "".join(f", c{j}" for j in range(width))
+        self.store.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS _upd{width} "
+                                f"(n INTEGER PRIMARY KEY, Id TEXT UNIQUE{cols})")
+        return f"temp._upd{width}"
 
     def _update_plan(self, obj: SObjectDef,
                      keys: tuple[str, ...]) -> list[tuple[str, Field]] | None:
