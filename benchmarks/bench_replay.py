@@ -79,6 +79,54 @@ def raw_loop(path: Path, page: int = 500) -> tuple[float, int]:
     return time.perf_counter() - t, n
 
 
+def set_loop(path: Path, page: int = 500) -> tuple[float, int]:
+    """The same reads and writes as set work, the fastest hand-written form found here:
+    per page, the source page into a temp table, one UPDATE from it, one history INSERT
+    ... SELECT (history ids built in Python, as they must be real 18-character ids)."""
+    org = Org.open(path, in_memory=True)
+    conn = org.store.conn
+    now, user = org.clock.stamp(), org.user_id
+    hist = org.schema.get("OpportunityHistory")
+    counter = org.store.reserve_ids(hist, 3_000_000)
+    conn.execute("CREATE TEMP TABLE pg (n INTEGER PRIMARY KEY, k TEXT UNIQUE, v TEXT, "
+                 "hid TEXT)")
+    t = time.perf_counter()
+    last, n = "", 0
+    while True:
+        rows = conn.execute(
+            'SELECT "External_ID__c", "StageName__c" FROM "Opportunity_Source__dlm" '
+            'WHERE "IsDeleted" = 0 AND "External_ID__c__sk" > ? '
+            'ORDER BY "External_ID__c__sk" LIMIT ?', (last.upper(), page)).fetchall()
+        if not rows:
+            break
+        last = rows[-1][0]
+        hids = make_ids(hist.key_prefix, counter, len(rows))
+        conn.execute("SAVEPOINT p")
+        conn.execute("DELETE FROM pg")
+        conn.executemany("INSERT INTO pg (k, v, hid) VALUES (?, ?, ?)",
+                         [(k.upper(), v, h) for (k, v), h in zip(rows, hids)])
+        # Only records whose stage changes get a history row and an update.
+        conn.execute('DELETE FROM pg WHERE NOT EXISTS (SELECT 1 FROM "Opportunity" o '
+                     'WHERE o."External_ID__c__sk" = pg.k AND o."StageName" IS NOT pg.v)')
+        conn.execute(
+            'UPDATE "Opportunity" SET ("StageName", "StageName__sk") = (SELECT v, upper(v) '
+            'FROM pg WHERE pg.k = "Opportunity"."External_ID__c__sk"), '
+            '"LastModifiedDate" = ?, "SystemModstamp" = ?, "LastModifiedById" = ? '
+            'WHERE "External_ID__c__sk" IN (SELECT k FROM pg)', (now, now, user))
+        done = conn.execute(
+            'INSERT INTO "OpportunityHistory" ("Id", "OpportunityId", "StageName", '
+            '"StageName__sk", "Amount", "Probability", "CloseDate", "IsDeleted", '
+            '"CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", '
+            '"SystemModstamp") SELECT pg.hid, o."Id", o."StageName", o."StageName__sk", '
+            'o."Amount", o."Probability", o."CloseDate", 0, ?, ?, ?, ?, ? FROM pg '
+            'CROSS JOIN "Opportunity" o ON o."External_ID__c__sk" = pg.k ORDER BY pg.n',
+            (now, user, now, user, now)).rowcount
+        conn.execute("RELEASE p")
+        counter += done
+        n += done
+    return time.perf_counter() - t, n
+
+
 def main() -> None:
     """Run the benchmark and print the figures."""
     ap = argparse.ArgumentParser()
@@ -102,8 +150,11 @@ def main() -> None:
               f", org load {load:.1f} s")
         del org
         raw, n = raw_loop(path)
-        print(f"raw sqlite3 loop: {raw:.1f} s for {n:,} records; "
+        print(f"raw sqlite3 loop (row by row): {raw:.1f} s for {n:,} records; "
               f"ratio V2/raw = {r.wall_seconds / raw:.2f}")
+        fast, n = set_loop(path)
+        print(f"raw sqlite3 loop (set-based): {fast:.1f} s for {n:,} records; "
+              f"ratio V2/set-based = {r.wall_seconds / fast:.2f}")
 
     if not args.skip_v1:
         org = Org.open(path, in_memory=True)

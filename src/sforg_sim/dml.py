@@ -324,8 +324,9 @@ class Dml:
         and the caller takes the record-by-record path, which produces the exact errors.
 
         A replay updates 500 records per transaction thousands of times; this path costs a
-        few list comprehensions and five SQL statements per call (stage the new values,
-        check the records, find the history rows, UPDATE from the staging table, history),
+        few list comprehensions and four SQL statements per call (stage the new values,
+        check the records and find the history rows, UPDATE from the staging table, write
+        the history rows),
         instead of several dicts and one UPDATE per record.
         """
         if not records or not all(type(r) is dict for r in records):
@@ -368,18 +369,21 @@ class Dml:
         conn.executemany(f"INSERT INTO {tmp} (Id, {slots}) VALUES (?{', ?' * len(values)})",
                          zip(ids18, *values))
         try:
-            # IN and EXISTS, not joins: the planner has no statistics for the staging table
-            # and would scan the big one (or build a Bloom filter over it) for a join.
-            live = conn.execute(f'SELECT COUNT(*) FROM {t} WHERE "Id" IN (SELECT Id FROM '
-                                f'{tmp}) AND "IsDeleted" = 0').fetchone()[0]
-            if live != len(ids18):
-                return None  # a missing or deleted record: the slow path names it
+            # One pass finds each record: -1 deleted, 1 a tracked field changes (a history
+            # row), 0 otherwise, NULL missing. A correlated subquery, not a join: the
+            # planner has no statistics for the staging table and would scan the big one
+            # (or build a Bloom filter over it) for a join.
             tracked = set(self._tracked(obj))
             changes = [f'o.{quote(c)} IS NOT u.c{j}' for j, c in enumerate(targets)
                        if c in tracked]
-            history = [r[0] for r in conn.execute(
-                f'SELECT u.Id FROM {tmp} u WHERE EXISTS (SELECT 1 FROM {t} o WHERE '
-                f'o."Id" = u.Id AND ({" OR ".join(changes)})) ORDER BY u.n')] if changes else []
+            changed = f" WHEN {' OR '.join(changes)} THEN 1" if changes else ""
+            found = conn.execute(
+                f'SELECT u.Id, (SELECT CASE WHEN o."IsDeleted" THEN -1{changed} ELSE 0 END '
+                f'FROM {t} o WHERE o."Id" = u.Id) FROM {tmp} u ORDER BY u.n').fetchall()
+            flags = {f for _, f in found}
+            if None in flags or -1 in flags:
+                return None  # a missing or deleted record: the slow path names it
+            history = [rid for rid, f in found if f == 1] if 1 in flags else []
             now, user = self.now(), self.user()
             with self.store.savepoint():
                 conn.execute(
