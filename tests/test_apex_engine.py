@@ -237,3 +237,48 @@ def test_abort_all_releases_holding_batches() -> None:
     assert org.apex.abort_all() == 8
     org.apex.run_until_idle()
     assert org.apex.status_counts() == {"Aborted": 8}
+
+
+class InsertThen(Queueable):
+    """Inserts one Account, then fails as told: a Salesforce error or a Python bug."""
+
+    def __init__(self, name: str, fail: str | None = None) -> None:
+        self.name = name
+        self.fail = fail
+
+    def execute(self, ctx: Context) -> None:
+        ctx.insert("Account", [{"Name": self.name}])
+        if self.fail == "apex":
+            raise LimitException("Too many DML rows: 10001")
+        if self.fail == "python":
+            raise ZeroDivisionError("a bug in the port")
+
+
+def _accounts(org: Org) -> list[str]:
+    return sorted(r["Name"] for r in org.query_records("SELECT Name FROM Account"))
+
+
+def test_each_apex_transaction_rolls_back_alone_inside_a_commit_batch() -> None:
+    # run() groups Apex transactions into one SQLite transaction (speed); a failed one
+    # must still roll back alone, and nothing may stay uncommitted after run() returns.
+    org = Org()
+    for name, fail in [("a", None), ("b", "apex"), ("c", None)]:
+        org.apex.enqueue_job(InsertThen(name, fail))
+    org.apex.run_until_idle()
+    assert _accounts(org) == ["a", "c"]
+    assert not org.store.conn.in_transaction
+    statuses = org.query_records("SELECT Status FROM AsyncApexJob ORDER BY CreatedDate")
+    assert sorted(r["Status"] for r in statuses) == ["Completed", "Completed", "Failed"]
+
+
+def test_a_python_error_in_a_job_keeps_earlier_work_committed(tmp_path: Any) -> None:
+    org = Org(path=tmp_path / "o.sforg")
+    org.apex.enqueue_job(InsertThen("a"))
+    org.apex.enqueue_job(InsertThen("b", "python"))
+    with pytest.raises(ZeroDivisionError):
+        org.apex.run_until_idle()
+    assert not org.store.conn.in_transaction
+    org.close()
+    again = Org.open(tmp_path / "o.sforg")
+    assert _accounts(again) == ["a"]
+    again.close()
