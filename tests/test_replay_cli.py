@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,6 +49,11 @@ def test_table_and_save_org(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     ["replay", "--partitions", "x"],
     ["replay", "--bogus"],
     ["replay", "--api-remaining", "0"],
+    ["replay", "--cost", "nope=1"],
+    ["replay", "--cost", "dml_row"],
+    ["replay", "--cost", "dml_row=-1"],
+    ["replay", "--cost", "dml_row=soon"],
+    ["replay", "--cost", "dml_row=nan"],
 ])
 def test_bad_flags_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as e:
@@ -76,3 +82,21 @@ def test_api_remaining_lets_v1_burn_a_small_quota(capsys: pytest.CaptureFixture[
     assert out["api_calls"]["data"] == 300
     assert out["api_calls"]["total"] == 440_000  # the whole allocation is used up
     assert out["skipped"] > 0
+
+
+def test_cost_flags_change_the_forecast_not_the_work(capsys: pytest.CaptureFixture[str]) -> None:
+    # 2 chains of 1,000 records: dml_row 0.002 -> 0.04 adds 1,000 x 0.038 s to each chain;
+    # job_start 5 -> 0 then takes 5 s off each of the 5 executions per chain.
+    def run(*extra: str) -> dict[str, Any]:
+        assert main(["replay", "--records", "2000", "--partitions", "2", "--json",
+                     *extra]) == 0
+        return dict(json.loads(capsys.readouterr().out))
+
+    base = run()
+    slow = run("--cost", "dml_row=0.04")
+    fast = run("--cost", "dml_row=0.04", "--cost", "job_start=0")
+    assert slow["simulated_seconds"] == pytest.approx(base["simulated_seconds"] + 38.0)
+    assert fast["simulated_seconds"] == pytest.approx(slow["simulated_seconds"] - 25.0)
+    for r in (slow, fast):
+        assert (r["processed"], r["api_calls"], r["outcome"]) == \
+            (base["processed"], base["api_calls"], base["outcome"])

@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import fields
 from typing import Any
 
 from ._cli_seed import add_org_arguments
-from .apex import FaultSchedule
+from .apex import CostModel, FaultSchedule
 from .org import Org
 from .replay import PROCESSORS, Report, replay
 
@@ -43,9 +44,29 @@ def register(sub: Any) -> None:
     p.add_argument("--api-remaining", type=_positive, metavar="N",
                    help="start with only N API calls left in the org's 24-hour window "
                         "(\"the org has 20,000 calls left\"), e.g. for v1-burn-quota")
+    p.add_argument("--cost", type=_cost, action="append", default=[], metavar="NAME=SECONDS",
+                   help="set one cost of the model that forecasts the run's duration "
+                        f"(repeatable; names: {', '.join(_COST_NAMES)}), e.g. dml_row=0.04")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="plot coverage and API calls")
     p.set_defaults(handler=run)
+
+
+_COST_NAMES = tuple(f.name for f in fields(CostModel))
+
+
+def _cost(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    if not sep or name.strip() not in _COST_NAMES:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=SECONDS with NAME one of {', '.join(_COST_NAMES)}: {text!r}")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"seconds must be finite and >= 0: {text!r}")
+    return name.strip(), seconds
 
 
 def _positive(text: str) -> int:
@@ -130,8 +151,9 @@ def _one(org: Org, name: str, args: argparse.Namespace, console: Any) -> Report:
         def tick(r: Report) -> None:
             bar.update(task, completed=r.processed, calls=r.api_calls["data"])
 
+        costs = CostModel().with_(**dict(args.cost)) if args.cost else None
         return replay(org, name, partition_count=args.partitions, page_size=args.page_size,
-                      faults=args.faults, seed=args.seed, progress=tick)
+                      faults=args.faults, seed=args.seed, costs=costs, progress=tick)
 
 
 def _print(reports: list[Report]) -> None:
