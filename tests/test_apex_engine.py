@@ -282,3 +282,42 @@ def test_a_python_error_in_a_job_keeps_earlier_work_committed(tmp_path: Any) -> 
     again = Org.open(tmp_path / "o.sforg")
     assert _accounts(again) == ["a"]
     again.close()
+
+
+def test_save_close_and_bulk_load_between_events_end_the_commit_batch(tmp_path: Any) -> None:
+    # An event listener (a replay's progress hook, say) may save the org, load a scenario
+    # or close it while run() holds a batch transaction open: each must commit the batch
+    # first, not hang on it, fail on it or lose it.
+    org = Org()
+    for i in range(6):
+        org.apex.enqueue_job(InsertThen(f"m{i}"))
+    seen = [0]
+
+    def on_event() -> None:
+        seen[0] += 1
+        if seen[0] == 3:
+            org.save(tmp_path / "mid.sforg")
+            org.load_scenario("massive-upload", records=20)
+
+    org.apex.event_listeners.append(on_event)
+    org.apex.run_until_idle()
+    assert len(_accounts(org)) == 6 and not org.store.conn.in_transaction
+    mid = Org.open(tmp_path / "mid.sforg")
+    assert len(_accounts(mid)) == 3
+    mid.close()
+    assert org.soql.count("SELECT COUNT() FROM Opportunity") == 20
+
+    on_file = Org(path=tmp_path / "f.sforg")
+    for i in range(6):
+        on_file.apex.enqueue_job(InsertThen(f"f{i}"))
+
+    def close_after_four() -> None:
+        if len(_accounts(on_file)) == 4:
+            on_file.apex.stop()
+            on_file.close()
+
+    on_file.apex.event_listeners.append(close_after_four)
+    on_file.apex.run_until_idle()
+    again = Org.open(tmp_path / "f.sforg")
+    assert _accounts(again) == ["f0", "f1", "f2", "f3"]
+    again.close()

@@ -264,3 +264,22 @@ def test_uniform_pages_with_a_deleted_record_or_a_unique_clash(sf_org: Org) -> N
                                      "WHERE type = 'table' AND name LIKE '\\_upd%' ESCAPE '\\'")
     for (name,) in left:
         assert sf_org.store.conn.execute(f"SELECT COUNT(*) FROM temp.{name}").fetchone()[0] == 0
+
+
+def test_numbers_out_of_range_and_invalid_text_are_record_errors(sf_org: Org) -> None:
+    # Values SQLite cannot store (ints past 64 bits, floats past 1e308, lone surrogates from
+    # a JSON "\ud800") must come back as record errors, never as a Python exception, and
+    # must not leave anything behind for the next update.
+    sf_org.add_field("Opportunity", "Qty__c", "int")
+    made = sf_org.insert("Opportunity", [opp(), opp(), opp()])
+    ids = [r["id"] for r in made]
+    bad = [{"Id": ids[0], "Qty__c": 5}, {"Id": ids[1], "Qty__c": 10**30}]
+    assert codes(sf_org.update("Opportunity", bad)) == [None, "NUMBER_OUTSIDE_VALID_RANGE"]
+    res = sf_org.insert("Opportunity", [opp(Amount=10**400), opp(Amount=1e16),
+                                        opp(Amount=9.99e15), opp(Name="bad\ud800")])
+    assert codes(res) == ["NUMBER_OUTSIDE_VALID_RANGE", "NUMBER_OUTSIDE_VALID_RANGE", None,
+                          "INVALID_TYPE_ON_FIELD_IN_RECORD"]
+    assert codes(sf_org.update("Opportunity", [{"Id": ids[2], "Qty__c": 7}])) == [None]
+    qty = {r["Id"]: r["Qty__c"] for r in sf_org.query_records(
+        "SELECT Id, Qty__c FROM Opportunity WHERE Id IN :ids", ids=ids)}
+    assert qty == {ids[0]: 5, ids[1]: None, ids[2]: 7}

@@ -136,3 +136,19 @@ def test_a_partition_range_bounds_the_search_not_the_like_prefix(seeded: Org) ->
         conn.set_progress_handler(None, 100)
     assert sum(part.values()) == 500 and sum(whole.values()) == 5000
     assert narrow * 4 < wide, (narrow, wide)
+
+
+def test_duplicate_fields_are_refused() -> None:
+    with pytest.raises(SalesforceError) as e:
+        Org().add_storage_index("Account", ["Name", "name"])
+    assert e.value.error_code == "INVALID_FIELD" and "Duplicate" in str(e.value)
+
+
+def test_bind_errors_still_come_in_text_order() -> None:
+    # Only LIKE terms with a literal pattern move to the end of an AND; a bound pattern
+    # stays in place, so a bad bind there is still the error reported first.
+    org = Org()
+    with pytest.raises(SalesforceError) as e:
+        org.query_records("SELECT Id FROM Account WHERE Name LIKE :p AND Industry = :nope",
+                          p=5)
+    assert "'Name'" in str(e.value)

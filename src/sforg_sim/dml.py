@@ -366,9 +366,11 @@ class Dml:
         conn, t = self.store.conn, quote(obj.name)
         tmp = self._staging(len(values))
         slots = ", ".join(f"c{j}" for j in range(len(values)))
-        conn.executemany(f"INSERT INTO {tmp} (Id, {slots}) VALUES (?{', ?' * len(values)})",
-                         zip(ids18, *values))
         try:
+            # Inside the try: a value SQLite refuses part-way through must not leave rows
+            # behind for the next update of this width to apply.
+            conn.executemany(f"INSERT INTO {tmp} (Id, {slots}) "
+                             f"VALUES (?{', ?' * len(values)})", zip(ids18, *values))
             # One pass finds each record: -1 deleted, 1 a tracked field changes (a history
             # row), 0 otherwise, NULL missing. A correlated subquery, not a join: the
             # planner has no statistics for the staging table and would scan the big one
@@ -392,8 +394,8 @@ class Dml:
                     f'"LastModifiedDate" = ?, "SystemModstamp" = ?, "LastModifiedById" = ? '
                     f'WHERE "Id" IN (SELECT Id FROM {tmp})', (now, now, user))
                 self._history(obj, history)
-        except sqlite3.IntegrityError:
-            return None  # a unique clash: the slow path names the records
+        except (sqlite3.IntegrityError, OverflowError):
+            return None  # a unique clash or an unstorable number: the slow path names it
         finally:
             conn.execute(f"DELETE FROM {tmp}")
         return [{"id": rid, "success": True, "errors": []} for rid in ids18]

@@ -131,6 +131,7 @@ class Org:
         with self.lock:
             self._flush_meta()
             if self.store.path and Path(self.store.path).resolve() == Path(path).resolve():
+                self.store.end_batch()
                 self.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 return
             if Path(path).exists():
@@ -330,8 +331,9 @@ class Org:
         """Index ``fields`` of ``sobject`` for speed; returns the index name.
 
         The simulator's stand-in for a Salesforce custom index (which Salesforce Support
-        creates on request): results never change, only how fast a large org answers
-        queries that filter or group on these fields. The index covers the fields, so a
+        creates on request): queries find the same records, only faster when a large org
+        filters or groups on these fields (without ORDER BY the order of the records may
+        change, as Salesforce never promises one). The index covers the fields, so a
         query reading only them (``SELECT StageName, COUNT(Id) ... WHERE External_ID__c
         LIKE ... GROUP BY StageName``) never reads the records. Each index makes writes to
         these fields slower (see benchmarks/README.md); the ``massive-upload`` scenario
@@ -342,6 +344,10 @@ class Org:
             if not fields:
                 raise InvalidField("A storage index needs at least one field", [])
             resolved = [obj.field(f) for f in fields]
+            names = [f.name for f in resolved]
+            dup = next((n for i, n in enumerate(names) if n in names[:i]), None)
+            if dup is not None:
+                raise InvalidField(f"Duplicate field in a storage index: {dup}", [dup])
             return self.store.add_storage_index(obj, resolved)
 
     def add_object(self, name: str, fields: Sequence[Field] = ()) -> SObjectDef:

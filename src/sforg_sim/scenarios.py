@@ -219,6 +219,7 @@ def bulk_load(org: Org, objs: list[Any], statements: Iterator[str]) -> None:
     """
     conn = org.store.conn
     indexes = [ix for o in objs for ix in org.store.index_names(o)]
+    org.store.end_batch()  # called between async events: the engine's batch ends first
     conn.execute("BEGIN")
     try:
         for name, _ in indexes:

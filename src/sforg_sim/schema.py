@@ -22,6 +22,7 @@ from .errors import (
     InvalidType,
     InvalidTypeOnFieldInRecord,
     MalformedId,
+    NumberOutsideValidRange,
     StringTooLong,
 )
 
@@ -116,6 +117,13 @@ class Field:
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                 raise self._wrong_type(value)
             text = value if isinstance(value, str) else _number_text(value)
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:  # a lone surrogate, e.g. JSON "\ud800"
+                    raise InvalidTypeOnFieldInRecord(
+                        f"{self.label or self.name}: value is not valid text (a lone "
+                        f"UTF-16 surrogate): {text!a}", [self.name]) from None
             if text == "":
                 # Salesforce stores an empty text value as null, so a required field given
                 # "" is missing and `Field = null` finds the record (salesforce.stackexchange
@@ -182,8 +190,23 @@ class Field:
         if self.type == "int":
             if isinstance(value, float) and not value.is_integer():
                 raise self._wrong_type(value)
-            return int(value)
-        return float(value)
+            out: int | float = int(value)
+        else:
+            try:
+                out = float(value)
+            except OverflowError:  # an int with hundreds of digits
+                raise self._out_of_range(value) from None
+        # Digits left of the point: precision - scale (18 when the field sets none, the
+        # largest precision Salesforce allows), which also keeps ints inside SQLite's 64 bits.
+        digits = self.precision - self.scale if self.precision else 18
+        if abs(out) >= 10 ** digits:
+            raise self._out_of_range(value)
+        return out
+
+    def _out_of_range(self, value: Any) -> NumberOutsideValidRange:
+        return NumberOutsideValidRange(
+            f"{self.label or self.name}: value outside of valid range on numeric field: "
+            f"{value}", [self.name])
 
     def _wrong_type(self, value: Any) -> InvalidTypeOnFieldInRecord:
         return InvalidTypeOnFieldInRecord(

@@ -102,6 +102,8 @@ class Store:
         self._pragmas()
         self._counters: dict[str, int] = {}
         self._columns: dict[str, list[str]] = {}
+        self.batch_open = False
+        """True while the async engine holds a batch transaction open between events."""
         if fresh:
             self.conn.execute("CREATE TABLE _meta (key TEXT PRIMARY KEY, value TEXT)")
             for obj in schema:
@@ -173,12 +175,14 @@ class Store:
 
     def add_storage_index(self, obj: SObjectDef, fields: Sequence[Field]) -> str:
         """Create (if missing) a covering index for queries that filter, group or sort on
-        ``fields``; returns its name. Speed only: no result changes.
+        ``fields``; returns its name. Speed only: queries find the same records (without
+        ORDER BY their order may change, as nothing promises it).
 
         Key columns are the fields' comparison columns (sort keys for case-insensitive
         text) in the given order, followed by their stored spellings and ``IsDeleted``,
         so a query reading only these fields never touches the table rows. Planner
-        statistics are refreshed for the new index, so SQLite knows when to prefer it.
+        statistics are refreshed for the table (sampled, so it stays quick on millions of
+        rows), so SQLite knows when to prefer the new index and when not to.
         """
         name = f"{obj.name}{STORAGE_INDEX}{'__'.join(f.name for f in fields)}"
         cols = [sk_column(f.name) if f.sort_key else f.name for f in fields]
@@ -190,7 +194,11 @@ class Store:
         if not exists:
             self.conn.execute(f"CREATE INDEX {quote(name)} ON {quote(obj.name)} "
                               f"({', '.join(map(quote, cols))})")
-            self.conn.execute(f"ANALYZE {quote(name)}")
+            self.conn.execute("PRAGMA analysis_limit = 1000")
+            try:
+                self.conn.execute(f"ANALYZE {quote(obj.name)}")
+            finally:
+                self.conn.execute("PRAGMA analysis_limit = 0")
         return name
 
     def _index_sql(self, obj: SObjectDef, f: Field) -> str | None:
@@ -283,6 +291,16 @@ class Store:
         """Number of rows (deleted included)."""
         return int(self.conn.execute(f"SELECT COUNT(*) FROM {quote(obj.name)}").fetchone()[0])
 
+    def end_batch(self) -> None:
+        """Commit the async engine's batch transaction, if one is open between events.
+
+        Called before anything that needs the data committed (save, close, loading into
+        memory, a bulk load); the engine begins a new batch at its next event.
+        """
+        if self.batch_open and self.conn.in_transaction:
+            self.conn.execute("COMMIT")
+        self.batch_open = False
+
     def savepoint(self) -> Savepoint:
         """A new savepoint on this store's connection (use as a context manager)."""
         return Savepoint(self.conn)
@@ -307,6 +325,7 @@ class Store:
     def save(self, path: str | Path) -> None:
         """Copy the whole database to ``path`` with SQLite's online backup."""
         self.flush_meta()
+        self.end_batch()
         try:
             dest = sqlite3.connect(str(path))
             try:
@@ -319,6 +338,7 @@ class Store:
 
     def load_into_memory(self) -> None:
         """Replace a file-backed connection by an in-memory copy (writes stay in memory)."""
+        self.end_batch()
         mem = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         self.conn.backup(mem)
         self.conn.close()
@@ -330,5 +350,6 @@ class Store:
         """Flush metadata and close the connection."""
         try:
             self.flush_meta()
+            self.end_batch()
         finally:
             self.conn.close()

@@ -158,8 +158,11 @@ class AsyncEngine:
         # Apex transactions are savepoints inside SQLite transactions of up to
         # COMMIT_EVERY events: a COMMIT costs milliseconds even in memory, more than a
         # whole 500-record page of work. Results are the same (each Apex transaction
-        # still rolls back alone); everything is committed when run() returns.
-        conn = self.org.store.conn
+        # still rolls back alone); everything is committed when run() returns, or earlier
+        # when the org is saved or closed. Another connection to an org file sees the
+        # changes at those commits, and a killed process loses the uncommitted events.
+        store = self.org.store
+        conn = store.conn
         own = not conn.in_transaction
         batch = 0
         try:
@@ -179,18 +182,23 @@ class AsyncEngine:
                 with self.org.lock:
                     if own and not conn.in_transaction:
                         conn.execute("BEGIN")
-                    fn()
+                    # Between events the batch may be committed early by whoever needs
+                    # it (Store.end_batch: save, close, a bulk load); never during one.
+                    store.batch_open = False
+                    try:
+                        fn()
+                    finally:
+                        store.batch_open = own and conn.in_transaction
                     batch += 1
-                    if own and batch >= COMMIT_EVERY:
-                        conn.execute("COMMIT")
+                    if store.batch_open and batch >= COMMIT_EVERY:
+                        store.end_batch()
                         batch = 0
                 n += 1
                 for listener in self.event_listeners:
                     listener()
         finally:
-            if own and conn.in_transaction:
-                with self.org.lock:
-                    conn.execute("COMMIT")
+            with self.org.lock:
+                store.end_batch()
         if until is not None and not self._stop and clock.time() < until:
             clock.set(until)
         return n

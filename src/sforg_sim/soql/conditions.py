@@ -129,16 +129,18 @@ class CondCompiler:
 
     def _and(self, c: A.And) -> str:
         # Compiled in text order (so the first error is the one Salesforce reports), then
-        # LIKE terms moved last: SQLite bounds an index search by the first range it finds
-        # on a column, and a LIKE prefix range is usually the widest. verify-org's
-        # per-partition counts (``LIKE 'externalOpp%' AND External_ID__c >= :a AND < :b``)
-        # read one partition instead of every record. AND has no order in SQL.
+        # LIKE terms with a literal pattern moved last: SQLite bounds an index search by
+        # the first range it finds on a column, and a LIKE prefix range is usually the
+        # widest. verify-org's per-partition counts (``LIKE 'externalOpp%' AND
+        # External_ID__c >= :a AND < :b``) read one partition instead of every record.
+        # AND has no order in SQL; only literal patterns move, because their parameters
+        # are constants: bind values are still checked, and fail, in text order.
         parts: list[tuple[bool, str, list[ParamFn]]] = []
         for item in c.items:
             start = len(self.params)
             sql = self.compile(item)
-            parts.append((isinstance(item, A.Compare) and item.op == "LIKE", sql,
-                          self.params[start:]))
+            parts.append((isinstance(item, A.Compare) and item.op == "LIKE"
+                          and isinstance(item.value, A.LikePattern), sql, self.params[start:]))
             del self.params[start:]
         parts.sort(key=lambda p: p[0])  # stable: the others keep their order
         for _, _, params in parts:
