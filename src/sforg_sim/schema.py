@@ -204,6 +204,8 @@ class Field:
         return out
 
     def _out_of_range(self, value: Any) -> NumberOutsideValidRange:
+        # Deviation: the real message text is unconfirmed; the limit follows the field's
+        # precision and scale as Salesforce defines them (README fidelity table).
         return NumberOutsideValidRange(
             f"{self.label or self.name}: value outside of valid range on numeric field: "
             f"{value}", [self.name])
