@@ -204,8 +204,11 @@ class Field:
         return out
 
     def _out_of_range(self, value: Any) -> NumberOutsideValidRange:
-        # Deviation: the real message text is unconfirmed; the limit follows the field's
-        # precision and scale as Salesforce defines them (README fidelity table).
+        # A real Bulk API result: "NUMBER_OUTSIDE_VALID_RANGE:Normalized Score: value outside
+        # of valid range on numeric field: 100.0" for precision 10, scale 8: precision -
+        # scale digits are allowed left of the point (developer forum, Salesforce's
+        # dfc-org-production.force.com/forums/ForumsMain?id=9060G000000BfsuQAC).
+        # Deviation: a field with no precision set gets 18 digits (README fidelity table).
         return NumberOutsideValidRange(
             f"{self.label or self.name}: value outside of valid range on numeric field: "
             f"{value}", [self.name])
