@@ -16,8 +16,11 @@ from __future__ import annotations
 import argparse
 import gc
 import resource
+import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from _common import seeded_file
 
@@ -29,6 +32,20 @@ from sforg_sim.replay import replay
 def org_file(records: int) -> Path:
     """The saved scenario org, seeded on first use."""
     return seeded_file(records)
+
+
+def source_pages(conn: sqlite3.Connection, page: int) -> Iterator[list[Any]]:
+    """The source table's keyset pages of ``page`` rows, as V2 reads them."""
+    last = ""
+    while True:
+        rows = conn.execute(
+            'SELECT "External_ID__c", "StageName__c" FROM "Opportunity_Source__dlm" '
+            'WHERE "IsDeleted" = 0 AND "External_ID__c__sk" > ? '
+            'ORDER BY "External_ID__c__sk" LIMIT ?', (last.upper(), page)).fetchall()
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield rows
 
 
 def raw_loop(path: Path, page: int = 500) -> tuple[float, int]:
@@ -43,15 +60,8 @@ def raw_loop(path: Path, page: int = 500) -> tuple[float, int]:
            f'VALUES ({", ".join("?" * len(cols))})')
     counter = org.store.reserve_ids(hist, 3_000_000)
     t = time.perf_counter()
-    last, n = "", 0
-    while True:
-        rows = conn.execute(
-            'SELECT "External_ID__c", "StageName__c" FROM "Opportunity_Source__dlm" '
-            'WHERE "IsDeleted" = 0 AND "External_ID__c__sk" > ? '
-            'ORDER BY "External_ID__c__sk" LIMIT ?', (last.upper(), page)).fetchall()
-        if not rows:
-            break
-        last = rows[-1][0]
+    n = 0
+    for rows in source_pages(conn, page):
         stage = dict(rows)
         keys = [k.upper() for k in stage]
         opps = conn.execute(
@@ -92,15 +102,8 @@ def set_loop(path: Path, page: int = 500) -> tuple[float, int]:
     conn.execute("CREATE TEMP TABLE pg (n INTEGER PRIMARY KEY, k TEXT UNIQUE, v TEXT, "
                  "hid TEXT)")
     t = time.perf_counter()
-    last, n = "", 0
-    while True:
-        rows = conn.execute(
-            'SELECT "External_ID__c", "StageName__c" FROM "Opportunity_Source__dlm" '
-            'WHERE "IsDeleted" = 0 AND "External_ID__c__sk" > ? '
-            'ORDER BY "External_ID__c__sk" LIMIT ?', (last.upper(), page)).fetchall()
-        if not rows:
-            break
-        last = rows[-1][0]
+    n = 0
+    for rows in source_pages(conn, page):
         hids = make_ids(hist.key_prefix, counter, len(rows))
         conn.execute("SAVEPOINT p")
         conn.execute("DELETE FROM pg")
