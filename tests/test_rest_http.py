@@ -294,3 +294,21 @@ def test_updated_and_deleted_windows(sim: MockOrg, org: Org) -> None:
     early = _get(sim, "/sobjects/Account/updated", params={
         "start": "2026-01-05T01:00:00+00:00", "end": "2026-01-05T02:10:00+00:00"}).json()
     assert early["ids"] == []
+
+
+def test_two_orgs_on_one_instance_host_are_refused_with_a_reason(org: Org) -> None:
+    # Nested mock_orgs for two Orgs on the same instance URL: the inner one would answer
+    # for both and the outer org's sessions would fail as invalid. Say so at start().
+    other = Org()
+    with mock_org(org) as sim:
+        with pytest.raises(ValueError, match="already served by another running mock_org"):
+            mock_org(other).start()
+        second = Org(instance_url="https://second.my.salesforce.com")
+        with mock_org(second) as sim2:
+            assert requests.get("https://second.my.salesforce.com/services/data/v59.0/limits",
+                                headers=_auth(sim2)).status_code == 200
+            assert requests.get(BASE + "/limits", headers=_auth(sim)).status_code == 200
+        with mock_org(org):  # the same Org twice is fine
+            assert requests.get(BASE + "/limits", headers=_auth(sim)).status_code == 200
+    with mock_org(other) as sim3:  # once the first has stopped, the host is free
+        assert requests.get(BASE + "/limits", headers=_auth(sim3)).status_code == 200

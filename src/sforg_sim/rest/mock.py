@@ -20,7 +20,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -108,10 +108,26 @@ class MockOrg:
 
     # --- lifecycle ----------------------------------------------------------------------------
 
+    _active: ClassVar[list[MockOrg]] = []
+    """MockOrgs between start() and stop(), to refuse two orgs on one instance host."""
+
     def start(self) -> MockOrg:
-        """Begin intercepting. Whatever ``HTTPAdapter.send`` is now serves other hosts."""
+        """Begin intercepting. Whatever ``HTTPAdapter.send`` is now serves other hosts.
+
+        Refuses (ValueError) to serve an instance host that another running mock_org serves
+        for a different Org: the inner one would silently answer for both, and the outer
+        org's sessions would look invalid. Login hosts are shared on purpose (a login goes
+        to the innermost mock_org).
+        """
         if self._mock is not None:
             return self
+        for other in MockOrg._active:
+            clash = (set(other.hosts) & set(self.hosts)) - set(LOGIN_HOSTS)
+            if other.org is not self.org and clash:
+                raise ValueError(
+                    f"mock_org: {', '.join(sorted(clash))} is already served by another "
+                    "running mock_org for a different Org; give each Org its own instance "
+                    "URL, e.g. Org(instance_url='https://second.my.salesforce.com')")
         hosts = "|".join(re.escape(h) for h in self.hosts)
         ours = rf"https?://(?:{hosts})(?::\d+)?(?:[/?#]|$)"
         mock = responses.RequestsMock(
@@ -123,6 +139,7 @@ class MockOrg:
                               content_type=None)
         mock.start()
         self._mock = mock
+        MockOrg._active.append(self)
         return self
 
     def stop(self) -> None:
@@ -130,6 +147,7 @@ class MockOrg:
         if self._mock is not None:
             self._mock.stop(allow_assert=False)
             self._mock = None
+            MockOrg._active.remove(self)
 
     def __enter__(self) -> MockOrg:
         return self.start()
