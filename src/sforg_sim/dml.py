@@ -326,8 +326,7 @@ class Dml:
         A replay updates 500 records per transaction thousands of times; this path costs a
         few list comprehensions and four SQL statements per call (stage the new values,
         check the records and find the history rows, UPDATE from the staging table, write
-        the history rows),
-        instead of several dicts and one UPDATE per record.
+        the history rows) instead of several dicts and one UPDATE per record.
         """
         if not records or not all(type(r) is dict for r in records):
             return None
@@ -403,8 +402,8 @@ class Dml:
     def _staging(self, width: int) -> str:
         """A temp table for one set-based update: ``n`` (order), ``Id``, ``c0..c<width-1>``.
 
-        The new values go into SQLite once; the UPDATE and the history check then run as
-        joins, which SQLite does in a fraction of the time of one UPDATE per record.
+        The new values go into SQLite once; the record check and the UPDATE then read them
+        through correlated subqueries, a fraction of the time of one UPDATE per record.
         """
         # IF NOT EXISTS every time: the store may have swapped its connection (an org
         # loaded into memory), and temp tables live per connection.
