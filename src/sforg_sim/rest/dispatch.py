@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import MethodNotAllowed, NotFound, SalesforceError
 from .limits import supported
 from .messages import Call, Request, Response, json_response
-from .routes import resolve
+from .routes import Resolution, resolve
 
 if TYPE_CHECKING:
     from ..org import Org
@@ -79,15 +79,7 @@ def _handle(org: Org, req: Request) -> Response:
     try:
         if counted:
             org.charge_api(1)
-        version = res.params.get("version")
-        if route is None or (version is not None and not supported(version)):
-            raise NotFound(_NOT_FOUND)
-        if res.handler is None:
-            raise MethodNotAllowed(
-                f"HTTP Method '{req.method}' not allowed. Allowed are {res.allowed}")
-        call = Call(org, req, res.params, user_id,
-                    lambda m, u, b: subrequest(org, req, user_id, m, u, b))
-        resp = res.handler(call)
+        resp = _run(org, req, res, user_id)
     except SalesforceError as e:
         resp = error_response(e)
     if counted:
@@ -108,17 +100,23 @@ def subrequest(org: Org, parent: Request, user_id: str | None, method: str, url:
     payload = b"" if body is None else json.dumps(body).encode("utf-8")
     sub = Request(method, path, qs, {"content-type": "application/json"}, payload,
                   parent.instance_url)
-    res = resolve(sub.method, sub.path)
     try:
-        version = res.params.get("version")
-        if res.route is None or (version is not None and not supported(version)) \
-                or not path.startswith("/services/data/v"):
+        if not path.startswith("/services/data/v"):
             raise NotFound(_NOT_FOUND)
-        if res.handler is None:
-            raise MethodNotAllowed(
-                f"HTTP Method '{sub.method}' not allowed. Allowed are {res.allowed}")
-        call = Call(org, sub, res.params, user_id,
-                    lambda m, u, b: subrequest(org, sub, user_id, m, u, b))
-        return res.handler(call)
+        return _run(org, sub, resolve(sub.method, sub.path), user_id)
     except SalesforceError as e:
         return error_response(e)
+
+
+def _run(org: Org, req: Request, res: Resolution, user_id: str | None) -> Response:
+    """Run the resolved route's handler (NOT_FOUND for an unknown route or API version,
+    METHOD_NOT_ALLOWED for a known path); the handler's subrequests come back here."""
+    version = res.params.get("version")
+    if res.route is None or (version is not None and not supported(version)):
+        raise NotFound(_NOT_FOUND)
+    if res.handler is None:
+        raise MethodNotAllowed(
+            f"HTTP Method '{req.method}' not allowed. Allowed are {res.allowed}")
+    call = Call(org, req, res.params, user_id,
+                lambda m, u, b: subrequest(org, req, user_id, m, u, b))
+    return res.handler(call)
