@@ -27,6 +27,7 @@ class SimClock:
 
     def __init__(self, start: datetime | float | None = None) -> None:
         self._t = _to_seconds(DEFAULT_START if start is None else start)
+        self._stamp: tuple[float, str] = (float("nan"), "")
 
     def now(self) -> datetime:
         """The current simulated time (timezone-aware, UTC)."""
@@ -53,7 +54,12 @@ class SimClock:
 
     def stamp(self) -> str:
         """The current time in the Salesforce REST datetime format."""
-        return format_datetime(self.now())
+        # Memoised: every audit field of every write in one event asks for the same text.
+        t, text = self._stamp
+        if t != self._t:
+            text = format_datetime(self.now())
+            self._stamp = (self._t, text)
+        return text
 
     def __repr__(self) -> str:
         return f"SimClock({self.stamp()})"

@@ -186,6 +186,7 @@ class DataCloudSource:
         # Unordered pages are cached (the source is read-only between ingestions) and the
         # same row dicts are returned again: treat response bodies as read-only.
         self._pages: OrderedDict[tuple[Any, ...], list[dict[str, Any]]] = OrderedDict()
+        self._by_rows: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         self._cache_pages = cache_pages
         self._v3: dict[str, tuple[tuple[str, ...], array[int]]] = {}
         self._perms: list[list[int]] = []
@@ -212,6 +213,7 @@ class DataCloudSource:
         """Forget cached results (call after changing the source table directly)."""
         self._matches.clear()
         self._pages.clear()
+        self._by_rows.clear()
         self._perms.clear()
         self._segs.clear()
         self._version += 1
@@ -248,14 +250,15 @@ class DataCloudSource:
         q = self._parsed.get(sql)
         if q is None:
             q = parse_sql(sql)
+            if q.table.lower() != self.obj.name.lower():
+                raise SqlError(f"unknown object {q.table!r}")
+            for c in (*q.columns, *(w[0] for w in q.where),
+                      *([q.order_by] if q.order_by else [])):
+                if c != "*" and self.obj.get(c) is None:
+                    raise SqlError(f"unknown column {c!r} on {self.obj.name}")
             if len(self._parsed) > 10_000:
                 self._parsed.clear()
-            self._parsed[sql] = q
-        if q.table.lower() != self.obj.name.lower():
-            raise SqlError(f"unknown object {q.table!r}")
-        for c in (*q.columns, *(w[0] for w in q.where), *([q.order_by] if q.order_by else [])):
-            if c != "*" and self.obj.get(c) is None:
-                raise SqlError(f"unknown column {c!r} on {self.obj.name}")
+            self._parsed[sql] = q  # only valid queries: the checks above run once per text
         return q
 
     def _v1(self, body: Any, params: Mapping[str, str]) -> HttpResponse:
@@ -416,7 +419,17 @@ class DataCloudSource:
                 skip = 0
                 if len(picked) >= limit:
                     break
-            page = [dict(zip(cols, r)) for r in self._fetch(cols, array("q", picked))]
+            # Many variants start in the same segment and so pick the same rows: build
+            # each distinct page once (keyed by the rows it holds, not by the variant).
+            same = (cols, picked[0], picked[-1], len(picked)) if picked and \
+                picked[-1] - picked[0] + 1 == len(picked) else None
+            page = self._by_rows.get(same) if same is not None else None
+            if page is None:
+                page = [dict(zip(cols, r)) for r in self._fetch(cols, array("q", picked))]
+                if same is not None:
+                    self._by_rows[same] = page
+                    if len(self._by_rows) > self._cache_pages:
+                        self._by_rows.pop(next(iter(self._by_rows)))
             self._pages[key] = page
             if len(self._pages) > self._cache_pages:
                 self._pages.popitem(last=False)

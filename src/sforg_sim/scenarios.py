@@ -231,6 +231,7 @@ def bulk_load(org: Org, objs: list[Any], statements: Iterator[str]) -> None:
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
+        org.store.rolled_back()
         raise
     conn.execute("ANALYZE")
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +64,18 @@ class Savepoint:
 
     _counter = 0
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection,
+                 on_rollback: Callable[[], None] | None = None) -> None:
         self.conn = conn
+        self.on_rollback = on_rollback
         Savepoint._counter += 1
         self.name = f"sp{Savepoint._counter}"
         self._done = False
+
+    def _rollback_to(self) -> None:
+        self.conn.execute(f"ROLLBACK TO {self.name}")
+        if self.on_rollback is not None:
+            self.on_rollback()
 
     def __enter__(self) -> Savepoint:
         self.conn.execute(f"SAVEPOINT {self.name}")
@@ -77,7 +84,7 @@ class Savepoint:
     def rollback(self) -> None:
         """Undo everything since the savepoint (and end it)."""
         if not self._done:
-            self.conn.execute(f"ROLLBACK TO {self.name}")
+            self._rollback_to()
             self.conn.execute(f"RELEASE {self.name}")
             self._done = True
 
@@ -85,7 +92,7 @@ class Savepoint:
         if self._done:
             return
         if exc_type is not None:
-            self.conn.execute(f"ROLLBACK TO {self.name}")
+            self._rollback_to()
         self.conn.execute(f"RELEASE {self.name}")
         self._done = True
 
@@ -104,6 +111,12 @@ class Store:
         self._columns: dict[str, list[str]] = {}
         self.batch_open = False
         """True while the async engine holds a batch transaction open between events."""
+        self.generation = 0
+        """Bumped by anything that may change data behind the per-table versions: a
+        rollback, a write nobody reported (:meth:`stamp`), a new connection."""
+        self._versions: dict[str, int] = {}
+        self._seen = self.conn.total_changes
+        self._data_version = -1
         if fresh:
             self.conn.execute("CREATE TABLE _meta (key TEXT PRIMARY KEY, value TEXT)")
             for obj in schema:
@@ -252,7 +265,11 @@ class Store:
         cols = self.columns(obj)
         sql = (f"INSERT INTO {quote(obj.name)} ({', '.join(map(quote, cols))}) "
                f"VALUES ({', '.join('?' * len(cols))})")
-        self.conn.executemany(sql, rows)
+        before = self.conn.total_changes
+        try:
+            self.conn.executemany(sql, rows)
+        finally:
+            self.wrote(obj.name, before)
 
     def update_sql(self, obj: SObjectDef, fields: Sequence[Field]) -> str:
         """``UPDATE ... SET f = ?, f__sk = ? ... WHERE Id = ?`` for these fields."""
@@ -303,7 +320,50 @@ class Store:
 
     def savepoint(self) -> Savepoint:
         """A new savepoint on this store's connection (use as a context manager)."""
-        return Savepoint(self.conn)
+        return Savepoint(self.conn, self.rolled_back)
+
+    # --- change tracking (what the SOQL result cache keys on) -------------------------------
+
+    def wrote(self, table: str, before: int) -> None:
+        """Report a write to ``table`` that began when ``conn.total_changes`` was ``before``.
+
+        Bumps the table's version. Writes nobody reports are still caught: SQLite counts
+        every changed row on the connection (``total_changes``), so if the count moved
+        before this write began, or moves without a report before the next :meth:`stamp`,
+        every version is invalidated at once (:attr:`generation`). Reporting is only what
+        lets a write to one table keep other tables' cached results.
+        """
+        if before != self._seen:
+            self.generation += 1
+        key = table.lower()
+        self._versions[key] = self._versions.get(key, 0) + 1
+        self._seen = self.conn.total_changes
+
+    def rolled_back(self) -> None:
+        """Call after any ROLLBACK: it undoes writes without changing ``total_changes``."""
+        self.generation += 1
+
+    def stamp(self, tables: Iterable[str]) -> tuple[int, ...]:
+        """A value that changes whenever the data of any of ``tables`` may have changed.
+
+        Exact for writes through the connection, rollbacks through :meth:`savepoint` and
+        the async engine, and (file-backed stores) commits by other connections. Not seen:
+        a ROLLBACK a caller runs on ``conn`` by hand after writing (nothing in this package
+        does; call :meth:`rolled_back` if you do).
+        """
+        total = self.conn.total_changes
+        if total != self._seen:
+            self.generation += 1
+            self._seen = total
+        if self.path is not None:
+            # Another connection (another Org on the same file, another process) may have
+            # committed to the file: SQLite's data_version moves then, total_changes not.
+            dv = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            if dv != self._data_version:
+                self.generation += 1
+                self._data_version = dv
+        v = self._versions
+        return (self.generation, *(v.get(t.lower(), 0) for t in tables))
 
     # --- metadata and files ----------------------------------------------------------------
 
@@ -345,6 +405,8 @@ class Store:
         self.conn = mem
         self.path = None
         self._pragmas()
+        self.generation += 1  # a new connection counts changes from zero
+        self._seen = mem.total_changes
 
     def close(self) -> None:
         """Flush metadata and close the connection."""

@@ -239,6 +239,7 @@ class AsyncEngine:
             err = gov.breach or e
         except BaseException:
             conn.execute("ROLLBACK TO apex_tx")
+            self.org.store.rolled_back()
             conn.execute("RELEASE apex_tx")
             self.current = None
             if job is not None:
@@ -248,6 +249,7 @@ class AsyncEngine:
             err = gov.breach
         if err is not None:
             conn.execute("ROLLBACK TO apex_tx")
+            self.org.store.rolled_back()
             ctx.enqueued.clear()
             ctx.written.clear()
         conn.execute("RELEASE apex_tx")

@@ -69,8 +69,11 @@ class JobRows:
             fields = [self.obj.fields[n] for n in names]
             sql = self._sql[names] = (self.org.store.update_sql(self.obj, fields), fields)
         stmt, fields = sql
-        self.org.store.conn.execute(stmt, self.org.store.update_params(
-            fields, [values[n] for n in names], job_id))
+        store = self.org.store
+        before = store.conn.total_changes
+        store.conn.execute(stmt, store.update_params(fields, [values[n] for n in names],
+                                                     job_id))
+        store.wrote(self.obj.name, before)
 
     def count(self, status: str) -> int:
         """Number of jobs with ``status`` (cheap, for tests and progress)."""

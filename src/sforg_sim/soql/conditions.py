@@ -43,6 +43,38 @@ __all__ = ["CondCompiler", "Operand", "field_operand", "lookup_bind"]
 MAX_WHERE_STRING = 4000
 
 
+def upper_all(values: list[str]) -> list[str]:
+    """``[v.upper() for v in values]`` in three C calls instead of one Python call per value.
+
+    Case mapping is per character (no context rules in ``str.upper``) and never makes or
+    removes a NUL, so upper-casing the NUL-joined text and splitting it again is the same,
+    unless a value itself holds a NUL: then value by value.
+    """
+    joined = "\x00".join(values)
+    if joined.count("\x00") != len(values) - 1 or not values:
+        return [v.upper() for v in values]
+    return joined.upper().split("\x00")
+
+
+_CONTROL = bytes(range(32)) + b"\x7f"
+
+
+def plain_json_upper(values: list[Any]) -> str | None:
+    """``json.dumps(upper_all(values))`` when every value is a string of printable ASCII
+    without ``"`` or ``\\`` (nothing JSON would escape), built by joining: a fifth of the
+    encoder's time on 500 ids. None otherwise (the caller then takes the general path)."""
+    try:
+        joined = "".join(values)
+    except TypeError:  # not all strings
+        return None
+    if not values or not joined.isascii() or '"' in joined or "\\" in joined:
+        return None
+    raw = joined.encode("ascii")
+    if len(raw.translate(None, _CONTROL)) != len(raw):
+        return None
+    return '["' + '","'.join(values).upper() + '"]'
+
+
 @dataclass(frozen=True)
 class Operand:
     """Something a condition compares: SQL to compare with, and how values convert.
@@ -176,28 +208,33 @@ class CondCompiler:
 
             text_ci = op.kind == "text" and op.ci
 
-            def values(ctx: Ctx) -> list[Any]:
+            def prepared(ctx: Ctx) -> tuple[int, str]:
+                """(1 if the values hold a null, JSON array of the others), once per call."""
                 key = id(bind)
-                if key in ctx.memo:
-                    return list(ctx.memo[key])
+                memo: tuple[int, str] | None = ctx.memo.get(key)
+                if memo is not None:
+                    return memo
                 raw = lookup_bind(ctx, bind, text)
                 if isinstance(raw, (str, bytes)) or not hasattr(raw, "__iter__"):
                     raw = [raw]
                 raw = list(raw)
                 # Hot path of every page a job reads (IN :ids with hundreds of strings):
                 # plain strings for a case-insensitive text field need only upper().
-                if text_ci and set(map(type, raw)) <= {str}:
-                    out = [x.upper() for x in raw]
+                fast = plain_json_upper(raw) if text_ci else None
+                if fast is not None:
+                    out = (0, fast)
                 else:
-                    out = [conv(x) for x in raw]
+                    vals = upper_all(raw) if text_ci and set(map(type, raw)) <= {str} \
+                        else [conv(x) for x in raw]
+                    out = (int(None in vals), json.dumps([x for x in vals if x is not None]))
                 ctx.memo[key] = out
                 return out
 
             def has_null(ctx: Ctx) -> int:
-                return int(None in values(ctx))
+                return prepared(ctx)[0]
 
             def as_json(ctx: Ctx) -> str:
-                return json.dumps([x for x in values(ctx) if x is not None])
+                return prepared(ctx)[1]
 
             if c.negated:
                 self.params += [has_null, as_json]

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import (
@@ -42,6 +42,7 @@ from .compiler import MAX_OFFSET, Plan, compile_query
 from .conditions import lookup_bind
 from .cursors import CursorStore, parse_locator
 from .parser import caret, parse
+from .results import ResultCache
 from .scope import Ctx
 
 if TYPE_CHECKING:
@@ -66,6 +67,9 @@ class Engine:
         self._timeouts: list[list[Any]] = []
         self.compiles = 0
         """How many times a text was compiled (the cache's misses); tests read it."""
+        self.results = ResultCache()
+        """Rows of recent queries, reused while the tables they read are unchanged
+        (exact: see :mod:`.results`); ``results.max_rows = 0`` turns it off."""
 
     # --- public API -----------------------------------------------------------------------
 
@@ -167,9 +171,19 @@ class Engine:
         return raw
 
     def _run(self, plan: Plan, params: list[Any], limit: int | None,
-             offset: int | None) -> list[tuple[Any, ...]]:
-        lim = -1 if limit is None else limit
-        return self.org.store.conn.execute(plan.sql, [*params, lim, offset or 0]).fetchall()
+             offset: int | None) -> Sequence[tuple[Any, ...]]:
+        args = (*params, -1 if limit is None else limit, offset or 0)
+        store, cache = self.org.store, self.results
+        if not cache.max_rows:
+            return store.conn.execute(plan.sql, args).fetchall()
+        key = (plan.sql, args)
+        stamp = store.stamp(o.name for o, _ in plan.deps)
+        hit = cache.get(key, stamp)
+        if hit is not None:
+            return hit
+        rows: list[tuple[Any, ...]] = store.conn.execute(plan.sql, args).fetchall()
+        cache.put(key, stamp, rows)
+        return rows
 
     def _aggregate(self, plan: Plan, params: list[Any], limit: int | None,
                    offset: int | None) -> list[dict[str, Any]]:
