@@ -14,8 +14,10 @@ B = ["externalOpp01", "externalOpp02", "externalOpp03"]
 
 
 def _found(target: Target, pinned: Scenario, **kw: object) -> ProcessorCheckFailed:
+    # The shrunk size asserted below is a property of the derandomised search: under a
+    # random seed (plain `pytest`) the shrinker may stop a record higher. So always "ci".
     with pytest.raises(ProcessorCheckFailed) as found:
-        check_processor(target, **kw)  # type: ignore[arg-type]
+        check_processor(target, profile="ci", **kw)  # type: ignore[arg-type]
     with pytest.raises(ProcessorCheckFailed) as replayed:
         check_processor(target, examples=[pinned], **kw)  # type: ignore[arg-type]
     assert replayed.value.scenario == pinned
