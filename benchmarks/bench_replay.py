@@ -1,6 +1,7 @@
 """Replay benchmark: V2 and V1 on the massive-upload scenario, against raw sqlite3.
 
     python benchmarks/bench_replay.py [--records 2000000] [--skip-v1] [--v1-calls N]
+                                      [--no-result-cache]
 
 Seeds the scenario once into ``benchmarks/out/massive-<N>.db`` (git-ignored, shared with the
 other benchmarks through ``_common.py``) and reopens it
@@ -173,6 +174,8 @@ def main() -> None:
                     help="also time the one-statement floor of V2's writes")
     ap.add_argument("--v1-calls", type=int, default=None,
                     help="API calls left in the quota for V1 (default: the full 440,000)")
+    ap.add_argument("--no-result-cache", action="store_true",
+                    help="turn the SOQL result cache off in the replays (for comparison)")
     args = ap.parse_args()
     path = org_file(args.records)
 
@@ -180,6 +183,8 @@ def main() -> None:
         t = time.perf_counter()
         org = Org.open(path, in_memory=True)
         load = time.perf_counter() - t
+        if args.no_result_cache:
+            org.soql.results.max_rows = 0
         r = replay(org, "v2")
         print(f"V2: {r.processed:,} processed, {r.duplicates} duplicates, {r.skipped} skipped, "
               f"{r.api_calls['data']:,} data calls, simulated {r.simulated_seconds / 3600:.2f} h,"
@@ -205,6 +210,8 @@ def main() -> None:
         org = Org.open(path, in_memory=True)
         if args.v1_calls is not None:
             org.set_api_remaining(args.v1_calls)
+        if args.no_result_cache:
+            org.soql.results.max_rows = 0
         r = replay(org, "v1-burn-quota")
         print(f"V1: {r.api_calls['data']:,} calls burned, {r.processed:,} processed "
               f"({100 * r.processed / r.records:.1f}%), outcome {r.outcome}, simulated "
