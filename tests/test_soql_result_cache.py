@@ -175,7 +175,9 @@ class CacheDifferential(RuleBasedStateMachine):
         self.cached, self.plain = Org(), Org()
         self.plain.soql.results.max_rows = 0
         for o in (self.cached, self.plain):
-            _opps(o, 6)
+            ids = _opps(o, 6)
+            acc = o.insert("Account", [{"Name": "Parent"}])[0]["id"]
+            o.update("Opportunity", [{"Id": i, "AccountId": acc} for i in ids[:3]])
 
     def both(self, fn: Any) -> None:
         for o in (self.cached, self.plain):
@@ -215,13 +217,33 @@ class CacheDifferential(RuleBasedStateMachine):
     def insert_account(self) -> None:
         self.both(lambda o: o.insert("Account", [{"Name": "Acme"}]))
 
+    @rule(name=st.sampled_from(["Parent", "Renamed"]))
+    def rename_parent(self, name: str) -> None:
+        def go(o: Org) -> None:
+            acc = o.query_records("SELECT Id FROM Account WHERE Name IN ('Parent', 'Renamed')")
+            o.update("Account", [{"Id": acc[0]["Id"], "Name": name}])
+        self.both(go)
+
+    @rule(days=st.integers(0, 2))
+    def advance_clock(self, days: int) -> None:
+        self.both(lambda o: o.clock.advance(days * 86_400))
+
     @invariant()
     def same_answers(self) -> None:
         for ext in (["ext0", "ext3"], [f"ext{k}" for k in range(6)]):
             assert self.cached.query_records(BY_EXT, ext=ext) == \
                 self.plain.query_records(BY_EXT, ext=ext)
-        q = "SELECT StageName, COUNT(Id) n FROM Opportunity GROUP BY StageName ORDER BY StageName"
-        assert self.cached.query_records(q) == self.plain.query_records(q)
+        for q in ("SELECT StageName, COUNT(Id) n FROM Opportunity GROUP BY StageName "
+                  "ORDER BY StageName",
+                  "SELECT Name, Account.Name FROM Opportunity WHERE Account.Name != null "
+                  "ORDER BY Name",
+                  "SELECT Name FROM Opportunity WHERE AccountId IN (SELECT Id FROM Account "
+                  "WHERE Name = 'Parent') ORDER BY Name",
+                  "SELECT COUNT(Id) n FROM Opportunity WHERE LastModifiedDate = TODAY",
+                  "SELECT Name FROM Opportunity ORDER BY Name LIMIT 2 OFFSET 1"):
+            assert self.cached.query_records(q) == self.plain.query_records(q)
+        assert self.cached.query_records(BY_EXT, include_deleted=True, ext=["ext1"]) == \
+            self.plain.query_records(BY_EXT, include_deleted=True, ext=["ext1"])
 
     def teardown(self) -> None:
         self.cached.store.conn.close()
@@ -251,3 +273,19 @@ def test_v1_replay_reports_the_same_with_and_without_the_cache() -> None:
             assert org.soql.results.hits > 0
         org.store.conn.close()
     assert reports[0] == reports[1]
+
+
+def test_a_new_storage_index_starts_a_new_plan() -> None:
+    # Without a total ORDER BY the order is the plan's; after add_storage_index SQLite may
+    # pick another plan, and OFFSET pages must not mix the two (review of session 3).
+    q = "SELECT Name FROM Opportunity WHERE StageName = 'Closed Won' LIMIT 50 OFFSET :o"
+    stages_ = ["Prospecting", "Qualification", "Needs Analysis", "Closed Won", "Closed Lost"]
+    org = Org()
+    org.insert("Opportunity", [
+        {"Name": f"O{999 - i:03d}", "StageName": stages_[i % 5], "CloseDate": "2026-01-05"}
+        for i in range(500)])
+    org.query_records(q, o=0)
+    org.add_storage_index("Opportunity", ["StageName", "Name"])
+    names = [r["Name"] for o in (0, 50) for r in org.query_records(q, o=o)]
+    assert len(names) == len(set(names)) == 100
+    org.store.conn.close()

@@ -421,8 +421,10 @@ class DataCloudSource:
                     break
             # Many variants start in the same segment and so pick the same rows: build
             # each distinct page once (keyed by the rows it holds, not by the variant).
-            same = (cols, picked[0], picked[-1], len(picked)) if picked and \
-                picked[-1] - picked[0] + 1 == len(picked) else None
+            # Only a single ascending run of rowids is shared: a page stitched from
+            # segments out of order can have the same first, last and count (review, r2).
+            same = (cols, picked[0], len(picked)) if picked and \
+                picked == list(range(picked[0], picked[0] + len(picked))) else None
             page = self._by_rows.get(same) if same is not None else None
             if page is None:
                 page = [dict(zip(cols, r)) for r in self._fetch(cols, array("q", picked))]

@@ -234,6 +234,7 @@ def bulk_load(org: Org, objs: list[Any], statements: Iterator[str]) -> None:
         org.store.rolled_back()
         raise
     conn.execute("ANALYZE")
+    org.store.plans_changed()
 
 
 def _small(org: Org, records: int, seed: int) -> None:

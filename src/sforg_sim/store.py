@@ -171,6 +171,7 @@ class Store:
             self.conn.execute(f"ALTER TABLE {t} ADD COLUMN {quote(sk_column(f.name))} TEXT")
         self._columns[obj.name.lower()] = self._layout(obj)
         self._index(obj, f)
+        self.plans_changed()
 
     def index_names(self, obj: SObjectDef) -> list[tuple[str, str]]:
         """``(index name, CREATE INDEX statement)`` for each index of ``obj``, storage
@@ -212,6 +213,7 @@ class Store:
                 self.conn.execute(f"ANALYZE {quote(obj.name)}")
             finally:
                 self.conn.execute("PRAGMA analysis_limit = 0")
+                self.plans_changed()
         return name
 
     def _index_sql(self, obj: SObjectDef, f: Field) -> str | None:
@@ -341,6 +343,12 @@ class Store:
 
     def rolled_back(self) -> None:
         """Call after any ROLLBACK: it undoes writes without changing ``total_changes``."""
+        self.generation += 1
+
+    def plans_changed(self) -> None:
+        """Call after DDL or ANALYZE: SQLite may now pick another plan, so rows a query
+        returns without a total ORDER BY may come in another order (and OFFSET pages must
+        all come from one plan). Neither moves ``total_changes``."""
         self.generation += 1
 
     def stamp(self, tables: Iterable[str]) -> tuple[int, ...]:
