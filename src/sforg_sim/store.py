@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,8 @@ class Store:
         """True while the async engine holds a batch transaction open between events."""
         self.generation = 0
         """Bumped by anything that may change data behind the per-table versions: a
-        rollback, a write nobody reported (:meth:`stamp`), a new connection."""
+        rollback, a write nobody reported (:meth:`writing`, :meth:`stamp`), a new plan
+        (:meth:`plans_changed`), a new connection."""
         self._versions: dict[str, int] = {}
         self._seen = self.conn.total_changes
         self._data_version = -1
@@ -267,11 +269,8 @@ class Store:
         cols = self.columns(obj)
         sql = (f"INSERT INTO {quote(obj.name)} ({', '.join(map(quote, cols))}) "
                f"VALUES ({', '.join('?' * len(cols))})")
-        before = self.conn.total_changes
-        try:
+        with self.writing(obj.name):
             self.conn.executemany(sql, rows)
-        finally:
-            self.wrote(obj.name, before)
 
     def update_sql(self, obj: SObjectDef, fields: Sequence[Field]) -> str:
         """``UPDATE ... SET f = ?, f__sk = ? ... WHERE Id = ?`` for these fields."""
@@ -326,20 +325,24 @@ class Store:
 
     # --- change tracking (what the SOQL result cache keys on) -------------------------------
 
-    def wrote(self, table: str, before: int) -> None:
-        """Report a write to ``table`` that began when ``conn.total_changes`` was ``before``.
+    @contextmanager
+    def writing(self, table: str) -> Iterator[None]:
+        """Wrap writes to ``table`` made on :attr:`conn`; bumps the table's version after.
 
-        Bumps the table's version. Writes nobody reports are still caught: SQLite counts
-        every changed row on the connection (``total_changes``), so if the count moved
-        before this write began, or moves without a report before the next :meth:`stamp`,
-        every version is invalidated at once (:attr:`generation`). Reporting is only what
-        lets a write to one table keep other tables' cached results.
+        Writes nobody reports are still caught: SQLite counts every changed row on the
+        connection (``total_changes``), so if the count moved before this write began, or
+        moves without a report before the next :meth:`stamp`, every version is invalidated
+        at once (:attr:`generation`). Reporting is only what lets a write to one table keep
+        other tables' cached results.
         """
-        if before != self._seen:
+        if self.conn.total_changes != self._seen:
             self.generation += 1
-        key = table.lower()
-        self._versions[key] = self._versions.get(key, 0) + 1
-        self._seen = self.conn.total_changes
+        try:
+            yield
+        finally:
+            key = table.lower()
+            self._versions[key] = self._versions.get(key, 0) + 1
+            self._seen = self.conn.total_changes
 
     def rolled_back(self) -> None:
         """Call after any ROLLBACK: it undoes writes without changing ``total_changes``."""

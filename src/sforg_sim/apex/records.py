@@ -70,10 +70,9 @@ class JobRows:
             sql = self._sql[names] = (self.org.store.update_sql(self.obj, fields), fields)
         stmt, fields = sql
         store = self.org.store
-        before = store.conn.total_changes
-        store.conn.execute(stmt, store.update_params(fields, [values[n] for n in names],
-                                                     job_id))
-        store.wrote(self.obj.name, before)
+        with store.writing(self.obj.name):
+            store.conn.execute(stmt, store.update_params(fields, [values[n] for n in names],
+                                                         job_id))
 
     def count(self, status: str) -> int:
         """Number of jobs with ``status`` (cheap, for tests and progress)."""

@@ -63,8 +63,3 @@ class ResultCache:
         while self._rows > self.max_rows:
             _, (_, gone) = self._entries.popitem(last=False)
             self._rows -= len(gone) + 1
-
-    def clear(self) -> None:
-        """Forget every entry."""
-        self._entries.clear()
-        self._rows = 0
