@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -22,3 +23,11 @@ def seeded_file(records: int) -> Path:
         org.close()
         print(f"  seeded {records:,} records in {time.perf_counter() - t:.1f} s -> {path}")
     return path
+
+
+def raw_connection(org: Org) -> sqlite3.Connection:
+    """The org's own SQLite connection, for the hand-written baselines: they must do the
+    same reads and writes on the same database with nothing of the simulator in the way
+    (the library itself only goes through ``Store.read`` / ``Store.write``)."""
+    conn: sqlite3.Connection = org.store._conn
+    return conn

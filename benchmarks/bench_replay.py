@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _common import seeded_file
+from _common import raw_connection, seeded_file
 
 from sforg_sim import Org
 from sforg_sim.ids import make_ids
@@ -52,7 +52,7 @@ def source_pages(conn: sqlite3.Connection, page: int) -> Iterator[list[Any]]:
 def raw_loop(path: Path, page: int = 500) -> tuple[float, int]:
     """The same reads and writes as V2, straight on sqlite3 (no simulator in the way)."""
     org = Org.open(path, in_memory=True)
-    conn = org.store.conn
+    conn = raw_connection(org)
     now, user = org.clock.stamp(), org.user_id
     hist = org.schema.get("OpportunityHistory")
     cols = org.store.columns(hist)
@@ -96,7 +96,7 @@ def set_loop(path: Path, page: int = 500) -> tuple[float, int]:
     per page, the source page into a temp table, one UPDATE from it, one history INSERT
     ... SELECT (history ids built in Python, as they must be real 18-character ids)."""
     org = Org.open(path, in_memory=True)
-    conn = org.store.conn
+    conn = raw_connection(org)
     now, user = org.clock.stamp(), org.user_id
     hist = org.schema.get("OpportunityHistory")
     counter = org.store.reserve_ids(hist, 3_000_000)
@@ -139,7 +139,7 @@ def one_statement_floor(path: Path, bare: bool = False) -> str:
     ``bare``: with the storage index verify-org relies on dropped first (untimed), so the
     UPDATE maintains only the field indexes."""
     org = Org.open(path, in_memory=True)
-    conn = org.store.conn
+    conn = raw_connection(org)
     if bare:
         for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
                                     "AND instr(name, '$ix') > 0").fetchall():

@@ -85,7 +85,7 @@ def phase_open(path: str) -> dict[str, float]:
 
     t = time.perf_counter()
     org = Org.open(path)
-    n = org.store.conn.execute('SELECT COUNT(*) FROM "Opportunity"').fetchone()[0]
+    n = org.store.count(org.schema.get("Opportunity"))
     seconds = time.perf_counter() - t
     return {"seconds": seconds, "rss_mb": _rss_mb(), "rows": n}
 

@@ -16,7 +16,7 @@ import argparse
 import statistics
 import time
 
-from _common import seeded_file
+from _common import raw_connection, seeded_file
 
 from sforg_sim import Org
 from sforg_sim.scenarios import external_id
@@ -58,7 +58,7 @@ def bench(n: int) -> None:
             last = body["records"][-1]["External_ID__c"]
     page_ms = statistics.median(times) * 1000
     org.query(AGG)
-    conn = org.store.conn
+    conn = raw_connection(org)
     ours, hand = [], []
     for _ in range(3):
         t = time.perf_counter()

@@ -266,7 +266,7 @@ def test_each_apex_transaction_rolls_back_alone_inside_a_commit_batch() -> None:
         org.apex.enqueue_job(InsertThen(name, fail))
     org.apex.run_until_idle()
     assert _accounts(org) == ["a", "c"]
-    assert not org.store.conn.in_transaction
+    assert not org.store.in_transaction
     statuses = org.query_records("SELECT Status FROM AsyncApexJob ORDER BY CreatedDate")
     assert sorted(r["Status"] for r in statuses) == ["Completed", "Completed", "Failed"]
 
@@ -277,7 +277,7 @@ def test_a_python_error_in_a_job_keeps_earlier_work_committed(tmp_path: Any) -> 
     org.apex.enqueue_job(InsertThen("b", "python"))
     with pytest.raises(ZeroDivisionError):
         org.apex.run_until_idle()
-    assert not org.store.conn.in_transaction
+    assert not org.store.in_transaction
     org.close()
     again = Org.open(tmp_path / "o.sforg")
     assert _accounts(again) == ["a"]
@@ -301,7 +301,7 @@ def test_save_close_and_bulk_load_between_events_end_the_commit_batch(tmp_path: 
 
     org.apex.event_listeners.append(on_event)
     org.apex.run_until_idle()
-    assert len(_accounts(org)) == 6 and not org.store.conn.in_transaction
+    assert len(_accounts(org)) == 6 and not org.store.in_transaction
     mid = Org.open(tmp_path / "mid.sforg")
     assert len(_accounts(mid)) == 3
     mid.close()

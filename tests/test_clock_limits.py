@@ -56,14 +56,14 @@ def test_usage_expires_exactly_24_hours_later_no_midnight_reset() -> None:
     lim = Limits(clock, "developer")
     lim.charge_api(100)
     clock.advance(3600 * 2)  # past midnight: nothing resets
-    assert lim.api.used() == 100
+    assert lim.api_used() == 100
     lim.charge_api(5)
     clock.set(datetime(2026, 1, 6, 22, 59, 59, tzinfo=timezone.utc))
-    assert lim.api.used() == 105  # one second short of 24h after the first 100
+    assert lim.api_used() == 105  # one second short of 24h after the first 100
     clock.advance(1)
-    assert lim.api.used() == 5  # the first 100 dropped off exactly 24h later
+    assert lim.api_used() == 5  # the first 100 dropped off exactly 24h later
     clock.set(datetime(2026, 1, 7, 1, 0, tzinfo=timezone.utc))
-    assert lim.api.used() == 0
+    assert lim.api_used() == 0
 
 
 def test_exceeding_the_allocation_raises_request_limit_exceeded() -> None:
@@ -79,7 +79,7 @@ def test_exceeding_the_allocation_raises_request_limit_exceeded() -> None:
     assert org.limits()["DailyApiRequests"]["Remaining"] == 0
     org.clock.advance(24 * 3600)
     org.charge_api()  # the window moved on
-    assert org.limits_state.limit_info() == "api-usage=1/15000"
+    assert org.org_limits.limit_info() == "api-usage=1/15000"
 
 
 def test_set_remaining_validates() -> None:

@@ -27,7 +27,7 @@ def _pages(rows: int, segment_rows: int, limit: int, offset: int, seed: int,
     for _ in range(calls):
         body = src.handle("POST", "/api/v1/query", {"sql": sql}).body
         out.append([d["External_ID__c"] for d in body["data"]])
-    org.store.conn.close()
+    org.close()
     return out
 
 

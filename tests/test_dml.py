@@ -8,6 +8,7 @@ import pytest
 
 from sforg_sim import Org
 from sforg_sim.errors import EntityIsDeleted, InvalidField, InvalidType, NotFound
+from sqlhelp import raw
 
 
 def opp(**kw: Any) -> dict[str, Any]:
@@ -105,7 +106,7 @@ def test_update_writes_history_only_when_the_stage_changes(sf_org: Org) -> None:
     assert sf_org.update("Opportunity", [{"Id": r["id"], "StageName": "Qualification"}])[0][
         "success"]
     sf_org.update("Opportunity", [{"Id": r["id"], "Name": "Renamed"}])
-    rows = sf_org.store.conn.execute(
+    rows = raw(sf_org).execute(
         'SELECT StageName FROM OpportunityHistory WHERE OpportunityId = ? ORDER BY rowid',
         (r["id"],)).fetchall()
     assert rows == [("Prospecting",), ("Qualification",)]
@@ -155,7 +156,7 @@ def test_upsert_with_more_than_one_match_changes_nothing(sf_org: Org) -> None:
     [r] = sf_org.upsert("Opportunity", "Legacy_Key__c", [{"Legacy_Key__c": "k", "Name": "X"}])
     assert codes([r]) == ["DUPLICATE_EXTERNAL_ID"]
     assert "more than one record found for external id field" in r["errors"][0]["message"]
-    names = sf_org.store.conn.execute('SELECT Name FROM Opportunity').fetchall()
+    names = raw(sf_org).execute('SELECT Name FROM Opportunity').fetchall()
     assert names == [("Deal",), ("Deal",)]
 
 
@@ -167,7 +168,7 @@ def test_upsert_on_a_field_that_is_not_an_external_id(sf_org: Org) -> None:
 def test_delete_is_soft_and_errors_are_real(sf_org: Org) -> None:
     [a] = sf_org.insert("Opportunity", [opp()])
     assert sf_org.delete("Opportunity", [a["id"]])[0]["success"]
-    row = sf_org.store.conn.execute('SELECT IsDeleted FROM Opportunity').fetchone()
+    row = raw(sf_org).execute('SELECT IsDeleted FROM Opportunity').fetchone()
     assert row == (1,)
     with pytest.raises(EntityIsDeleted):
         sf_org.get("Opportunity", a["id"])
@@ -222,10 +223,10 @@ def test_bulk_update_matches_record_by_record_semantics(sf_org: Org) -> None:
                                          for i in ids[:10]])
     assert fast == [{"id": i, "success": True, "errors": []} for i in ids]
     assert slow == [{"id": i, "success": True, "errors": []} for i in ids[:10]]
-    hist = dict(sf_org.store.conn.execute(
+    hist = dict(raw(sf_org).execute(
         'SELECT StageName, COUNT(*) FROM OpportunityHistory GROUP BY StageName'))
     assert hist == {"Prospecting": 300, "Qualification": 200, "Discovery": 10}
-    stamps = {r[0] for r in sf_org.store.conn.execute(
+    stamps = {r[0] for r in raw(sf_org).execute(
         'SELECT LastModifiedDate FROM Opportunity')}
     assert stamps == {"2026-01-05T02:00:05.000+0000"}
     # One bad id in a page: nothing from the fast path sticks, every record gets its result.
@@ -256,14 +257,14 @@ def test_uniform_pages_with_a_deleted_record_or_a_unique_clash(sf_org: Org) -> N
     assert codes(res) == [None, None, None, "DUPLICATE_VALUE"]
     got = {sf_org.get("Opportunity", i)["External_ID__c"] for i in ids[:4]}
     assert got == {"v0", "v1", "v2", "u3"}
-    hist = sf_org.store.conn.execute(
+    hist = raw(sf_org).execute(
         "SELECT COUNT(*) FROM OpportunityHistory WHERE StageName = 'Discovery'").fetchone()
     assert hist[0] == 4
     # Nothing is left in the staging tables for the next call.
-    left = sf_org.store.conn.execute("SELECT name FROM temp.sqlite_master "
+    left = raw(sf_org).execute("SELECT name FROM temp.sqlite_master "
                                      "WHERE type = 'table' AND name LIKE '\\_upd%' ESCAPE '\\'")
     for (name,) in left:
-        assert sf_org.store.conn.execute(f"SELECT COUNT(*) FROM temp.{name}").fetchone()[0] == 0
+        assert raw(sf_org).execute(f"SELECT COUNT(*) FROM temp.{name}").fetchone()[0] == 0
 
 
 def test_numbers_out_of_range_and_invalid_text_are_record_errors(sf_org: Org) -> None:

@@ -22,6 +22,7 @@ from simple_salesforce.exceptions import (
 
 from sforg_sim import Org
 from sforg_sim.rest import mock_org, serve
+from sforg_sim.rest.auth import sessions
 
 DAY = 24 * 3600
 
@@ -45,7 +46,7 @@ class Env:
 
     def login(self, **kw: Any) -> Salesforce:
         """A SOAP username/password/token login (re-logs in on 401)."""
-        s = self.org.sessions
+        s = sessions(self.org)
         return Salesforce(username=s.username, password=s.password,
                           security_token=kw.pop("security_token", s.security_token),
                           domain=self.domain, session=self.session, **kw)
@@ -55,7 +56,7 @@ class Env:
 def org() -> Iterator[Org]:
     o = Org()
     yield o
-    o.store.conn.close()
+    o.close()
 
 
 @pytest.fixture(params=["mock", "server"])
@@ -91,7 +92,7 @@ def test_soap_login_gives_a_working_session(env: Env) -> None:
     assert sf.session_id.startswith(env.org.org_id[:15] + "!")
     assert f"https://{sf.sf_instance}" == env.instance_url
     assert sf.query("SELECT Username FROM User")["records"][0]["Username"] == \
-        env.org.sessions.username
+        sessions(env.org).username
 
 
 def test_soap_login_with_wrong_token_is_invalid_login(env: Env) -> None:
@@ -102,7 +103,7 @@ def test_soap_login_with_wrong_token_is_invalid_login(env: Env) -> None:
 
 
 def test_oauth_password_client_credentials_and_jwt_grants(env: Env) -> None:
-    s = env.org.sessions
+    s = sessions(env.org)
     sf = Salesforce(username=s.username, password=s.password, consumer_key=s.consumer_key,
                     consumer_secret=s.consumer_secret, domain=env.domain, session=env.session)
     assert sf.limits()["DailyApiRequests"]["Max"] == 440_000
@@ -131,7 +132,7 @@ def test_expired_session_relogs_in_or_raises(env: Env) -> None:
     sf = env.login()
     direct = env.direct()
     first = sf.session_id
-    env.org.sessions.expire_all()
+    sessions(env.org).expire_all()
     assert sf.limits()["DailyApiRequests"]["Max"] > 0  # 401, SOAP re-login, retry
     assert sf.session_id != first
     with pytest.raises(SalesforceExpiredSession) as e:
@@ -216,14 +217,14 @@ def test_limits_and_api_usage_follow_the_org(env: Env) -> None:
     sf = env.direct()
     for _ in range(4):
         body = sf.limits()
-    used = env.org.limits_state.api.used()
+    used = env.org.org_limits.api_used()
     assert body["DailyApiRequests"]["Remaining"] == 440_000 - used
     assert sf.api_usage["api-usage"].used == used
     assert sf.api_usage["api-usage"].total == 440_000
-    before = env.org.limits_state.api.used()
+    before = env.org.org_limits.api_used()
     sf.restful("composite/sobjects", method="POST", json={"records": [
         {"attributes": {"type": "Account"}, "Name": f"A{i}"} for i in range(200)]})
-    assert env.org.limits_state.api.used() == before + 1  # a collection counts once
+    assert env.org.org_limits.api_used() == before + 1  # a collection counts once
 
 
 # --- composite --------------------------------------------------------------------------

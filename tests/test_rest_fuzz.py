@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from sforg_sim import Org
 from sforg_sim.rest import mock_org
+from sforg_sim.rest.auth import sessions
 from sforg_sim.rest.dispatch import handle
 from sforg_sim.rest.messages import Request
 
@@ -66,7 +67,7 @@ def org() -> Iterator[Org]:
     o = Org()
     o.load_scenario("small", records=40)
     yield o
-    o.store.conn.close()
+    o.close()
 
 
 @settings(max_examples=300, deadline=None, derandomize=True,
@@ -81,7 +82,7 @@ def test_dispatch_never_answers_500(org: Org, method: str, path: str, query: str
                                     body: bytes, content_type: str, authed: bool) -> None:
     headers = {"Content-Type": content_type, "SOAPAction": "login"}
     if authed:
-        headers["Authorization"] = "Bearer " + org.sessions.create()
+        headers["Authorization"] = "Bearer " + sessions(org).create()
     resp = handle(org, Request(method, path, query, headers, body,
                                "https://sim.my.salesforce.com"))
     assert resp.status != 500 or "Soap" in path, (resp.status, resp.body[:300])

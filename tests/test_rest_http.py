@@ -23,7 +23,7 @@ BASE = "https://sim.my.salesforce.com/services/data/v59.0"
 def org() -> Iterator[Org]:
     o = Org()
     yield o
-    o.store.conn.close()
+    o.close()
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_versions_are_uncounted_and_carry_no_limit_header(sim: MockOrg, org: Org
     assert versions[0] == "50.0" and "59.0" in versions
     assert r.json()[9] == {"label": "Winter '24", "url": "/services/data/v59.0",
                            "version": "59.0"}
-    assert org.limits_state.api.used() == 0
+    assert org.org_limits.api_used() == 0
 
 
 def test_every_counted_response_carries_usage_including_errors(sim: MockOrg) -> None:
@@ -75,7 +75,7 @@ def test_unauthenticated_is_401_list_body_and_uncounted(sim: MockOrg, org: Org) 
         assert r.status_code == 401
         assert r.json() == [{"message": "Session expired or invalid",
                              "errorCode": "INVALID_SESSION_ID", "fields": []}]
-    assert org.limits_state.api.used() == 0
+    assert org.org_limits.api_used() == 0
 
 
 def test_unknown_route_version_and_method(sim: MockOrg) -> None:

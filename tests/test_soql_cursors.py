@@ -9,6 +9,7 @@ import pytest
 from sforg_sim import Org
 from sforg_sim.errors import SalesforceError
 from sforg_sim.soql import CURSOR_LIFETIME
+from sqlhelp import raw
 
 
 @pytest.fixture
@@ -16,7 +17,7 @@ def org() -> Any:
     o = Org()
     o.insert("Account", [{"Name": f"n{i:04d}"} for i in range(2500)])
     yield o
-    o.store.conn.close()
+    o.close()
 
 
 def walk(org: Org, body: dict[str, Any]) -> list[str]:
@@ -90,7 +91,7 @@ def test_cursor_is_a_temp_table_not_python_rows(org: Org) -> None:
     body = org.query("SELECT Name FROM Account")
     loc = body["nextRecordsUrl"].rsplit("/", 1)[1].split("-")[0]
     cur = org.soql.cursors.get(loc)
-    n = org.store.conn.execute(f"SELECT COUNT(*) FROM {cur.table}").fetchone()[0]
+    n = raw(org).execute(f"SELECT COUNT(*) FROM {cur.table}").fetchone()[0]
     assert n == cur.total == 2500
     assert not any(isinstance(v, list) for v in vars(cur).values())
 

@@ -23,6 +23,7 @@ from tests.soql_reference import KINDS, Atom, Bool, Q, aggregate, evaluate, key_
 
 from sforg_sim import Org
 from sforg_sim.schema import Field
+from sqlhelp import raw
 
 TEXT_ALPHABET = "aAbB_%'\\ "
 DAYS = ["2025-12-31", "2026-01-01", "2026-01-04", "2026-01-05", "2026-01-06", "2026-02-01"]
@@ -292,7 +293,7 @@ def test_row_queries_match_reference(data: list[tuple[dict[str, Any], bool]], q:
     try:
         check_rows(org, load(org, data), q)
     finally:
-        org.store.conn.close()
+        org.close()
 
 
 _NULL_ROW = {"Label__c": None, "Code__c": None, "Qty__c": None, "Score__c": None,
@@ -315,7 +316,7 @@ def test_aggregate_queries_match_reference(data: list[tuple[dict[str, Any], bool
     try:
         check_aggs(org, load(org, data), q)
     finally:
-        org.store.conn.close()
+        org.close()
 
 
 def test_reference_sorts_underscore_after_letters() -> None:

@@ -18,7 +18,7 @@ def org() -> Any:
                               "CloseDate": "2026-01-05", "AccountId": acc,
                               "External_ID__c": "e1"}])
     yield o
-    o.store.conn.close()
+    o.close()
 
 
 def err(org: Org, soql: str, **binds: Any) -> SalesforceError:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from sforg_sim import Org
 from sforg_sim.errors import SalesforceError
+from sqlhelp import raw
 
 DOCUMENTED = {"MALFORMED_QUERY", "INVALID_FIELD", "INVALID_TYPE", "NUMBER_OUTSIDE_VALID_RANGE",
               "INVALID_QUERY_FILTER_OPERATOR", "EXCEEDED_ID_LIMIT"}
@@ -38,7 +39,7 @@ def org() -> Any:
     o.insert("Opportunity", [{"Name": "o", "StageName": "Discovery", "CloseDate":
                               "2026-01-01", "AccountId": acc, "Amount": 20}])
     yield o
-    o.store.conn.close()
+    o.close()
 
 
 def run(org: Org, text: str) -> None:

@@ -21,6 +21,7 @@ from sforg_sim import Org
 from sforg_sim.apex import Context, Queueable
 from sforg_sim.replay import replay
 from sforg_sim.soql.conditions import plain_json_upper
+from sqlhelp import raw
 
 BY_EXT = "SELECT Name, StageName FROM Opportunity WHERE External_ID__c IN :ext ORDER BY Name"
 
@@ -36,7 +37,7 @@ def _opps(org: Org, n: int) -> list[str]:
 def org() -> Any:
     o = Org()
     yield o
-    o.store.conn.close()
+    o.close()
 
 
 def stages(org: Org, n: int = 3) -> list[str]:
@@ -75,7 +76,7 @@ def test_a_write_to_another_table_keeps_the_entry(org: Org) -> None:
 def test_a_write_nobody_reports_is_seen(org: Org) -> None:
     _opps(org, 3)
     stages(org)
-    org.store.conn.execute("UPDATE Opportunity SET StageName = 'Raw', StageName__sk = 'RAW' "
+    raw(org).execute("UPDATE Opportunity SET StageName = 'Raw', StageName__sk = 'RAW' "
                            "WHERE External_ID__c = 'ext2'")
     assert stages(org) == ["Prospecting", "Prospecting", "Raw"]
 
@@ -190,7 +191,7 @@ class CacheDifferential(RuleBasedStateMachine):
 
     @rule(i=st.integers(0, 5), stage=st.sampled_from(["A", "B"]))
     def raw_write(self, i: int, stage: str) -> None:
-        self.both(lambda o: o.store.conn.execute(
+        self.both(lambda o: raw(o).execute(
             "UPDATE Opportunity SET StageName = ?, StageName__sk = ? WHERE External_ID__c = ?",
             (stage, stage.upper(), f"ext{i}")))
 
@@ -245,8 +246,8 @@ class CacheDifferential(RuleBasedStateMachine):
             self.plain.query_records(BY_EXT, include_deleted=True, ext=["ext1"])
 
     def teardown(self) -> None:
-        self.cached.store.conn.close()
-        self.plain.store.conn.close()
+        self.cached.close()
+        self.plain.close()
 
 
 def _id(o: Org, i: int) -> str:
@@ -270,7 +271,7 @@ def test_v1_replay_reports_the_same_with_and_without_the_cache() -> None:
         reports.append(r.to_json())
         if size is None:
             assert org.soql.results.hits > 0
-        org.store.conn.close()
+        org.close()
     assert reports[0] == reports[1]
 
 
@@ -287,4 +288,4 @@ def test_a_new_storage_index_starts_a_new_plan() -> None:
     org.add_storage_index("Opportunity", ["StageName", "Name"])
     names = [r["Name"] for o in (0, 50) for r in org.query_records(q, o=o)]
     assert len(names) == len(set(names)) == 100
-    org.store.conn.close()
+    org.close()

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from sforg_sim import Org, ids
+from sqlhelp import raw
 
 
 def _opp(i: int, **kw: Any) -> dict[str, Any]:
@@ -18,7 +19,7 @@ def _opp(i: int, **kw: Any) -> dict[str, Any]:
 def org() -> Any:
     o = Org()
     yield o
-    o.store.conn.close()
+    o.close()
 
 
 def names(body: dict[str, Any], key: str = "Name") -> list[Any]:
@@ -191,7 +192,7 @@ def date_org() -> Any:
     o.insert("Opportunity", [_opp(i, CloseDate=(start + i * D).isoformat())
                              for i in range(1200)])  # 2024-12-01 .. 2028-03-14
     yield o
-    o.store.conn.close()
+    o.close()
 
 
 def test_datetime_literals_follow_the_simclock(org: Org) -> None:
@@ -312,12 +313,12 @@ def test_keyset_page_uses_the_sort_key_index(org: Org) -> None:
     q = ("SELECT Id, External_ID__c, StageName FROM Opportunity WHERE External_ID__c > "
          ":last ORDER BY External_ID__c LIMIT 500")
     plan = org.soql.plan(q)
-    rows = org.store.conn.execute("EXPLAIN QUERY PLAN " + plan.sql, ["X", 500, 0]).fetchall()
+    rows = raw(org).execute("EXPLAIN QUERY PLAN " + plan.sql, ["X", 500, 0]).fetchall()
     detail = " ".join(r[-1] for r in rows)
     assert "USING INDEX Opportunity__External_ID__c (External_ID__c__sk>?)" in detail
     assert "TEMP B-TREE" not in detail  # the index also gives the order
     like = org.soql.plan("SELECT COUNT(Id) FROM Opportunity WHERE External_ID__c LIKE 'ab%'")
-    rows = org.store.conn.execute("EXPLAIN QUERY PLAN " + like.sql,
+    rows = raw(org).execute("EXPLAIN QUERY PLAN " + like.sql,
                                   [f(None) for f in like.params] + [1, 0]).fetchall()
     assert "External_ID__c__sk>? AND External_ID__c__sk<?" in " ".join(r[-1] for r in rows)
 

@@ -12,6 +12,7 @@ import pytest
 
 from sforg_sim import Org
 from sforg_sim.errors import SalesforceError
+from sqlhelp import raw
 
 CHECK = ("SELECT StageName, COUNT(Id) cnt FROM Opportunity "
          "WHERE External_ID__c LIKE 'externalOpp%' GROUP BY StageName")
@@ -21,7 +22,7 @@ INDEX = "Opportunity__$ix__StageName__External_ID__c"
 def _plan(org: Org, soql: str) -> str:
     plan = org.soql.plan(soql)
     params = [f(None) for f in plan.params] + [-1, 0]
-    rows = org.store.conn.execute("EXPLAIN QUERY PLAN " + plan.sql, params).fetchall()
+    rows = raw(org).execute("EXPLAIN QUERY PLAN " + plan.sql, params).fetchall()
     return " | ".join(r[-1] for r in rows)
 
 
@@ -45,7 +46,7 @@ def test_massive_upload_declares_the_check_index(seeded: Org) -> None:
 def test_answers_are_the_same_without_the_index(seeded: Org, tmp_path: Path) -> None:
     seeded.save(tmp_path / "o.db")
     plain = Org.open(tmp_path / "o.db", in_memory=True)
-    plain.store.conn.execute(f'DROP INDEX "{INDEX}"')
+    raw(plain).execute(f'DROP INDEX "{INDEX}"')
     assert INDEX not in _plan(plain, CHECK)
     queries = [
         CHECK,
@@ -69,7 +70,7 @@ def test_writes_keep_the_index_in_step() -> None:
     counts = _counts(org)
     assert counts["Qualification"] == 249
     assert sum(counts.values()) == 599  # the deleted record is out of the count
-    assert org.store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert raw(org).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_count_id_counts_records_and_parent_ids_skip_nulls() -> None:
@@ -125,7 +126,7 @@ def test_a_partition_range_bounds_the_search_not_the_like_prefix(seeded: Org) ->
         steps[0] += 1
         return 0
 
-    conn = seeded.store.conn
+    conn = raw(seeded)
     conn.set_progress_handler(tick, 100)
     held, seeded.soql.results.max_rows = seeded.soql.results.max_rows, 0  # count SQLite's work
     try:

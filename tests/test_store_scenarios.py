@@ -10,13 +10,14 @@ import pytest
 from sforg_sim import Org
 from sforg_sim.errors import InvalidOrNullForRestrictedPicklist, NumberOutsideValidRange
 from sforg_sim.scenarios import SOURCE_OBJECT, external_id
+from sqlhelp import raw
 
 
 def _sorted_by_sort_key(org: Org, values: list[str]) -> list[str]:
     org.insert("Opportunity", [{"Name": v, "StageName": "Prospecting",
                                 "CloseDate": "2026-01-01", "External_ID__c": v}
                                for v in values])
-    return [r[0] for r in org.store.conn.execute(
+    return [r[0] for r in raw(org).execute(
         'SELECT External_ID__c FROM Opportunity ORDER BY "External_ID__c__sk", rowid')]
 
 
@@ -29,7 +30,7 @@ def test_text_sorts_by_its_upper_case_form(sf_org: Org) -> None:
 
 def test_sort_key_is_unicode_upper_case(sf_org: Org) -> None:
     _sorted_by_sort_key(sf_org, ["straße"])
-    row = sf_org.store.conn.execute('SELECT "External_ID__c__sk" FROM Opportunity').fetchone()
+    row = raw(sf_org).execute('SELECT "External_ID__c__sk" FROM Opportunity').fetchone()
     assert row == ("STRASSE",)
 
 
@@ -49,7 +50,7 @@ def test_describe_has_the_rest_shape() -> None:
 
 def _digest(org: Org, table: str) -> str:
     h = hashlib.sha256()
-    for row in org.store.conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid'):
+    for row in raw(org).execute(f'SELECT * FROM "{table}" ORDER BY rowid'):
         h.update(repr(row).encode())
     return h.hexdigest()
 
@@ -68,7 +69,7 @@ def test_scenarios_are_deterministic(scenario: str) -> None:
 def test_massive_upload_matches_the_team_setup() -> None:
     org = Org()
     org.load_scenario("massive-upload", records=1000)
-    conn = org.store.conn
+    conn = raw(org)
     ext = [r[0] for r in conn.execute('SELECT External_ID__c FROM Opportunity ORDER BY rowid')]
     assert ext == [external_id(i) for i in range(1, 1001)]
     assert ext[0] == "externalOpp0000001"
@@ -114,7 +115,7 @@ def test_save_and_open_round_trip(tmp_path: Path) -> None:
     # Ids continue where the saved org stopped, and writes land in the reopened org.
     [r] = again.insert("Opportunity", [{"Name": "n", "StageName": "Discovery",
                                         "CloseDate": "2026-01-01", "Note__c": "hi"}])
-    assert r["id"] > max(x[0] for x in org.store.conn.execute('SELECT Id FROM Opportunity'))
+    assert r["id"] > max(x[0] for x in raw(org).execute('SELECT Id FROM Opportunity'))
     again.close()
 
 
@@ -124,7 +125,7 @@ def test_open_in_memory_leaves_the_file_alone(tmp_path: Path) -> None:
     path = tmp_path / "o.sforg"
     org.save(path)
     copy = Org.open(path, in_memory=True)
-    opp = copy.store.conn.execute('SELECT Id FROM Opportunity LIMIT 1').fetchone()[0]
+    opp = raw(copy).execute('SELECT Id FROM Opportunity LIMIT 1').fetchone()[0]
     copy.delete("Opportunity", [opp])
     untouched = Org.open(path)
     assert untouched.get("Opportunity", opp)["IsDeleted"] is False

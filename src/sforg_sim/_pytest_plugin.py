@@ -59,7 +59,7 @@ def sf_org() -> Iterator[Any]:
     try:
         yield org
     finally:
-        org.store.conn.close()
+        org.close()
 
 
 @dataclass

@@ -49,7 +49,7 @@ from .store import quote, sk_column
 if TYPE_CHECKING:
     from .apex.engine import AsyncEngine
     from .apex.faults import FaultSchedule
-    from .org import Org
+    from .core import OrgCore
 
 __all__ = ["ENDPOINT", "DataCloudSource", "SourceQuery", "parse_sql"]
 
@@ -162,7 +162,7 @@ def parse_sql(sql: str) -> SourceQuery:
 class DataCloudSource:
     """The Data Cloud object behind ``callout:DataCloud``, read with real paging styles."""
 
-    def __init__(self, org: Org, object_name: str = SOURCE_OBJECT, *,
+    def __init__(self, org: OrgCore, object_name: str = SOURCE_OBJECT, *,
                  charge_api: bool = True, unstable_order: bool = True,
                  segment_rows: int = 12_500, order_variants: int = 64,
                  max_offset: int = 2_000, seed: int = 0,
@@ -350,7 +350,7 @@ class DataCloudSource:
         sql = (f"SELECT {', '.join(map(quote, cols))} FROM {quote(self.obj.name)} "
                f"WHERE {where} ORDER BY {self._order_col(order)}{d}, rowid{d} "
                f"LIMIT ? OFFSET ?")
-        return self.org.store.conn.execute(sql, [*params, limit, offset]).fetchall()
+        return self.org.store.read(sql, [*params, limit, offset])
 
     def _matching(self, q: SourceQuery, order: str | None, desc: bool) -> array[int]:
         """Rowids matching ``q``'s WHERE in order (storage order without ``order``)."""
@@ -362,7 +362,7 @@ class DataCloudSource:
         where, params = self._where_sql(q)
         d = " DESC" if desc else ""
         by = f"{self._order_col(order)}{d}, rowid{d}" if order else "rowid"
-        out = array("q", (r[0] for r in self.org.store.conn.execute(
+        out = array("q", (r[0] for r in self.org.store.scan(
             f"SELECT rowid FROM {quote(self.obj.name)} WHERE {where} ORDER BY {by}", params)))
         self._matches[key] = out
         if len(self._matches) > 64:
@@ -373,8 +373,7 @@ class DataCloudSource:
         return self._rng.randrange(self.order_variants)
 
     def _perm(self, variant: int) -> list[int]:
-        top = self.org.store.conn.execute(
-            f"SELECT MAX(rowid) FROM {quote(self.obj.name)}").fetchone()[0] or 0
+        top = self.org.store.max_rowid(self.obj)
         n_seg = top // self.segment_rows + 1
         while len(self._perms) <= variant:
             p = list(range(n_seg))
@@ -445,7 +444,7 @@ class DataCloudSource:
         ids = list(rowids)
         sql = (f"SELECT rowid, {', '.join(map(quote, cols))} FROM {quote(self.obj.name)} "
                f"WHERE rowid IN ({','.join('?' * len(ids))})")
-        got = {r[0]: r[1:] for r in self.org.store.conn.execute(sql, ids)}
+        got = {r[0]: r[1:] for r in self.org.store.scan(sql, ids)}
         return [got[r] for r in ids if r in got]
 
 

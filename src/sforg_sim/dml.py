@@ -223,9 +223,9 @@ class Dml:
                 continue
             col = sk_column(f.name) if f.sort_key else f.name
             key = values[f.name].upper() if f.sort_key else values[f.name]
-            row = self.store.conn.execute(
+            row = self.store.read_one(
                 f'SELECT "Id" FROM {quote(obj.name)} WHERE {quote(col)} = ? AND "Id" IS NOT ?',
-                (key, exclude)).fetchone()
+                (key, exclude))
             if row:
                 return DuplicateValue(
                     f"duplicate value found: {f.name} duplicates value on record with id: "
@@ -362,13 +362,13 @@ class Dml:
             if f.sort_key:
                 targets.append(sk_column(f.name))
                 values.append([v.upper() if v is not None else None for v in col])
-        conn, t = self.store.conn, quote(obj.name)
+        store, t = self.store, quote(obj.name)
         tmp = self._staging(len(values))
         slots = ", ".join(f"c{j}" for j in range(len(values)))
         try:
             # Inside the try: a value SQLite refuses part-way through must not leave rows
             # behind for the next update of this width to apply.
-            conn.executemany(f"INSERT INTO {tmp} (Id, {slots}) "
+            store.write_many(tmp, f"INSERT INTO {tmp} (Id, {slots}) "
                              f"VALUES (?{', ?' * len(values)})", zip(ids18, *values))
             # One pass finds each record: -1 deleted, 1 a tracked field changes (a history
             # row), 0 otherwise, NULL missing. A correlated subquery, not a join: the
@@ -378,17 +378,17 @@ class Dml:
             changes = [f'o.{quote(c)} IS NOT u.c{j}' for j, c in enumerate(targets)
                        if c in tracked]
             changed = f" WHEN {' OR '.join(changes)} THEN 1" if changes else ""
-            found = conn.execute(
+            found = store.read(
                 f'SELECT u.Id, (SELECT CASE WHEN o."IsDeleted" THEN -1{changed} ELSE 0 END '
-                f'FROM {t} o WHERE o."Id" = u.Id) FROM {tmp} u ORDER BY u.n').fetchall()
+                f'FROM {t} o WHERE o."Id" = u.Id) FROM {tmp} u ORDER BY u.n')
             flags = {f for _, f in found}
             if None in flags or -1 in flags:
                 return None  # a missing or deleted record: the slow path names it
             history = [rid for rid, f in found if f == 1] if 1 in flags else []
             now, user = self.now(), self.user()
-            with self.store.savepoint():
-                conn.execute(
-                    f"UPDATE {t} SET ({', '.join(map(quote, targets))}) = "
+            with store.savepoint():
+                store.write(
+                    obj.name, f"UPDATE {t} SET ({', '.join(map(quote, targets))}) = "
                     f"(SELECT {slots} FROM {tmp} u WHERE u.Id = {t}.\"Id\"), "
                     f'"LastModifiedDate" = ?, "SystemModstamp" = ?, "LastModifiedById" = ? '
                     f'WHERE "Id" IN (SELECT Id FROM {tmp})', (now, now, user))
@@ -396,7 +396,7 @@ class Dml:
         except (sqlite3.IntegrityError, OverflowError):
             return None  # a unique clash or an unstorable number: the slow path names it
         finally:
-            conn.execute(f"DELETE FROM {tmp}")
+            store.write(tmp, f"DELETE FROM {tmp}")
         return [{"id": rid, "success": True, "errors": []} for rid in ids18]
 
     def _staging(self, width: int) -> str:
@@ -408,9 +408,10 @@ class Dml:
         # IF NOT EXISTS every time: the store may have swapped its connection (an org
         # loaded into memory), and temp tables live per connection.
         cols = "".join(f", c{j}" for j in range(width))
-        self.store.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS _upd{width} "
+        table = f"temp._upd{width}"
+        self.store.write(table, f"CREATE TEMP TABLE IF NOT EXISTS _upd{width} "
                                 f"(n INTEGER PRIMARY KEY, Id TEXT UNIQUE{cols})")
-        return f"temp._upd{width}"
+        return table
 
     def _update_plan(self, obj: SObjectDef,
                      keys: tuple[str, ...]) -> list[tuple[str, Field]] | None:
@@ -471,7 +472,7 @@ class Dml:
             sql = self.store.update_sql(obj, fields)
             try:
                 with self.store.savepoint():
-                    self.store.conn.executemany(sql, [
+                    self.store.write_many(obj.name, sql, [
                         self.store.update_params(fields, [p.values[n] for n in names],
                                                  p.values["Id"]) for p in group])
                 ok = group
@@ -480,7 +481,7 @@ class Dml:
                 for p in group:
                     try:
                         with self.store.savepoint():
-                            self.store.conn.execute(sql, self.store.update_params(
+                            self.store.write(obj.name, sql, self.store.update_params(
                                 fields, [p.values[n] for n in names], p.values["Id"]))
                         ok.append(p)
                     except sqlite3.IntegrityError:
@@ -518,7 +519,7 @@ class Dml:
             k = k.upper() if key_field.sort_key else k
             keys[i] = k
             counts[k] = counts.get(k, 0) + 1
-        matches = self._match(obj, key_field, set(keys.values()))
+        matches = self.match(obj, key_field, set(keys.values()))
         inserts: list[int] = []
         updates: list[tuple[int, str]] = []
         for i, k in keys.items():
@@ -549,7 +550,9 @@ class Dml:
                 return self._rolled_back(results)
         return [r for r in results if r is not None]
 
-    def _match(self, obj: SObjectDef, f: Field, keys: set[Any]) -> dict[Any, list[str]]:
+    def match(self, obj: SObjectDef, f: Field, keys: set[Any]) -> dict[Any, list[str]]:
+        """``{key: [ids of live records whose field f holds it]}`` for an External ID (or
+        Id) field; keys are comparison keys (upper case for case-insensitive fields)."""
         col = sk_column(f.name) if f.sort_key else f.name
         out: dict[Any, list[str]] = {}
         kl = sorted(keys)
@@ -557,7 +560,7 @@ class Dml:
             chunk = kl[i:i + 500]
             q = (f'SELECT {quote(col)}, "Id" FROM {quote(obj.name)} WHERE "IsDeleted" = 0 '
                  f'AND {quote(col)} IN ({",".join("?" * len(chunk))}) ORDER BY "Id"')
-            for k, rid in self.store.conn.execute(q, chunk):
+            for k, rid in self.store.read(q, chunk):
                 out.setdefault(k, []).append(rid)
         return out
 
@@ -592,8 +595,8 @@ class Dml:
         if all_or_none and any(r is not None for r in results):
             return self._rolled_back(results)
         now, user = self.now(), self.user()
-        self.store.conn.executemany(
-            f'UPDATE {quote(obj.name)} SET "IsDeleted" = 1, "LastModifiedDate" = ?, '
+        self.store.write_many(
+            obj.name, f'UPDATE {quote(obj.name)} SET "IsDeleted" = 1, "LastModifiedDate" = ?, '
             f'"SystemModstamp" = ?, "LastModifiedById" = ? WHERE "Id" = ?',
             [(now, now, user, rid) for _, rid in todo])
         for i, rid in todo:

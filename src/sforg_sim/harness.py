@@ -361,8 +361,9 @@ class Session:
         if remaining:
             org.set_api_remaining(max(0, min(remaining)))
         parts = scenario.partitioning.parts
-        start = {r[0]: (r[1], r[2]) for r in org.store.conn.execute(
-            f'SELECT "Id", "{kf}", "StageName" FROM "Opportunity" WHERE "IsDeleted" = 0')}
+        opp = org.schema.get("Opportunity")
+        start = {r[0]: (r[1], r[2]) for r in org.store.select(
+            opp, ["Id", kf, "StageName"], '"IsDeleted" = 0')}
         scope = {rid: i for rid, (key, _) in start.items()
                  if (i := scenario.partitioning.index_of(key)) is not None}
         n = len(parts)
@@ -540,8 +541,9 @@ class Session:
             if job.status == "Failed" and job.error is not None:
                 rec.failures.append(f"partition {p}: {job.error.error_code}: "
                                     f"{job.error.message}")
-        rec.final = {r[0]: (r[1], r[2], bool(r[3])) for r in self.org.store.conn.execute(
-            f'SELECT "Id", "{self.key_field}", "StageName", "IsDeleted" FROM "Opportunity"')}
+        rec.final = {r[0]: (r[1], r[2], bool(r[3])) for r in self.org.store.select(
+            self.org.schema.get("Opportunity"),
+            ["Id", self.key_field, "StageName", "IsDeleted"])}
         rec.fired = dict(self.faults.fired)
         engine.dml_listeners.remove(self._on_dml)
         engine.event_listeners.remove(self._on_event)
@@ -549,7 +551,7 @@ class Session:
 
     def close(self) -> None:
         """Release the org's database."""
-        self.org.store.conn.close()
+        self.org.close()
 
 
 def _load(org: Org, ds: Dataset) -> None:

@@ -46,15 +46,15 @@ def write_history(store: Store, schema: Schema, obj: SObjectDef, record_ids: Seq
             params.append(fixed[c])
         else:
             exprs.append(f"o.{quote(c)}")  # a tracked field (or its sort key)
-    conn = store.conn
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _history_ids "
-                 "(n INTEGER PRIMARY KEY, hid TEXT, oid TEXT)")
-    conn.executemany("INSERT INTO temp._history_ids (hid, oid) VALUES (?, ?)",
+    tmp = "temp._history_ids"
+    store.write(tmp, "CREATE TEMP TABLE IF NOT EXISTS _history_ids "
+                     "(n INTEGER PRIMARY KEY, hid TEXT, oid TEXT)")
+    store.write_many(tmp, f"INSERT INTO {tmp} (hid, oid) VALUES (?, ?)",
                      zip(store.new_ids(hist, len(record_ids)), record_ids))
     try:
-        conn.execute(
-            f"INSERT INTO {quote(hist.name)} ({', '.join(cols)}) "
+        store.write(
+            hist.name, f"INSERT INTO {quote(hist.name)} ({', '.join(cols)}) "
             f"SELECT {', '.join(exprs)} FROM temp._history_ids m "
             f'JOIN {quote(obj.name)} o ON o."Id" = m.oid ORDER BY m.n', params)
     finally:
-        conn.execute("DELETE FROM temp._history_ids")
+        store.write(tmp, f"DELETE FROM {tmp}")

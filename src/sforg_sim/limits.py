@@ -11,6 +11,7 @@ the stricter and therefore safer behaviour for tests.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from typing import Any
 
@@ -109,33 +110,81 @@ class RollingCounter:
 
 
 class Limits:
-    """All org limits the simulator tracks, on the org's SimClock."""
+    """All org limits the simulator tracks, on the org's SimClock: the one public model.
+
+    Every method is atomic under the model's own lock (the threaded HTTPS server, the async
+    engine and the REST handlers charge it concurrently), so callers never touch the
+    counters directly: a check and its charge happen in one step.
+    """
 
     def __init__(self, clock: SimClock, edition: str = "enterprise", licenses: int = 10) -> None:
         self.edition = edition.lower()
         self.licenses = licenses
+        self._lock = threading.RLock()
         api = api_allocation(edition, licenses)
-        self.api = RollingCounter(clock, api)
-        self.async_apex = RollingCounter(clock, max(250_000, 200 * licenses))
-        self.bulk_batches = RollingCounter(clock, 15_000)
-        self.bulk_v2_query_jobs = RollingCounter(clock, 10_000)
+        self._api = RollingCounter(clock, api)
+        self._async_apex = RollingCounter(clock, max(250_000, 200 * licenses))
+        self._bulk_batches = RollingCounter(clock, 15_000)
+        self._bulk_v2_query_jobs = RollingCounter(clock, 10_000)
 
     def charge_api(self, n: int = 1) -> None:
         """Count ``n`` inbound API requests, or raise REQUEST_LIMIT_EXCEEDED (403)."""
-        if self.api.would_exceed(n):
-            raise RequestLimitExceeded("TotalRequests Limit exceeded.")
-        self.api.add(n)
+        with self._lock:
+            if self._api.would_exceed(n):
+                raise RequestLimitExceeded("TotalRequests Limit exceeded.")
+            self._api.add(n)
+
+    def api_used(self) -> int:
+        """API requests counted in the current 24-hour window."""
+        with self._lock:
+            return self._api.used()
+
+    def api_max(self) -> int:
+        """The org's DailyApiRequests allocation."""
+        return self._api.maximum
 
     def set_api_remaining(self, remaining: int) -> None:
         """Make the window hold exactly ``max - remaining`` calls, recorded now."""
-        if remaining < 0 or remaining > self.api.maximum:
-            raise NumberOutsideValidRange(
-                f"remaining must be between 0 and {self.api.maximum}, got {remaining}")
-        self.api.set_used(self.api.maximum - remaining)
+        with self._lock:
+            if remaining < 0 or remaining > self._api.maximum:
+                raise NumberOutsideValidRange(
+                    f"remaining must be between 0 and {self._api.maximum}, got {remaining}")
+            self._api.set_used(self._api.maximum - remaining)
+
+    def charge_async_execution(self) -> bool:
+        """Count one async Apex execution; False (nothing counted) when the daily
+        DailyAsyncApexExecutions allocation is used up."""
+        with self._lock:
+            if self._async_apex.would_exceed(1):
+                return False
+            self._async_apex.add(1)
+            return True
+
+    def async_executions_used(self) -> int:
+        """Async Apex executions counted in the current 24-hour window."""
+        with self._lock:
+            return self._async_apex.used()
+
+    def charge_bulk_batches(self, n: int) -> None:
+        """Count ``n`` Bulk API batches (a Bulk 2.0 ingest job counts one per chunk of
+        records; nothing refuses the job when the count is over: Salesforce documents
+        the allocation, the simulator reports it in ``/limits``)."""
+        with self._lock:
+            self._bulk_batches.add(n)
+
+    def charge_bulk_query_job(self) -> bool:
+        """Count one Bulk API 2.0 query job; False (nothing counted) when the daily
+        DailyBulkV2QueryJobs allocation is used up."""
+        with self._lock:
+            if self._bulk_v2_query_jobs.would_exceed(1):
+                return False
+            self._bulk_v2_query_jobs.add(1)
+            return True
 
     def limit_info(self) -> str:
         """The ``Sforce-Limit-Info`` header value: ``api-usage=USED/MAX``."""
-        return f"api-usage={self.api.used()}/{self.api.maximum}"
+        with self._lock:
+            return f"api-usage={self._api.used()}/{self._api.maximum}"
 
     def body(self) -> dict[str, dict[str, int]]:
         """The ``GET /services/data/vXX.X/limits`` body."""
@@ -145,15 +194,19 @@ class Limits:
         def fixed(m: int) -> dict[str, int]:
             return {"Max": m, "Remaining": m}
 
+        with self._lock:
+            return self._body(entry, fixed)
+
+    def _body(self, entry: Any, fixed: Any) -> dict[str, dict[str, int]]:
         return {
             "ConcurrentAsyncGetReportInstances": fixed(200),
             "ConcurrentSyncReportRuns": fixed(20),
-            "DailyApiRequests": entry(self.api),
-            "DailyAsyncApexExecutions": entry(self.async_apex),
+            "DailyApiRequests": entry(self._api),
+            "DailyAsyncApexExecutions": entry(self._async_apex),
             "DailyAsyncApexTests": fixed(500),
-            "DailyBulkApiBatches": entry(self.bulk_batches),
+            "DailyBulkApiBatches": entry(self._bulk_batches),
             "DailyBulkV2QueryFileStorageMB": fixed(976_562),
-            "DailyBulkV2QueryJobs": entry(self.bulk_v2_query_jobs),
+            "DailyBulkV2QueryJobs": entry(self._bulk_v2_query_jobs),
             "DailyStreamingApiEvents": fixed(1_000_000),
             "DataStorageMB": fixed(5_120),
             "FileStorageMB": fixed(5_120),
@@ -164,16 +217,18 @@ class Limits:
 
     def state(self) -> dict[str, Any]:
         """A JSON-able snapshot, for org files."""
-        return {
-            "edition": self.edition, "licenses": self.licenses,
-            "api": self.api.state(), "async_apex": self.async_apex.state(),
-            "bulk_batches": self.bulk_batches.state(),
-            "bulk_v2_query_jobs": self.bulk_v2_query_jobs.state(),
-        }
+        with self._lock:
+            return {
+                "edition": self.edition, "licenses": self.licenses,
+                "api": self._api.state(), "async_apex": self._async_apex.state(),
+                "bulk_batches": self._bulk_batches.state(),
+                "bulk_v2_query_jobs": self._bulk_v2_query_jobs.state(),
+            }
 
     def restore(self, state: dict[str, Any]) -> None:
         """Inverse of :meth:`state`."""
-        self.api.restore(state["api"])
-        self.async_apex.restore(state["async_apex"])
-        self.bulk_batches.restore(state["bulk_batches"])
-        self.bulk_v2_query_jobs.restore(state["bulk_v2_query_jobs"])
+        with self._lock:
+            self._api.restore(state["api"])
+            self._async_apex.restore(state["async_apex"])
+            self._bulk_batches.restore(state["bulk_batches"])
+            self._bulk_v2_query_jobs.restore(state["bulk_v2_query_jobs"])

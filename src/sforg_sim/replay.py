@@ -132,10 +132,10 @@ def _in_scope(org: Org) -> int:
 
 def _count_range(org: Org, p: Partition, inclusive: bool) -> int:
     op = "<=" if inclusive else "<"
-    return int(org.store.conn.execute(
-        f'SELECT COUNT(*) FROM "Opportunity" WHERE "IsDeleted" = 0 AND '
+    return org.store.count(
+        org.schema.get("Opportunity"), '"IsDeleted" = 0 AND '
         f'"External_ID__c__sk" >= ? AND "External_ID__c__sk" {op} ?',
-        (p.start.upper(), p.end.upper())).fetchone()[0])
+        (p.start.upper(), p.end.upper()))
 
 
 def replay(org: Org, processor: str | Processor = "v2", *, partition_count: int = 10,
@@ -306,7 +306,7 @@ def _processed_in_scope(org: Org, written: Counter[str], faults: FaultSchedule) 
     """Written records still live and in scope (exact; cheap when nothing else changed)."""
     if not any(f.kind in ("delete", "insert") for f in faults.faults):
         return len(written)
-    live = org.store.conn.execute(
-        'SELECT "Id" FROM "Opportunity" WHERE "IsDeleted" = 0 AND '
+    live = org.store.select(
+        org.schema.get("Opportunity"), ["Id"], '"IsDeleted" = 0 AND '
         '"External_ID__c__sk" LIKE \'EXTERNALOPP%\'')
     return sum(1 for (rid,) in live if rid in written)

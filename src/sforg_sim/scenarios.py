@@ -17,8 +17,7 @@ rows draw from the pools.
 from __future__ import annotations
 
 import random
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,10 +28,10 @@ from .errors import (
     SalesforceError,
 )
 from .schema import Field
-from .store import quote
+from .store import Store, quote
 
 if TYPE_CHECKING:
-    from .org import Org
+    from .core import OrgCore
 
 __all__ = ["SCENARIOS", "SOURCE_OBJECT", "external_id", "load", "source_object_fields"]
 
@@ -58,7 +57,7 @@ def source_object_fields() -> list[Field]:
     ]
 
 
-def _ensure_source(org: Org) -> None:
+def _ensure_source(org: OrgCore) -> None:
     if SOURCE_OBJECT not in org.schema:
         org.add_object(SOURCE_OBJECT, source_object_fields())
 
@@ -76,26 +75,21 @@ def _pools(seed: int) -> dict[str, list[Any]]:
     }
 
 
-_ID_TABLES = """
-CREATE TEMP TABLE b62_1 (k INTEGER PRIMARY KEY, s TEXT, m INTEGER);
-CREATE TEMP TABLE b62_2 (k INTEGER PRIMARY KEY, s TEXT, m INTEGER);
-CREATE TEMP TABLE b62_3 (k INTEGER PRIMARY KEY, s TEXT, m INTEGER);
-"""
-
-
-def _id_tables(conn: sqlite3.Connection) -> None:
+def _id_tables(store: Store) -> None:
     """Base-62 digit tables: 1, 2 and 3 digits with their upper-case bit masks.
 
     Built by SQL cross joins from the 62 single digits, so the 238,328-row table costs a
     few milliseconds, and ids are then assembled by two primary-key joins per row.
     """
-    conn.executescript(_ID_TABLES)
-    conn.executemany("INSERT INTO b62_1 VALUES (?, ?, ?)",
+    for n in (1, 2, 3):
+        store.write(f"temp.b62_{n}", f"CREATE TEMP TABLE b62_{n} "
+                                      "(k INTEGER PRIMARY KEY, s TEXT, m INTEGER)")
+    store.write_many("temp.b62_1", "INSERT INTO b62_1 VALUES (?, ?, ?)",
                      [(k, ch, int("A" <= ch <= "Z")) for k, ch in enumerate(ids.BASE62)])
-    conn.execute("INSERT INTO b62_2 SELECT a.k * 62 + b.k, a.s || b.s, a.m | (b.m << 1) "
-                 "FROM b62_1 a, b62_1 b ORDER BY 1")
-    conn.execute("INSERT INTO b62_3 SELECT a.k * 3844 + b.k, a.s || b.s, a.m | (b.m << 1) "
-                 "FROM b62_1 a, b62_2 b ORDER BY 1")
+    store.write("temp.b62_2", "INSERT INTO b62_2 SELECT a.k * 62 + b.k, a.s || b.s, "
+                              "a.m | (b.m << 1) FROM b62_1 a, b62_1 b ORDER BY 1")
+    store.write("temp.b62_3", "INSERT INTO b62_3 SELECT a.k * 3844 + b.k, a.s || b.s, "
+                              "a.m | (b.m << 1) FROM b62_1 a, b62_2 b ORDER BY 1")
 
 
 def _id_join(prefix: str, start: int, records: int, alias: str) -> tuple[str, str]:
@@ -124,7 +118,7 @@ def _mix(i: str, seed: int) -> str:
     return f"(((({h1} | ({h1} >> 16)) - ({h1} & ({h1} >> 16))) * 73244475) % 4294967296)"
 
 
-def _massive(org: Org, records: int, seed: int) -> None:
+def _massive(org: OrgCore, records: int, seed: int) -> None:
     _ensure_source(org)
     opp = org.schema.get("Opportunity")
     hist = org.schema.get("OpportunityHistory")
@@ -136,8 +130,7 @@ def _massive(org: Org, records: int, seed: int) -> None:
     if not records:
         return
     starts = {o.name: store.reserve_ids(o, records) for o in (opp, hist, src)}
-    conn = store.conn
-    _id_tables(conn)
+    _id_tables(store)
     pools = _pools(seed)
     today = org.clock.today()
     probability = {"Prospecting": 10.0, "Discovery": 20.0, "Negotiation": 80.0,
@@ -150,15 +143,17 @@ def _massive(org: Org, records: int, seed: int) -> None:
         "stage": [(k, st, st.upper(), probability[st]) for k, st in enumerate(MASSIVE_STAGES)],
     }
     for name, rows in tables.items():
-        conn.execute(f"CREATE TEMP TABLE pool_{name} (k INTEGER PRIMARY KEY, v, u, p)")
-        conn.executemany(f"INSERT INTO pool_{name} (k, v, u{', p' if name == 'stage' else ''})"
-                         f" VALUES (?, ?, ?{', ?' if name == 'stage' else ''})", rows)
+        pool = f"temp.pool_{name}"
+        store.write(pool, f"CREATE TEMP TABLE pool_{name} (k INTEGER PRIMARY KEY, v, u, p)")
+        store.write_many(pool, f"INSERT INTO {pool} (k, v, u{', p' if name == 'stage' else ''})"
+                               f" VALUES (?, ?, ?{', ?' if name == 'stage' else ''})", rows)
     # One row per record: its number, its stage and a pick into the pools, drawn by hashing
     # the number with the seed (deterministic, and no Python call per row).
     h = _mix("i", seed)
-    conn.execute("CREATE TEMP TABLE seq (i INTEGER PRIMARY KEY, st INTEGER, pk INTEGER)")
-    conn.execute(
-        f"INSERT INTO seq WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+    store.write("temp.seq", "CREATE TEMP TABLE seq "
+                            "(i INTEGER PRIMARY KEY, st INTEGER, pk INTEGER)")
+    store.write(
+        "temp.seq", f"INSERT INTO seq WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
         f"FROM s WHERE i < {records}) SELECT i, h % {len(MASSIVE_STAGES)}, h / 8 "
         f"FROM (SELECT i, {h} AS h FROM s)")
     now, user = org.clock.stamp(), org.user_id
@@ -203,41 +198,13 @@ def _massive(org: Org, records: int, seed: int) -> None:
     # instead of 3; see benchmarks/README.md). bulk_load drops it and rebuilds it after.
     store.add_storage_index(opp, [opp.field("StageName"), opp.field("External_ID__c")])
     try:
-        bulk_load(org, [opp, hist, src], iter(statements))
+        store.bulk_load([opp, hist, src], statements)
     finally:
-        conn.executescript(
-            "DROP TABLE IF EXISTS seq; DROP TABLE IF EXISTS b62_1; DROP TABLE IF EXISTS b62_2;"
-            " DROP TABLE IF EXISTS b62_3;" + "".join(
-                f" DROP TABLE IF EXISTS pool_{name};" for name in tables))
+        for tmp in ["seq", "b62_1", "b62_2", "b62_3", *(f"pool_{n}" for n in tables)]:
+            store.write(f"temp.{tmp}", f"DROP TABLE IF EXISTS temp.{tmp}")
 
 
-def bulk_load(org: Org, objs: list[Any], statements: Iterator[str]) -> None:
-    """Run set-based INSERT statements fast: indexes dropped during the load, rebuilt after.
-
-    Only for generators that build rows correct by construction (scenarios); user data goes
-    through :class:`~sforg_sim.dml.Dml`. Everything happens in one transaction.
-    """
-    conn = org.store.conn
-    indexes = [ix for o in objs for ix in org.store.index_names(o)]
-    org.store.end_batch()  # called between async events: the engine's batch ends first
-    conn.execute("BEGIN")
-    try:
-        for name, _ in indexes:
-            conn.execute(f"DROP INDEX IF EXISTS {quote(name)}")
-        for stmt in statements:
-            conn.execute(stmt)
-        for _, stmt in indexes:
-            conn.execute(stmt)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        org.store.rolled_back()
-        raise
-    conn.execute("ANALYZE")
-    org.store.plans_changed()
-
-
-def _small(org: Org, records: int, seed: int) -> None:
+def _small(org: OrgCore, records: int, seed: int) -> None:
     _ensure_source(org)
     rng = random.Random(seed)
     pools = _pools(seed)
@@ -284,14 +251,14 @@ def _check(results: list[dict[str, Any]]) -> None:
         raise SalesforceError(f"scenario insert failed: {bad[0]['errors']}")
 
 
-SCENARIOS: dict[str, tuple[Callable[[Org, int, int], None], int]] = {
+SCENARIOS: dict[str, tuple[Callable[[OrgCore, int, int], None], int]] = {
     "massive-upload": (_massive, 2_000_000),
     "small": (_small, 300),
 }
 """name -> (loader, default record count)."""
 
 
-def load(org: Org, name: str, records: int | None = None, seed: int = 0) -> None:
+def load(org: OrgCore, name: str, records: int | None = None, seed: int = 0) -> None:
     """Seed scenario ``name`` into ``org`` with ``records`` records (default per scenario)."""
     if name not in SCENARIOS:
         raise InvalidOrNullForRestrictedPicklist(

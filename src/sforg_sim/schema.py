@@ -415,7 +415,8 @@ class SObjectDef:
         return cls(fields={f.name: f for f in fields}, **rest)
 
 
-def _id() -> Field:
+def id_field() -> Field:
+    """The ``Id`` field every object has (first column of every table)."""
     return Field("Id", "id", "Record ID", length=18, nillable=False, createable=False,
                  updateable=False, defaulted_on_create=True)
 
@@ -427,7 +428,8 @@ def _ref(name: str, to: str, rel: str, *, createable: bool = True, nillable: boo
                  defaulted_on_create=defaulted)
 
 
-def _audit() -> list[Field]:
+def audit_fields() -> list[Field]:
+    """The system fields every object has: IsDeleted and the created/modified audit."""
     ro: dict[str, Any] = {"createable": False, "updateable": False, "nillable": False,
                           "defaulted_on_create": True}
     return [
@@ -444,7 +446,7 @@ def _audit() -> list[Field]:
 
 def _obj(name: str, label: str, fields: Iterable[Field], **kw: Any) -> SObjectDef:
     prefix = kw.pop("key_prefix", None) or ids.KEY_PREFIXES[name]
-    fl = [_id(), *fields, *_audit()]
+    fl = [id_field(), *fields, *audit_fields()]
     return SObjectDef(name, prefix, label, {f.name: f for f in fl}, **kw)
 
 

@@ -44,7 +44,7 @@ from .jobs import Batchable, QueryLocator, Queueable, Schedulable, Stateful
 from .records import JobRows
 
 if TYPE_CHECKING:
-    from ..org import Org
+    from ..core import OrgCore
 
 __all__ = ["MAX_ACTIVE_BATCHES", "MAX_FLEX_QUEUE", "AsyncEngine", "Job"]
 
@@ -92,7 +92,7 @@ class _Trigger:
 class AsyncEngine:
     """Runs Batchable, Queueable and Schedulable jobs on ``org`` in simulated time."""
 
-    def __init__(self, org: Org, costs: CostModel = DEFAULT_COSTS,
+    def __init__(self, org: OrgCore, costs: CostModel = DEFAULT_COSTS,
                  faults: FaultSchedule | None = None, log_size: int = 10_000) -> None:
         self.org = org
         self.costs = costs
@@ -162,9 +162,7 @@ class AsyncEngine:
         # when the org is saved or closed. Another connection to an org file sees the
         # changes at those commits, and a killed process loses the uncommitted events.
         store = self.org.store
-        conn = store.conn
-        own = not conn.in_transaction
-        batch = 0
+        batches = store.batches(COMMIT_EVERY)
         try:
             while heap and not self._stop:
                 when, _, daemon, fn = heap[0]
@@ -179,20 +177,8 @@ class AsyncEngine:
                     self._live -= 1
                 if when > clock.time():
                     clock.set(when)
-                with self.org.lock:
-                    if own and not conn.in_transaction:
-                        conn.execute("BEGIN")
-                    # Between events the batch may be committed early by whoever needs
-                    # it (Store.end_batch: save, close, a bulk load); never during one.
-                    store.batch_open = False
-                    try:
-                        fn()
-                    finally:
-                        store.batch_open = own and conn.in_transaction
-                    batch += 1
-                    if store.batch_open and batch >= COMMIT_EVERY:
-                        store.end_batch()
-                        batch = 0
+                with self.org.lock, batches.unit():
+                    fn()
                 n += 1
                 for listener in self.event_listeners:
                     listener()
@@ -221,38 +207,32 @@ class AsyncEngine:
         ctx = Context(self, gov, job.id if job else None, is_async=is_async)
         ctx.depth = job.depth if job else 0
         err: SalesforceError | None = None
-        conn = self.org.store.conn
         if is_async:
-            if self.org.limits_state.async_apex.would_exceed(1):
+            if not self.org.org_limits.charge_async_execution():
                 return ctx, AsyncException("Daily async Apex executions limit exceeded")
-            self.org.limits_state.async_apex.add(1)
             self.executions += 1
-        conn.execute("SAVEPOINT apex_tx")
         self.current = job
-        try:
-            fn(ctx)
-            if gov.breach is not None:
-                raise LimitBreach(gov.breach)
-        except LimitBreach as b:
-            err = b.error
-        except SalesforceError as e:
-            err = gov.breach or e
-        except BaseException:
-            conn.execute("ROLLBACK TO apex_tx")
-            self.org.store.rolled_back()
-            conn.execute("RELEASE apex_tx")
-            self.current = None
-            if job is not None:
-                self._final(job, "Failed", "unhandled Python exception (see traceback)")
-            raise
-        if err is None and gov.breach is not None:
-            err = gov.breach
-        if err is not None:
-            conn.execute("ROLLBACK TO apex_tx")
-            self.org.store.rolled_back()
-            ctx.enqueued.clear()
-            ctx.written.clear()
-        conn.execute("RELEASE apex_tx")
+        with self.org.store.savepoint() as sp:
+            try:
+                fn(ctx)
+                if gov.breach is not None:
+                    raise LimitBreach(gov.breach)
+            except LimitBreach as b:
+                err = b.error
+            except SalesforceError as e:
+                err = gov.breach or e
+            except BaseException:
+                self.current = None
+                if job is not None:
+                    sp.rollback()
+                    self._final(job, "Failed", "unhandled Python exception (see traceback)")
+                raise
+            if err is None and gov.breach is not None:
+                err = gov.breach
+            if err is not None:
+                sp.rollback()
+                ctx.enqueued.clear()
+                ctx.written.clear()
         for sobject, op, written in ctx.written:
             for listener in self.dml_listeners:
                 listener(sobject, op, written)

@@ -135,19 +135,19 @@ class FaultSchedule:
 
     def _concurrent(self, engine: AsyncEngine, kind: str) -> None:
         org = engine.org
-        conn = org.store.conn
-        top = conn.execute(f'SELECT MAX(rowid) FROM "{self.target}"').fetchone()[0] or 0
+        store = org.store
+        obj = org.schema.get(self.target)
+        top = store.max_rowid(obj)
         if not top:
             return
-        row = conn.execute(
-            f'SELECT "Id", "External_ID__c", "CloseDate" FROM "{self.target}" WHERE rowid >= ? '
-            f'AND "IsDeleted" = 0 ORDER BY rowid LIMIT 1',
-            (self._rng.randint(1, top),)).fetchone()
+        rows = store.select(obj, ["Id", "External_ID__c", "CloseDate"],
+                            'rowid >= ? AND "IsDeleted" = 0', (self._rng.randint(1, top),),
+                            limit=1)
+        row = rows[0] if rows else None
         if row is None:
             return
         rid, ext, close = row
-        other = org.store.conn.execute(
-            'SELECT "Id" FROM "User" ORDER BY "Id" LIMIT 1').fetchone()[0]
+        other = store.select(org.schema.get("User"), ["Id"], order_by='"Id"', limit=1)[0][0]
         with org.as_user(other):
             if kind == "update":
                 org.update(self.target, [{"Id": rid, "StageName": "Prospecting"}])

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..store import quote
 
 if TYPE_CHECKING:
-    from ..org import Org
+    from ..core import OrgCore
 
 __all__ = ["JobRows"]
 
@@ -20,7 +20,7 @@ __all__ = ["JobRows"]
 class JobRows:
     """Writes AsyncApexJob rows and finds or creates ApexClass rows."""
 
-    def __init__(self, org: Org) -> None:
+    def __init__(self, org: OrgCore) -> None:
         self.org = org
         self.obj = org.schema.get("AsyncApexJob")
         self._classes: dict[str, str] = {}
@@ -34,9 +34,9 @@ class JobRows:
         """The ApexClass id for ``name``, inserting the class on first use."""
         cid = self._classes.get(name)
         if cid is None:
-            row = self.org.store.conn.execute(
+            row = self.org.store.read_one(
                 'SELECT "Id" FROM "ApexClass" WHERE "Name__sk" = ? AND "IsDeleted" = 0',
-                (name.upper(),)).fetchone()
+                (name.upper(),))
             if row:
                 cid = str(row[0])
             else:
@@ -70,12 +70,11 @@ class JobRows:
             sql = self._sql[names] = (self.org.store.update_sql(self.obj, fields), fields)
         stmt, fields = sql
         store = self.org.store
-        with store.writing(self.obj.name):
-            store.conn.execute(stmt, store.update_params(fields, [values[n] for n in names],
-                                                         job_id))
+        store.write(self.obj.name, stmt,
+                    store.update_params(fields, [values[n] for n in names], job_id))
 
     def count(self, status: str) -> int:
         """Number of jobs with ``status`` (cheap, for tests and progress)."""
-        return int(self.org.store.conn.execute(
-            f'SELECT COUNT(*) FROM {quote(self.obj.name)} WHERE "Status" = ?',
-            (status,)).fetchone()[0])
+        row = self.org.store.read_one(
+            f'SELECT COUNT(*) FROM {quote(self.obj.name)} WHERE "Status" = ?', (status,))
+        return int(row[0]) if row else 0

@@ -106,4 +106,4 @@ def progress(org: Org) -> dict[str, Any]:
     api = lim["DailyApiRequests"]
     return {"jobs": {r["Status"]: r["n"] for r in rows},
             "api_used": api["Max"] - api["Remaining"], "api_max": api["Max"],
-            "async_executions": org.limits_state.async_apex.used()}
+            "async_executions": org.org_limits.async_executions_used()}

@@ -1,6 +1,6 @@
 """Sessions and the login endpoints: SOAP ``login``, OAuth 2.0 token, ``userinfo``.
 
-:class:`SessionStore` is what ``org.sessions`` builds: bearer tokens mapped to a user, with
+:class:`SessionStore` (``sessions(org)``, one per org, owned by the REST layer): bearer tokens mapped to a user, with
 an inactivity timeout on the org's SimClock (Salesforce's default session timeout is two
 hours; ``timeout=None`` disables expiry). Tests call :meth:`SessionStore.expire_all` to
 see ``401 INVALID_SESSION_ID`` and a client's re-login.
@@ -59,6 +59,12 @@ class _Credential:
     username: str
     password: str
     security_token: str
+
+
+def sessions(org: Org) -> SessionStore:
+    """The REST surface's session state of ``org`` (tokens, credentials), made on first use
+    and kept with the org."""
+    return org.attached(SessionStore, lambda: SessionStore(org))
 
 
 class SessionStore:
@@ -216,7 +222,7 @@ def soap_login(call: Call) -> Response:
             found[name] = el.text or ""
     if not any(_local(el.tag) == "login" for el in root.iter() if isinstance(el.tag, str)):
         return _soap_fault("INVALID_OPERATION", "No operation available for request login")
-    store: SessionStore = org.sessions
+    store = sessions(org)
     with org.lock:
         user_id = store.check_password(found.get("username", ""), found.get("password", ""))
         if user_id is None and found.get("organizationId"):
@@ -267,7 +273,7 @@ def oauth_token(call: Call) -> Response:
     except UnicodeDecodeError:
         return _oauth_error("invalid_request", "invalid request body")
     form.update({k: v[0] for k, v in req.query.items() if k not in form})
-    store: SessionStore = org.sessions
+    store = sessions(org)
     grant = form.get("grant_type", "")
     with org.lock:
         if grant == "password":

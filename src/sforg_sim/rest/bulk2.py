@@ -126,11 +126,7 @@ class Bulk2Jobs:
 
 def jobs_of(org: Org) -> Bulk2Jobs:
     """The job registry of ``org``, created on first use and kept on the org object."""
-    with org.lock:
-        jobs = org.__dict__.get("_rest_bulk2")
-        if jobs is None:
-            jobs = org.__dict__["_rest_bulk2"] = Bulk2Jobs()
-        return jobs
+    return org.attached(Bulk2Jobs, Bulk2Jobs)
 
 
 def _new_job(call: Call, kind: str, **kw: Any) -> Job:
@@ -303,7 +299,7 @@ def _process(org: Org, job: Job) -> None:
     job.columns = header
     for start in range(0, len(rows), CHUNK):
         _chunk(org, job, header, rows[start:start + CHUNK])
-    org.limits_state.bulk_batches.add(max(1, -(-len(rows) // CHUNK)))
+    org.org_limits.charge_bulk_batches(max(1, -(-len(rows) // CHUNK)))
     job.state = "JobComplete"
 
 
@@ -431,11 +427,10 @@ def create_query(call: Call) -> Response:
         raise InvalidInput("query is required", ["query"])
     columns, obj_name = _check_bulk_soql(soql)
     delim, ending = _format(body)
-    counter = call.org.limits_state.bulk_v2_query_jobs
-    if counter.would_exceed(1):
-        raise LimitExceeded("Daily Bulk API 2.0 query job limit exceeded")
+    # The query runs before the job is counted: a query that fails creates no job.
     records = call.org.query_records(soql, include_deleted=op == "queryAll")
-    counter.add(1)
+    if not call.org.org_limits.charge_bulk_query_job():
+        raise LimitExceeded("Daily Bulk API 2.0 query job limit exceeded")
     obj = call.org.schema.get(obj_name)
     header = [_canonical(obj, c, records) for c in columns]
     job = _new_job(call, "query", operation=op, object=obj.name, column_delimiter=delim,

@@ -23,6 +23,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MethodNotAllowed, NotFound, SalesforceError
+from .auth import sessions
 from .limits import supported
 from .messages import Call, Request, Response, json_response
 from .routes import Resolution, resolve
@@ -73,7 +74,7 @@ def _handle(org: Org, req: Request) -> Response:
     user_id: str | None = None
     if needs_auth:
         try:
-            user_id = org.sessions.validate(_token(req))
+            user_id = sessions(org).validate(_token(req))
         except SalesforceError as e:
             return error_response(e)
     try:
@@ -83,7 +84,7 @@ def _handle(org: Org, req: Request) -> Response:
     except SalesforceError as e:
         resp = error_response(e)
     if counted:
-        resp.headers["Sforce-Limit-Info"] = org.limits_state.limit_info()
+        resp.headers["Sforce-Limit-Info"] = org.org_limits.limit_info()
     return resp
 
 

@@ -28,6 +28,7 @@ import responses
 from requests.adapters import HTTPAdapter
 
 from ..errors import SalesforceError
+from .auth import sessions
 from .dispatch import handle
 from .messages import Request
 from .routes import is_simulated
@@ -74,37 +75,37 @@ class MockOrg:
         """A session for the admin user, issued on first use (re-issued after expiry)."""
         try:
             if self._session_id is not None:
-                self.org.sessions.validate(self._session_id)
+                sessions(self.org).validate(self._session_id)
                 return self._session_id
         except SalesforceError:  # expired by the test: hand out a fresh one
             pass
-        self._session_id = self.org.sessions.create()
+        self._session_id = sessions(self.org).create()
         return self._session_id
 
     @property
     def username(self) -> str:
         """The admin's username (SOAP and OAuth password logins)."""
-        return str(self.org.sessions.username)
+        return str(sessions(self.org).username)
 
     @property
     def password(self) -> str:
         """The admin's password."""
-        return str(self.org.sessions.password)
+        return str(sessions(self.org).password)
 
     @property
     def security_token(self) -> str:
         """The admin's security token."""
-        return str(self.org.sessions.security_token)
+        return str(sessions(self.org).security_token)
 
     @property
     def consumer_key(self) -> str:
         """The connected app's consumer key (OAuth grants)."""
-        return str(self.org.sessions.consumer_key)
+        return str(sessions(self.org).consumer_key)
 
     @property
     def consumer_secret(self) -> str:
         """The connected app's consumer secret."""
-        return str(self.org.sessions.consumer_secret)
+        return str(sessions(self.org).consumer_secret)
 
     # --- lifecycle ----------------------------------------------------------------------------
 

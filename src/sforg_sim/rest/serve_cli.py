@@ -42,6 +42,7 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """Build the org, start the server, print the connection lines, serve until stopped."""
     from .._cli_seed import build_org
     from ..org import Org
+    from .auth import sessions
     from .server import serve
 
     # A saved org (e.g. from `replay --save-org`) is served from an in-memory copy, so
@@ -51,13 +52,14 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (e.g. from a supervisor) stops as cleanly as Ctrl-C does.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    creds = sessions(org)
     with serve(org, host=args.host, port=args.port) as server:
         print(f"SF_INSTANCE_URL={server.instance_url}")
         print(f"SF_ACCESS_TOKEN={server.access_token}")
         print(f"REQUESTS_CA_BUNDLE={server.ca_bundle_path}")
         print(f"NODE_EXTRA_CA_CERTS={server.ca_bundle_path}")
-        print(f"# username={org.sessions.username} password={org.sessions.password} "
-              f"security_token={org.sessions.security_token}")
+        print(f"# username={creds.username} password={creds.password} "
+              f"security_token={creds.security_token}")
         print(f"# serving {org!r} on {server.instance_url}; Ctrl-C to stop", flush=True)
         try:
             while not stop.wait(0.5):

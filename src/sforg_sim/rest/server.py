@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from .auth import sessions
 from .dispatch import handle
 from .messages import Request
 
@@ -81,7 +82,7 @@ class SimServer:
         self._server = make_server(self.host, self.port, self._app, threaded=True,
                                    request_handler=_QuietHandler, ssl_context=ctx)
         self.port = self._server.server_port
-        self.access_token = self.org.sessions.create()
+        self.access_token = sessions(self.org).create()
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="sforg-sim-serve", daemon=True)
         self._thread.start()

@@ -24,14 +24,16 @@ from __future__ import annotations
 import contextlib
 import re
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import ids
 from ..clock import SimClock
 from ..errors import InvalidQueryLocator
 from .compiler import Plan
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["CURSOR_LIFETIME", "Cursor", "CursorStore", "parse_locator"]
 
@@ -63,9 +65,8 @@ def parse_locator(text: str) -> tuple[str, int]:
 class CursorStore:
     """Open cursors of one org, keyed by locator; expired ones are swept on each call."""
 
-    def __init__(self, conn: Callable[[], sqlite3.Connection], clock: SimClock,
-                 api_version: str) -> None:
-        self._conn = conn
+    def __init__(self, store: Store, clock: SimClock, api_version: str) -> None:
+        self._store = store
         self._clock = clock
         self._version = api_version
         self._open: dict[str, Cursor] = {}
@@ -80,9 +81,9 @@ class CursorStore:
         self._counter += 1
         locator = ids.make_id("01g", self._counter)
         table = f"temp._soql_cursor_{self._counter}"
-        conn = self._conn()
-        conn.execute(f"CREATE TABLE {table} (rid INTEGER)")
-        total = conn.execute(f"INSERT INTO {table} (rid) {plan.ids_sql}", params).rowcount
+        store = self._store
+        store.write(table, f"CREATE TABLE {table} (rid INTEGER)")
+        total = store.write(table, f"INSERT INTO {table} (rid) {plan.ids_sql}", params)
         cur = Cursor(locator, plan, table, total, self._clock.time())
         self._open[locator] = cur
         return cur
@@ -99,7 +100,7 @@ class CursorStore:
         """Rows at positions ``start+1 .. start+size`` with their current values."""
         sql = cur.plan.batch_sql.format(table=cur.table)
         try:
-            return self._conn().execute(sql, (start, start + size)).fetchall()
+            return self._store.read(sql, (start, start + size))
         except sqlite3.OperationalError:
             # The temp table went with a replaced connection (e.g. Org.open in_memory).
             self._open.pop(cur.locator, None)
@@ -113,7 +114,7 @@ class CursorStore:
         """Forget a cursor and drop its temp table."""
         self._open.pop(cur.locator, None)
         with contextlib.suppress(sqlite3.Error):
-            self._conn().execute(f"DROP TABLE IF EXISTS {cur.table}")
+            self._store.write(cur.table, f"DROP TABLE IF EXISTS {cur.table}")
 
     def sweep(self) -> None:
         """Close every cursor older than :data:`CURSOR_LIFETIME` of simulated time."""

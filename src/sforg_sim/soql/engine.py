@@ -46,7 +46,9 @@ from .results import ResultCache
 from .scope import Ctx
 
 if TYPE_CHECKING:
-    from ..org import Org
+    from ..clock import SimClock
+    from ..schema import Schema
+    from ..store import Store
 
 __all__ = ["MAX_AGGREGATE_ROWS", "MAX_BATCH", "MIN_BATCH", "Engine"]
 
@@ -58,12 +60,16 @@ Body = dict[str, Any]
 
 
 class Engine:
-    """Compiles and runs SOQL against one :class:`~sforg_sim.org.Org`."""
+    """Compiles and runs SOQL against one org's store (schema, clock, API version)."""
 
-    def __init__(self, org: Org) -> None:
-        self.org = org
+    def __init__(self, store: Store, schema: Schema, clock: SimClock,
+                 api_version: str) -> None:
+        self._store = store
+        self._schema = schema
+        self._clock = clock
+        self._api_version = api_version
         self._cache: OrderedDict[tuple[str, bool], Plan] = OrderedDict()
-        self.cursors = CursorStore(lambda: org.store.conn, org.clock, org.api_version)
+        self.cursors = CursorStore(store, clock, api_version)
         self._timeouts: list[list[Any]] = []
         self.compiles = 0
         """How many times a text was compiled (the cache's misses); tests read it."""
@@ -118,7 +124,7 @@ class Engine:
             self._cache.move_to_end(key)
             return plan
         self.compiles += 1
-        plan = compile_query(parse(soql), self.org.schema, self._url, include_deleted)
+        plan = compile_query(parse(soql), self._schema, self._url, include_deleted)
         self._cache[key] = plan
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
@@ -127,7 +133,7 @@ class Engine:
     # --- execution ------------------------------------------------------------------------
 
     def _url(self, sobject: str) -> str:
-        return str(self.org.attributes(sobject, "")["url"])
+        return f"/services/data/v{self._api_version}/sobjects/{sobject}/"
 
     def _guard(self, fn: Callable[[], Any]) -> Any:
         try:
@@ -151,7 +157,7 @@ class Engine:
                  ) -> tuple[Plan, list[Any], int | None, int | None]:
         self._check_timeout(soql)
         plan = self.plan(soql, include_deleted)
-        ctx = Ctx(binds, self.org.clock)
+        ctx = Ctx(binds, self._clock)
         params = [fn(ctx) for fn in plan.params]
         limit = self._count_value(plan, plan.limit, ctx)
         offset = self._count_value(plan, plan.offset, ctx)
@@ -173,15 +179,15 @@ class Engine:
     def _run(self, plan: Plan, params: list[Any], limit: int | None,
              offset: int | None) -> Sequence[tuple[Any, ...]]:
         args = (*params, -1 if limit is None else limit, offset or 0)
-        store, cache = self.org.store, self.results
+        store, cache = self._store, self.results
         if not cache.max_rows:
-            return store.conn.execute(plan.sql, args).fetchall()
+            return store.read(plan.sql, args)
         key = (plan.sql, args)
         stamp = store.stamp(o.name for o, _ in plan.deps)
         hit = cache.get(key, stamp)
         if hit is not None:
             return hit
-        rows: list[tuple[Any, ...]] = store.conn.execute(plan.sql, args).fetchall()
+        rows = store.read(plan.sql, args)
         cache.put(key, stamp, rows)
         return rows
 
