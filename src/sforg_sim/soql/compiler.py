@@ -13,7 +13,11 @@ Deviations (unconfirmed rules, documented for the fidelity table):
 - aliases on plain fields outside aggregate queries are MALFORMED_QUERY;
 - GROUP BY on text groups case-insensitively and reports one of the spellings;
 - MIN/MAX on picklists use alphabetical (upper-case) order, not the picklist's order;
-- ``COUNT()`` with GROUP BY counts the groups; HAVING without GROUP BY is allowed;
+- ``COUNT()`` with GROUP BY counts the groups; HAVING without GROUP BY is allowed in an
+  aggregate query (one group: the whole table); in a plain record query it makes the
+  query aggregate, so the first selected field is MALFORMED_QUERY "Field must be grouped
+  or aggregated" (the text Salesforce uses for that rule; its answer to this exact case
+  is unconfirmed);
 - FIELDS(ALL)/FIELDS(CUSTOM) accept only the ``LIMIT n <= 200`` form of the row bound;
 - on a nillable reference field an explicit NULLS FIRST/LAST is ignored (REF66 says
   ``ORDER BY AccountId NULLS LAST`` still puts nulls first).
@@ -98,7 +102,10 @@ class _Compiler:
         self.check_offset()
         if any(isinstance(i.expr, A.Agg) and i.expr.arg is None for i in q.select):
             return self.count_plan()
-        if aggs or q.group_by:
+        if aggs or q.group_by or q.having is not None:
+            # HAVING makes an aggregate query: without GROUP BY or aggregates every
+            # selected field is "Field must be grouped or aggregated" (issue 19: it used to
+            # be ignored, returning every record).
             return self.agg_plan()
         return self.rows_plan()
 

@@ -15,6 +15,9 @@ Semantics (sources in ``docs/research/soql.md``):
 - Relative date literals become ranges evaluated on the SimClock at each execution.
 - Semi-joins: at most two, never under OR or NOT, never nested (section 10).
 
+Wide AND/OR lists are grouped so SQLite's expression-depth limit is not reached
+(:func:`_join`); the parser bounds the nesting (``parser.MAX_CONDITION_DEPTH``).
+
 Deviations: LIKE against ``null`` matches nothing; a bound LIKE pattern uses ``\\%``,
 ``\\_`` and ``\\\\`` as escapes (other backslashes are literal); a string longer than
 4,000 characters in WHERE is MALFORMED_QUERY (text unconfirmed).
@@ -133,7 +136,7 @@ class CondCompiler:
                     raise MalformedQuery(caret(self.text, _first_pos(item),
                                                "Semi join sub-selects are not allowed with "
                                                "the 'OR' operator"))
-            return "(" + " OR ".join(self.compile(i) for i in c.items) + ")"
+            return _join([self.compile(i) for i in c.items], " OR ")
         if isinstance(c, A.Not):
             if _has_semi(c.item):
                 raise MalformedQuery(caret(self.text, c.pos, "Semi join sub-selects are not "
@@ -163,7 +166,7 @@ class CondCompiler:
         parts.sort(key=lambda p: p[0])  # stable: the others keep their order
         for _, _, params in parts:
             self.params.extend(params)
-        return "(" + " AND ".join(sql for _, sql, _ in parts) + ")"
+        return _join([sql for _, sql, _ in parts], " AND ")
 
     # --- comparisons --------------------------------------------------------------------
 
@@ -407,6 +410,28 @@ class CondCompiler:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+_FLAT = 16
+"""Terms joined flat in one AND/OR; wider lists are grouped (see :func:`_join`). The
+parser's depth accounting (``parser._FLAT``) assumes the same number."""
+
+
+def _join(parts: list[str], sep: str) -> str:
+    """``(p1 sep p2 sep ...)``; a list wider than _FLAT is grouped in _FLAT-term
+    parentheses (repeatedly), the order kept.
+
+    SQLite parses ``a OR b OR c ...`` as a chain of binary operators, one level of
+    expression depth per term, and refuses a tree deeper than 1,000 ("Expression tree is
+    too large"): 998 ORs, which Salesforce runs (nothing but the 100,000-character
+    statement bounds them), would fail. Grouped, 25,000 terms are 4 levels of 16. The
+    optimizer flattens nested ANDs and ORs again (whereSplit), so index use, OR-to-IN and
+    the AND order that ``_and`` sets up are unchanged; short lists keep their SQL as it was.
+    """
+    while len(parts) > _FLAT:
+        parts = ["(" + sep.join(parts[i:i + _FLAT]) + ")"
+                 for i in range(0, len(parts), _FLAT)]
+    return "(" + sep.join(parts) + ")"
 
 
 def _const(v: Any) -> ParamFn:
