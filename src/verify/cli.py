@@ -4,9 +4,11 @@
     verify-org limits | progress | reconcile --source FILE.csv
 
 Exit codes: 0 every expectation holds; 1 one does not (the table shows which); 2 it could
-not check (no credentials, unreachable org, bad flags, a query the org refused). Every
-exit-2 path prints exactly one line to stderr (never a traceback; ``--debug`` shows one),
-and with ``--json`` a JSON document with ``"error"`` to stdout as well.
+not check (no credentials, unreachable org, bad flags, a query the org refused, a
+``--timeout`` or ``--deadline`` passed). Every exit-2 path prints exactly one line to
+stderr (never a traceback; ``--debug`` shows one), and with ``--json`` a JSON document
+with ``"error"`` to stdout as well. Everything written to stdout and stderr goes through
+:mod:`verify.redact`: no access token, password or session id is ever printed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -22,6 +26,7 @@ from rich.console import Console
 from . import redact
 from .checks import DEFAULT_WHERE, Checker, CheckSpec, parse_datetime, parse_ranges, summarize_jobs
 from .connect import DEFAULT_TIMEOUT, Connection, ConnectOptions, ReadOnlyViolation, connect
+from .deadline import RunDeadline
 from .errors import RetryPolicy, VerifyError, classify, one_line
 from .expectations import ExpectationError, parse_count, parse_expectations
 from .reconcile import reconcile
@@ -47,7 +52,8 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse with a one-line error and exit code 2 (verify never imports sforg_sim)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"verify-org: error: {message} (see --help)\n")
+        """Print one (redacted) line and exit 2."""
+        self.exit(2, f"verify-org: error: {redact.redact(one_line(message))} (see --help)\n")
 
 
 def _count(text: str) -> int:
@@ -74,6 +80,13 @@ def _seconds(text: str) -> float:
     return v
 
 
+def _positive_seconds(text: str) -> float:
+    v = _seconds(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return v
+
+
 def _common() -> ArgumentParser:
     p = ArgumentParser(add_help=False)
     c = p.add_argument_group("connection (first match wins: flags, --target-org, --sim, "
@@ -92,8 +105,13 @@ def _common() -> ArgumentParser:
     c.add_argument("--org-file", metavar="PATH", help="--sim: serve a saved org file "
                    "(opened in memory; the file is not changed)")
     c.add_argument("--api-version", metavar="VER", help="REST API version, e.g. 59.0")
-    c.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                   help=f"timeout of every HTTP request (default {DEFAULT_TIMEOUT:g})")
+    c.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_TIMEOUT,
+                   metavar="SECONDS", help="time limit of every HTTP request, from sending "
+                   "it to the last byte of the answer, however slowly the bytes come "
+                   f"(default {DEFAULT_TIMEOUT:g})")
+    c.add_argument("--deadline", type=_positive_seconds, metavar="SECONDS",
+                   help="time limit of the whole run: no request is sent and no retry "
+                   "waits past it (exit 2; default: none)")
     c.add_argument("--retries", type=_count, default=3, metavar="N", help="retries of a "
                    "transient failure (503, UNABLE_TO_LOCK_ROW, connection reset; default "
                    "3); REQUEST_LIMIT_EXCEEDED is never retried")
@@ -233,10 +251,33 @@ def _run(command: str, args: argparse.Namespace, conn: Connection, checker: Chec
     return (0 if result_r.ok else 1), reconcile_json(result_r)
 
 
+def _register_token_flags(argv: Sequence[str]) -> None:
+    """Register ``--access-token`` values before parsing: an argparse error may echo
+    them."""
+    for i, a in enumerate(argv):
+        if a == "--access-token" and i + 1 < len(argv):
+            redact.register(argv[i + 1])
+        elif a.startswith("--access-token="):
+            redact.register(a.partition("=")[2])
+
+
+def _sleep_within(deadline: RunDeadline,
+                  sleep: Callable[[float], None]) -> Callable[[float], None]:
+    """``sleep`` for retry backoff, refusing to wait past the run's deadline."""
+    def wait(seconds: float) -> None:
+        left = deadline.remaining()
+        if left is not None and seconds >= left:
+            raise deadline.exceeded(f"before retrying (the retry would wait {seconds:g}s)")
+        sleep(seconds)
+    return wait
+
+
 def main(argv: Sequence[str] | None = None,
          sleep: Callable[[float], None] | None = None) -> int:
     """Entry point; returns the exit code. ``sleep`` replaces the retry backoff (tests)."""
+    deadline = RunDeadline()  # started now; its limit is set once the flags are parsed
     argv = list(sys.argv[1:] if argv is None else argv)
+    _register_token_flags(argv)
     command = "check"
     if argv and argv[0] in SUBCOMMANDS:
         command = argv.pop(0)
@@ -250,11 +291,12 @@ def main(argv: Sequence[str] | None = None,
             command = named[0]
             del argv[len(argv) - 1 - argv[::-1].index(command)]
     args = build_parser(command).parse_args(argv)
+    deadline.seconds = args.deadline
     _setup_logging(args.verbose)
     policy = RetryPolicy(attempts=args.retries + 1)
-    if sleep is not None:
-        policy.sleep = sleep
-    console = Console(file=sys.stdout, soft_wrap=True)
+    policy.sleep = _sleep_within(deadline, sleep or time.sleep)
+    stdout = redact.redacting(sys.stdout)
+    console = Console(file=stdout, soft_wrap=True)
     conn: Connection | None = None
     code, error = 2, None
     body: dict[str, Any] = {}
@@ -270,7 +312,7 @@ def main(argv: Sequence[str] | None = None,
             instance_url=args.instance_url, access_token=args.access_token,
             target_org=args.target_org, sim=args.sim, scenario=args.scenario,
             records=args.records, org_file=args.org_file, api_version=args.api_version,
-            timeout=args.timeout), policy=policy)
+            timeout=args.timeout, deadline=deadline), policy=policy)
         code, body = _run(command, args, conn, Checker(conn, policy), console)
     except ExpectationError as e:
         error = {"code": "BAD_EXPECT", "message": one_line(str(e))}
@@ -282,8 +324,8 @@ def main(argv: Sequence[str] | None = None,
         print("verify-org: interrupted", file=sys.stderr)
         return 130
     except Exception as e:
-        if args.debug:
-            raise
+        if args.debug:  # the traceback, redacted like everything else
+            sys.stderr.write(redact.redact(traceback.format_exc()))
         failure = classify(e)
         if failure is not None:
             error = {"code": failure.code, "message": f"{failure.code}: {failure.message}"}
@@ -300,7 +342,7 @@ def main(argv: Sequence[str] | None = None,
     if args.json:
         doc = envelope(command, code, conn, notes, error, policy.retried)
         doc.update(body)
-        print_json(doc, sys.stdout)
+        print_json(doc, stdout)
     return code
 
 

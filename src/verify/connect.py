@@ -15,19 +15,23 @@ Precedence (first match wins):
    password grant), ``SF_USERNAME`` + ``SF_CLIENT_ID`` + ``SF_JWT_KEY_FILE`` (JWT bearer),
    or ``SF_CLIENT_ID`` + ``SF_CLIENT_SECRET`` + ``SF_DOMAIN`` (client credentials).
 
-Every request (logins included) goes through :class:`VerifySession`: a default timeout, a
-read-only guard, ``Sforce-Limit-Info`` accounting and (``--verbose``) a masked request log.
+Every request (logins included) goes through :class:`VerifySession`: a time limit per
+request and per run (:mod:`verify.deadline`), a read-only guard, ``Sforce-Limit-Info``
+accounting and (``--verbose``) a masked request log. Credentials are stripped and checked
+(:func:`_credentials`) before anything is sent; every secret goes through
+:mod:`verify.redact`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +41,8 @@ import requests
 from simple_salesforce import Salesforce
 
 from . import redact
-from .errors import RetryPolicy, VerifyError, with_retry
+from .deadline import RequestWatch, RunDeadline, WatchedAdapter
+from .errors import ResponseDeadlineExceeded, RetryPolicy, VerifyError, with_retry
 
 __all__ = [
     "ApiUsage",
@@ -116,33 +121,96 @@ class ApiUsage:
 
 
 class VerifySession(requests.Session):
-    """A requests session with a default timeout, a read-only guard and usage accounting.
+    """A requests session with time limits, a read-only guard and usage accounting.
 
     simple-salesforce sends every call (login, REST, Bulk 2.0) through the session it is
     given, so this is the one place to enforce them; it uses only the public
-    ``Salesforce(session=...)`` parameter.
+    ``Salesforce(session=...)`` parameter. ``timeout`` limits each request as a whole,
+    from sending it to the last byte of its body (:mod:`verify.deadline`), not only each
+    socket read; ``deadline`` is the run's limit, which no request may outlast.
     """
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT, usage: ApiUsage | None = None) -> None:
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, usage: ApiUsage | None = None,
+                 deadline: RunDeadline | None = None) -> None:
         super().__init__()
         self.default_timeout = timeout
         self.usage = usage or ApiUsage()
+        self.deadline = deadline or RunDeadline()
+        adapter = WatchedAdapter()
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
 
     def request(self, method: str | bytes, url: str | bytes,
                 *args: Any, **kwargs: Any) -> requests.Response:
-        """Send one request: checked read-only, with a timeout, accounted."""
+        """Send one request: checked read-only, time-limited, accounted."""
         m = method.decode() if isinstance(method, bytes) else str(method)
         u = url.decode() if isinstance(url, bytes) else str(url)
         path = urlparse(u).path
         if m.upper() not in ("GET", "HEAD") and not (
                 m.upper() == "POST" and any(p.search(path) for p in _ALLOWED_POSTS)):
             raise ReadOnlyViolation(f"refused to send {m} {path}: verify-org is read-only")
-        kwargs.setdefault("timeout", self.default_timeout)
-        response = super().request(m, u, *args, **kwargs)
+        doing = f"before {m.upper()} {path}"
+        self.deadline.check(doing)
+        limit = self.default_timeout
+        left = self.deadline.remaining()
+        by_run = left is not None and left < limit
+        if left is not None:
+            limit = min(limit, left)
+        kwargs.setdefault("timeout", limit)
+        watch = RequestWatch(limit)
+
+        def expired() -> Exception:
+            if by_run:
+                return self.deadline.exceeded(f"during {m.upper()} {path}")
+            return ResponseDeadlineExceeded(limit, request=requests.Request(m, u))
+
+        try:
+            with watch.active():
+                response = super().request(m, u, *args, **kwargs)
+        except Exception as exc:
+            watch.finish()
+            left = self.deadline.remaining()
+            # A socket timeout may beat the watch to the same instant: the run's
+            # deadline is still the reason to give.
+            if watch.fired or (by_run and left is not None and left <= 0):
+                raise expired() from exc
+            raise
+        if kwargs.get("stream"):
+            _watch_body(response, watch, expired)
+        else:
+            watch.finish()
+            if watch.fired:  # the body may have been cut short: not an answer
+                raise expired()
         self.usage.observe(response)
         log.debug("%s %s -> %s (%s)", m.upper(), redact.redact(path), response.status_code,
                   response.headers.get("Sforce-Limit-Info", "-"))
         return response
+
+
+def _watch_body(response: requests.Response, watch: RequestWatch,
+                expired: Callable[[], Exception]) -> None:
+    """Keep ``watch`` running while a streamed body is read; stop it when it is read or
+    the response is closed."""
+    iter_content, close = response.iter_content, response.close
+
+    def watched(chunk_size: int | None = 1, decode_unicode: bool = False) -> Iterator[Any]:
+        try:
+            yield from iter_content(chunk_size, decode_unicode)  # type: ignore[call-overload]
+        except Exception as exc:
+            if watch.fired:
+                raise expired() from exc
+            raise
+        finally:
+            watch.finish()
+        if watch.fired:
+            raise expired()
+
+    def closing() -> None:
+        watch.finish()
+        close()
+
+    response.iter_content = watched  # type: ignore[method-assign]
+    response.close = closing  # type: ignore[method-assign]
 
 
 @dataclass
@@ -158,6 +226,8 @@ class ConnectOptions:
     org_file: str | None = None
     api_version: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    deadline: RunDeadline | None = None
+    """The run's ``--deadline`` (started when the run started); None: no limit."""
 
 
 @dataclass
@@ -198,15 +268,75 @@ def _api_version(v: str | None) -> str | None:
     return s
 
 
-def _instance_url(url: str) -> str:
-    u = url.strip().rstrip("/")
+_HOST_NAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?",
+                        re.IGNORECASE)
+_URLISH = re.compile(r"^[a-z][a-z0-9+.-]*://|^www\.|(^|\.)(salesforce|force|cloudforce|"
+                     r"database)\.com(:\d+)?(/|$)", re.IGNORECASE)
+
+
+def _valid_host(host: str | None) -> bool:
+    """A DNS name or an IP address (what may stand between ``https://`` and the port)."""
+    if not host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return _HOST_NAME.fullmatch(host) is not None
+
+
+def _instance_url(url: str, name: str = "instance URL") -> str:
+    """``url`` stripped and checked: ``https://HOST[:PORT]`` (``https://`` may be left out).
+
+    A value shaped like a token is described, never echoed."""
+    u = url.strip()
     if "://" not in u:
         u = "https://" + u
-    parsed = urlparse(u)
-    if parsed.scheme != "https" or not parsed.hostname:
-        raise VerifyError(f"bad instance URL {url!r}: expected https://HOST[:PORT] "
+    shown = ("(a value shaped like an access token)" if redact.looks_like_token(url)
+             else repr(url.strip()))
+    try:
+        parsed = urlparse(u)
+        scheme = parsed.scheme.lower()
+        _ = parsed.port  # raises ValueError on a port that is not a number
+        ok = scheme in ("http", "https") and _valid_host(parsed.hostname)
+    except ValueError:  # e.g. an unclosed [ in the host
+        scheme, ok = "", False
+    if not ok:
+        raise VerifyError(f"bad {name} {shown}: expected an http(s) URL with a host, "
+                          "e.g. https://acme.my.salesforce.com", "BAD_FLAG")
+    if scheme != "https":
+        raise VerifyError(f"bad {name} {shown}: expected https://HOST[:PORT] "
                           "(simple-salesforce only speaks HTTPS)", "BAD_FLAG")
-    return u
+    return u.rstrip("/")
+
+
+def _credentials(url: str, token: str, url_name: str, token_name: str) -> tuple[str, str]:
+    """(instance URL, token), stripped and checked before anything is sent.
+
+    A token that looks like a URL, or a URL that looks like a token, is refused as swapped
+    values (both are then registered as secrets: one of them is the token). A token with
+    whitespace or control characters inside is refused too: requests would put it in a
+    header error message, and no real token has them.
+    """
+    url, token = url.strip(), token.strip()
+    redact.register(token)
+    token_urlish = bool(_URLISH.search(token))
+    url_tokenish = redact.looks_like_token(url) or (
+        token_urlish and "://" not in url and not _valid_host(url.split("/")[0]))
+    if token_urlish or url_tokenish:
+        redact.register(url)
+        what = " and ".join(
+            [f"{token_name} looks like a URL"] * token_urlish
+            + [f"{url_name} looks like an access token"] * url_tokenish)
+        raise VerifyError(f"{what}: looks like the values are swapped ({url_name} takes "
+                          f"https://HOST, {token_name} the session id)",
+                          "SWAPPED_CREDENTIALS")
+    if not token:
+        raise VerifyError(f"{token_name} is empty", "BAD_FLAG")
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise VerifyError(f"{token_name} contains whitespace or control characters (a "
+                          "line break pasted inside it?)", "BAD_FLAG")
+    return _instance_url(url, url_name), token
 
 
 def _sf_cli(alias: str, timeout: float,
@@ -236,19 +366,21 @@ def _sf_cli(alias: str, timeout: float,
         raise VerifyError(f"--target-org {alias}: sf org display failed: "
                           f"{redact.redact(str(why))}", "SF_CLI_FAILED")
     token, url = result.get("accessToken"), result.get("instanceUrl")
-    redact.register(token)
-    if not token or not url:
+    redact.register(token if isinstance(token, str) else None)
+    if not isinstance(token, str) or not isinstance(url, str) or not token.strip() \
+            or not url.strip():
         raise VerifyError(f"--target-org {alias}: sf org display gave no accessToken/"
                           "instanceUrl (is the org connected? try `sf org login web`)",
                           "SF_CLI_FAILED")
-    return url, token
+    return _credentials(url, token, f"--target-org {alias}: instanceUrl",
+                        f"--target-org {alias}: accessToken")
 
 
 def _from_env(env: Mapping[str, str], kw: dict[str, Any]) -> str:
     """Fill Salesforce() keyword arguments from SF_* variables; returns a description."""
     def get(name: str) -> str | None:
-        v = env.get(name)
-        return v if v not in (None, "") else None
+        v = (env.get(name) or "").strip()
+        return v or None
 
     redact.register(*(env.get(n) for n in ("SF_ACCESS_TOKEN", "SF_PASSWORD",
                                            "SF_SECURITY_TOKEN", "SF_CLIENT_SECRET")))
@@ -260,7 +392,8 @@ def _from_env(env: Mapping[str, str], kw: dict[str, Any]) -> str:
     # presence in the environment matters.
     has_token = "SF_SECURITY_TOKEN" in env
     if url and token:
-        kw.update(instance_url=_instance_url(url), session_id=token)
+        url, token = _credentials(url, token, "SF_INSTANCE_URL", "SF_ACCESS_TOKEN")
+        kw.update(instance_url=url, session_id=token)
         return "environment (SF_INSTANCE_URL + SF_ACCESS_TOKEN)"
     if url or token:
         missing = "SF_ACCESS_TOKEN" if url else "SF_INSTANCE_URL"
@@ -268,7 +401,8 @@ def _from_env(env: Mapping[str, str], kw: dict[str, Any]) -> str:
     if domain:
         kw["domain"] = domain
     if user and pw and has_token:
-        kw.update(username=user, password=pw, security_token=env.get("SF_SECURITY_TOKEN", ""))
+        kw.update(username=user, password=pw,
+                  security_token=env.get("SF_SECURITY_TOKEN", "").strip())
         return "environment (SF_USERNAME + SF_PASSWORD + SF_SECURITY_TOKEN, SOAP login)"
     if user and pw and client_id and secret:
         kw.update(username=user, password=pw, consumer_key=client_id, consumer_secret=secret)
@@ -338,8 +472,11 @@ def connect(opts: ConnectOptions, env: Mapping[str, str] | None = None,
     """Authenticate as the options and environment say; raises :class:`VerifyError`."""
     env = os.environ if env is None else env
     redact.register(opts.access_token)
+    instance_url = (opts.instance_url or "").strip() or None
+    access_token = (opts.access_token or "").strip() or None
+    deadline = opts.deadline or RunDeadline()
     version = _api_version(opts.api_version)
-    if opts.sim and (opts.instance_url or opts.access_token or opts.target_org):
+    if opts.sim and (instance_url or access_token or opts.target_org):
         raise VerifyError("--sim cannot be combined with --instance-url, --access-token "
                           "or --target-org", "BAD_FLAG")
     if (opts.org_file or opts.scenario or opts.records is not None) and not opts.sim:
@@ -347,26 +484,30 @@ def connect(opts: ConnectOptions, env: Mapping[str, str] | None = None,
     if opts.org_file and (opts.scenario or opts.records is not None):
         raise VerifyError("--org-file cannot be combined with --scenario/--records",
                           "BAD_FLAG")
-    session = VerifySession(timeout=opts.timeout)
+    session = VerifySession(timeout=opts.timeout, deadline=deadline)
     stack = ExitStack()
     kw: dict[str, Any] = {"session": session}
     if version:
         kw["version"] = version
     try:
-        if opts.instance_url or opts.access_token:
-            if not (opts.instance_url and opts.access_token):
+        if instance_url or access_token:
+            if not (instance_url and access_token):
                 raise VerifyError("--instance-url and --access-token go together",
                                   "BAD_FLAG")
-            kw.update(instance_url=_instance_url(opts.instance_url),
-                      session_id=opts.access_token)
+            url, token = _credentials(instance_url, access_token, "--instance-url",
+                                      "--access-token")
+            kw.update(instance_url=url, session_id=token)
             source = "--instance-url/--access-token"
         elif opts.target_org:
-            url, token = _sf_cli(opts.target_org, opts.timeout)
-            kw.update(instance_url=_instance_url(url), session_id=token)
+            left = deadline.remaining()
+            url, token = _sf_cli(opts.target_org, opts.timeout if left is None
+                                 else max(0.001, min(opts.timeout, left)))
+            kw.update(instance_url=url, session_id=token)
             source = f"sf CLI alias {opts.target_org}"
         elif opts.sim:
             extra, source = _start_sim(opts, stack, session)
             kw.update(extra)
+            deadline.check("after starting the simulator")
         else:
             source = _from_env(env, kw)
         # Logins (SOAP/OAuth) happen in the constructor: retried like any transient call.

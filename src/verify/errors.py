@@ -6,10 +6,11 @@ turns both into a :class:`Failure` (error code, one-line message, transient or n
 :func:`with_retry` retries the transient ones with exponential backoff:
 
 - retried: HTTP 502/503/504, ``UNABLE_TO_LOCK_ROW``, a connection reset or aborted mid-way,
-  a read timeout;
+  a read timeout, a response that did not arrive whole within ``--timeout``;
 - never retried: ``REQUEST_LIMIT_EXCEEDED`` (every retry would spend a call the org no
   longer has: we stop and say how many remain), 401, other 4xx, a refused connection or an
-  unknown host (the org is not there; retrying only delays the exit code), TLS errors.
+  unknown host (the org is not there; retrying only delays the exit code), TLS errors,
+  the run's ``--deadline`` passing (:class:`DeadlineExceeded`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ from simple_salesforce.exceptions import (
     SalesforceOperationError,
 )
 
-__all__ = ["CheckAborted", "Failure", "QueryTimeout", "RetryPolicy", "VerifyError",
-           "classify", "one_line", "with_retry"]
+from .redact import redact
+
+__all__ = ["CheckAborted", "DeadlineExceeded", "Failure", "QueryTimeout",
+           "ResponseDeadlineExceeded", "RetryPolicy", "VerifyError", "classify", "one_line",
+           "with_retry"]
 
 T = TypeVar("T")
 
@@ -37,8 +41,9 @@ TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"})
 
 
 def one_line(text: str, limit: int = 400) -> str:
-    """Collapse whitespace (MALFORMED_QUERY messages span lines) and cap the length."""
-    s = re.sub(r"\s+", " ", str(text)).strip()
+    """Redact secrets, collapse whitespace (MALFORMED_QUERY messages span lines) and cap
+    the length (after redacting, so a cut cannot leave half a token behind)."""
+    s = re.sub(r"\s+", " ", redact(str(text))).strip()
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
@@ -56,6 +61,23 @@ class QueryTimeout(VerifyError):
 
 class CheckAborted(VerifyError):
     """Stopped on purpose mid-check (REQUEST_LIMIT_EXCEEDED): never retried."""
+
+
+class DeadlineExceeded(VerifyError):
+    """The whole run took longer than ``--deadline``: stopped, never retried."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "DEADLINE")
+
+
+class ResponseDeadlineExceeded(requests.exceptions.Timeout):
+    """One request did not complete (connected, answered, whole body received) within its
+    time limit, ``--timeout``. A :class:`requests.exceptions.Timeout`, so a caller that
+    handles timeouts handles it; :func:`classify` makes it a transient ``TIMEOUT``."""
+
+    def __init__(self, seconds: float, *args: Any, **kwargs: Any) -> None:
+        super().__init__(f"no complete response within {seconds:g}s", *args, **kwargs)
+        self.seconds = seconds
 
 
 @dataclass(frozen=True)
@@ -118,6 +140,9 @@ def classify(exc: BaseException) -> Failure | None:
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return Failure("UNREACHABLE", f"cannot reach {_host(exc)}: connection timed out",
                        transient=False)
+    if isinstance(exc, ResponseDeadlineExceeded):
+        return Failure("TIMEOUT", f"{_host(exc)} did not send a complete response within "
+                       f"{exc.seconds:g}s (--timeout)", transient=True)
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return Failure("TIMEOUT", f"{_host(exc)} did not answer in time", transient=True)
     if isinstance(exc, requests.exceptions.ConnectionError):
