@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from .limits import EDITIONS
 from .org import DEFAULT_LICENSES, Org
 from .scenarios import SCENARIOS
+from .store import check_replaceable, discard_org_file, replace_org_file
 
 __all__ = ["register"]
 
@@ -61,17 +63,32 @@ def stage_counts(org: Org) -> dict[str, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Seed, print, save."""
+    """Seed, print, save.
+
+    With ``--org-file`` the org is seeded into a temporary file in the same folder, which
+    replaces the target only once complete and closed (:func:`replace_org_file`): a kill
+    at any moment leaves the earlier file (or none) at the target, never a half-seeded
+    one. A kill does leave the temporary file (``.<name>.<random>.seeding``) behind.
+    """
+    started = time.perf_counter()
+    target = Path(args.org_file) if args.org_file else None
+    if target is None:
+        return _report(args, build_org(args), started, None)
+    if not target.parent.is_dir():
+        raise OSError(f"cannot write org file {target}: no directory {target.parent}")
+    check_replaceable(target, overwrite=False)  # fail before seeding, not after
+    tmp = str(target.parent / f".{target.name}.{secrets.token_hex(4)}.seeding")
+    try:
+        return _report(args, build_org(args, tmp), started, (tmp, target))
+    finally:
+        discard_org_file(tmp)  # gone already when it replaced the target
+
+
+def _report(args: argparse.Namespace, org: Org, started: float,
+            files: tuple[str, Path] | None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    started = time.perf_counter()
-    target = Path(args.org_file) if args.org_file else None
-    if target is not None:
-        if not target.parent.is_dir():
-            raise OSError(f"cannot write org file {target}: no directory {target.parent}")
-        target.unlink(missing_ok=True)
-    org = build_org(args, str(target) if target is not None else None)
     seconds = time.perf_counter() - started
     table = Table(title=f"{args.scenario}: Opportunities by StageName")
     table.add_column("StageName")
@@ -83,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     console.print(table)
     console.print(f"seeded in {seconds:.1f} s (wall clock)")
-    if target is not None:
+    if files is not None:
+        tmp, target = files
         org.close()
+        replace_org_file(tmp, target)
         console.print(f"saved to {target}")
     return 0

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from . import ids
 from .clock import SimClock
@@ -23,7 +23,7 @@ from .errors import EntityIsDeleted, InvalidField, MalformedId, NotFound
 from .limits import Limits
 from .schema import Field, Schema, SObjectDef, audit_fields, builtin_objects, id_field
 from .soql import Engine
-from .store import Savepoint, Store
+from .store import Savepoint, Store, check_org_file
 
 __all__ = ["API_VERSION", "DEFAULT_INSTANCE_URL", "DEFAULT_LICENSES", "OrgCore"]
 
@@ -55,9 +55,9 @@ class OrgCore:
         """API requests, async executions and Bulk usage: the one model of org limits."""
         self.instance_url = instance_url.rstrip("/")
         self.schema = Schema()
-        existing = path is not None and Path(path).exists()
+        existing = path is not None and Path(path).exists() and Path(path).stat().st_size > 0
         if path is not None and existing:
-            self._restore_schema(path)
+            self._restore_schema(check_org_file(path))
         self.store = Store(self.schema, path)
         self.dml = Dml(self.store, self.schema, self.clock.stamp, lambda: self.user_id)
         self.soql = Engine(self.store, self.schema, self.clock, API_VERSION)
@@ -65,7 +65,16 @@ class OrgCore:
         if existing:
             self._restore_meta()
         else:
-            self._bootstrap(name)
+            # A new file is made under a temporary name and takes its own only complete,
+            # metadata included: a kill while it is made leaves no half-made org at path.
+            try:
+                self._bootstrap(name)
+                if path is not None:
+                    self._flush_meta()
+                    self.store.publish()
+            except BaseException:
+                self.store.abandon()
+                raise
 
     # --- construction ---------------------------------------------------------------------
 
@@ -87,14 +96,9 @@ class OrgCore:
         self.store.write("User", 'UPDATE "User" SET "Name" = ? WHERE "Id" = ?',
                          ("Sim Admin", self.user_id))
 
-    def _restore_schema(self, path: str | Path) -> None:
-        con = sqlite3.connect(str(path))
-        try:
-            row = con.execute("SELECT value FROM _meta WHERE key = 'schema'").fetchone()
-        finally:
-            con.close()
-        if row:
-            custom = json.loads(row[0])
+    def _restore_schema(self, meta: Mapping[str, str]) -> None:
+        if meta.get("schema"):
+            custom = json.loads(meta["schema"])
             for o in custom["objects"]:
                 self.schema.add_object(SObjectDef.from_dict(o))
             for obj_name, fields in custom["fields"].items():
@@ -124,11 +128,15 @@ class OrgCore:
     def open(cls: type[_O], path: str | Path, *, in_memory: bool = False) -> _O:
         """Reopen an org saved with :meth:`save` (or created with ``path=``).
 
-        By default the file is used in place (opening is instant; writes go to the file).
+        By default the file is used in place (opening is quick; writes go to the file).
         ``in_memory=True`` copies it into memory first, so the file stays as it was.
+        The file is checked first (see :func:`sforg_sim.store.check_org_file`): one that is
+        not an org file, or is damaged, raises a one-line OSError.
         """
         if not Path(path).is_file():
             raise NotFound(f"No org file at {path}")
+        if Path(path).stat().st_size == 0:
+            raise OSError(f"{path} is not a saved sforg-sim org (an empty file)")
         try:
             org = cls(path=path)
         except (sqlite3.DatabaseError, KeyError, ValueError) as e:
@@ -137,16 +145,20 @@ class OrgCore:
             org.store.load_into_memory()
         return org
 
-    def save(self, path: str | Path) -> None:
-        """Write the whole org (data, schema, clock, API usage) to a SQLite file."""
+    def save(self, path: str | Path, *, overwrite: bool = False) -> None:
+        """Write the whole org (data, schema, clock, API usage) to a SQLite file.
+
+        Atomic: the file is written under a temporary name in the same folder, fsynced and
+        renamed over ``path``, so a kill at any moment leaves the earlier save or the new
+        one. An existing file that is not a sforg-sim org (or one another process has
+        open) is not replaced: OSError, unless ``overwrite=True`` for the former.
+        """
         with self.lock:
             self._flush_meta()
             if self.store.path and Path(self.store.path).resolve() == Path(path).resolve():
                 self.store.checkpoint()
                 return
-            if Path(path).exists():
-                Path(path).unlink()
-            self.store.save(path)
+            self.store.save(path, overwrite=overwrite)
 
     def close(self) -> None:
         """Flush state to the file (if any) and close the database."""
@@ -166,7 +178,7 @@ class OrgCore:
             obj = self._attached.get(kind)
             if obj is None:
                 obj = self._attached[kind] = make()
-            return obj  # type: ignore[no-any-return]
+            return cast(_T, obj)
 
     # --- properties -----------------------------------------------------------------------
 
@@ -315,7 +327,9 @@ class OrgCore:
             options.setdefault("label", name[:-3].replace("_", " "))
             f = Field(name, type, **options)
             obj.add(f)
-            self.store.add_column(obj, f)
+            with self.store.savepoint():
+                self.store.add_column(obj, f)
+                self._save_schema()
             return f
 
     def add_storage_index(self, sobject: str, fields: Sequence[str]) -> str:
@@ -348,8 +362,17 @@ class OrgCore:
             obj = SObjectDef(name, self.schema.new_custom_prefix(), name,
                              {f.name: f for f in all_fields})
             self.schema.add_object(obj)
-            self.store.create_table(obj)
+            with self.store.savepoint():
+                self.store.create_table(obj)
+                self._save_schema()
             return obj
+
+    def _save_schema(self) -> None:
+        # An org file records its custom objects and fields with their tables, in the same
+        # transaction: a process killed later leaves a file whose schema matches its tables.
+        if self.store.path is not None:
+            self.store.set_meta("schema", json.dumps(
+                self.schema.custom_definitions(builtin_objects())))
 
     # --- limits ---------------------------------------------------------------------------
 
