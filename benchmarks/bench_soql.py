@@ -19,7 +19,7 @@ import time
 from _common import raw_connection, seeded_file
 
 from sforg_sim import Org
-from sforg_sim.scenarios import external_id
+from sforg_sim.nightly import external_id
 
 KEYSET = ("SELECT Id, External_ID__c, StageName FROM Opportunity WHERE External_ID__c > "
           ":last ORDER BY External_ID__c LIMIT 500")

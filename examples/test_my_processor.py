@@ -5,15 +5,15 @@
 2. Hand ``check_processor`` a factory building the first job of one partition.
 3. Run ``pytest --hypothesis-profile ci`` (or ``dev``, ``thorough``). If your job breaks an
    invariant, the test fails with the shrunk dataset, partitioning and fault schedule, and
-   the ``Scenario(...)`` to pin in ``examples=`` once you have fixed it.
+   the ``Case(...)`` to pin in ``examples=`` once you have fixed it.
 """
 
 from __future__ import annotations
 
 from sforg_sim.apex import Context, Queueable
+from sforg_sim.cases import Case, FaultPlan
 from sforg_sim.checker import check_processor
 from sforg_sim.errors import UnableToLockRow
-from sforg_sim.harness import FaultPlan, Scenario
 from sforg_sim.processors import DATA_ENDPOINT, Partition, sql_literal
 
 
@@ -67,10 +67,10 @@ def my_job(part: Partition, page_size: int) -> MyStageSync:
 
 
 # A counterexample the checker once found (an empty first page), pinned after the fix.
-EMPTY_FIRST_PAGE = Scenario.of(["externalOpp01"], ["externalOpp01", "externalOpp02"],
+EMPTY_FIRST_PAGE = Case.of(["externalOpp01"], ["externalOpp01", "externalOpp02"],
                                page_size=1, faults=FaultPlan(empty=(1,)))
 
 
 def test_my_stage_sync_keeps_every_invariant() -> None:
     result = check_processor(my_job, examples=[EMPTY_FIRST_PAGE])
-    print(f"{result.examples} scenarios checked")
+    print(f"{result.examples} cases checked")

@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 
 from sforg_sim.apex import Context, Queueable
 from sforg_sim.errors import UnableToLockRow
+from sforg_sim.nightly import SOURCE_OBJECT
 from sforg_sim.processors import DATA_ENDPOINT, Partition, sql_literal
-from sforg_sim.scenarios import SOURCE_OBJECT
 
 
 @dataclass(frozen=True)

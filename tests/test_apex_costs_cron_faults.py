@@ -17,7 +17,7 @@ from sforg_sim.apex import (
     Schedulable,
 )
 from sforg_sim.clock import parse_datetime
-from sforg_sim.errors import SalesforceError, UnableToLockRow
+from sforg_sim.errors import SalesforceError, UnableToLockRow, UsageError
 
 
 class Work(Queueable):
@@ -127,7 +127,8 @@ def test_fault_schedule_by_occurrence() -> None:
 
 @pytest.mark.parametrize("spec", ["bogus:0.1", "callout:2", "quota", "lock@x"])
 def test_fault_spec_errors(spec: str) -> None:
-    with pytest.raises(SalesforceError):
+    # A malformed spec is the caller's mistake, not an error Salesforce answers.
+    with pytest.raises(UsageError):
         FaultSchedule.parse(spec)
 
 

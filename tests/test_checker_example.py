@@ -15,7 +15,7 @@ def test_example_file_passes_under_the_ci_profile(pytester: pytest.Pytester) -> 
     result = pytester.runpytest_subprocess("-q", "-s", "-p", "no:cacheprovider",
                                            "--hypothesis-profile", "ci")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*51 scenarios checked*"])  # 50 generated + 1 pinned
+    result.stdout.fnmatch_lines(["*51 cases checked*"])  # 50 generated + 1 pinned
 
 
 def test_example_file_reports_a_bug_in_plain_words(pytester: pytest.Pytester) -> None:

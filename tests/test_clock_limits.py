@@ -7,11 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from sforg_sim import Org, SimClock
-from sforg_sim.errors import (
-    InvalidOrNullForRestrictedPicklist,
-    NumberOutsideValidRange,
-    RequestLimitExceeded,
-)
+from sforg_sim.errors import RequestLimitExceeded, UsageError
 from sforg_sim.limits import Limits, api_allocation
 
 
@@ -39,10 +35,10 @@ def test_allocation_per_edition(edition: str, licenses: int, expected: int) -> N
     assert org.limits()["DailyApiRequests"] == {"Max": expected, "Remaining": expected}
 
 
-def test_bad_edition_and_negative_licences_are_real_errors() -> None:
-    with pytest.raises(InvalidOrNullForRestrictedPicklist):
+def test_bad_edition_and_negative_licences_are_usage_errors() -> None:
+    with pytest.raises(UsageError, match="unknown edition 'platinum'"):
         Org(edition="platinum")
-    with pytest.raises(NumberOutsideValidRange):
+    with pytest.raises(UsageError, match="licenses"):
         Org(licenses=-1)
 
 
@@ -84,9 +80,9 @@ def test_exceeding_the_allocation_raises_request_limit_exceeded() -> None:
 
 def test_set_remaining_validates() -> None:
     org = Org(edition="developer")
-    with pytest.raises(NumberOutsideValidRange):
+    with pytest.raises(UsageError):
         org.set_api_remaining(15_001)
-    with pytest.raises(NumberOutsideValidRange):
+    with pytest.raises(UsageError):
         org.set_api_remaining(-1)
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from sforg_sim import Org
 from sforg_sim.datacloud import DataCloudSource
-from sforg_sim.scenarios import SOURCE_OBJECT, source_object_fields
+from sforg_sim.nightly import SOURCE_OBJECT, source_object_fields
 
 
 def _pages(rows: int, segment_rows: int, limit: int, offset: int, seed: int,

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from sforg_sim import Org
-from sforg_sim.errors import SalesforceError
+from sforg_sim.errors import UsageError
 from sforg_sim.processors import parse_range, partitions, progress
 from sforg_sim.processors.keyset import start_v2
 from sforg_sim.replay import replay
@@ -20,9 +20,9 @@ def test_partitions_use_the_team_boundary_form() -> None:
     assert parts[-1].label() == "externalOpp1800001 to externalOpp2000001"
     assert parse_range("externalOpp0000001 to externalOpp0200001", 3).index == 3
     for bad in ("externalOpp0000001", "b to a"):
-        with pytest.raises(SalesforceError):
+        with pytest.raises(UsageError):
             parse_range(bad)
-    with pytest.raises(SalesforceError):
+    with pytest.raises(UsageError):
         partitions(5, 6)
 
 

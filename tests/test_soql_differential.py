@@ -23,7 +23,6 @@ from tests.soql_reference import KINDS, Atom, Bool, Q, aggregate, evaluate, key_
 
 from sforg_sim import Org
 from sforg_sim.schema import Field
-from sqlhelp import raw
 
 TEXT_ALPHABET = "aAbB_%'\\ "
 DAYS = ["2025-12-31", "2026-01-01", "2026-01-04", "2026-01-05", "2026-01-06", "2026-02-01"]

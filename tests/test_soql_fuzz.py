@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from sforg_sim import Org
 from sforg_sim.errors import SalesforceError
-from sqlhelp import raw
 
 DOCUMENTED = {"MALFORMED_QUERY", "INVALID_FIELD", "INVALID_TYPE", "NUMBER_OUTSIDE_VALID_RANGE",
               "INVALID_QUERY_FILTER_OPERATOR", "EXCEEDED_ID_LIMIT"}

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from sforg_sim import strategies as sfst
-from sforg_sim.harness import Change, Scenario, Session, sort_key
+from sforg_sim.cases import Case, Change, sort_key
+from sforg_sim.harness import Run
 from sforg_sim.invariants import check_all
 from sforg_sim.processors.keyset import KeysetProcessor
 
@@ -22,56 +23,56 @@ from sforg_sim.processors.keyset import KeysetProcessor
 class V2WithAnotherUser(RuleBasedStateMachine):
     """V2 on a tiny org while another user edits Opportunities."""
 
-    session: Session | None = None
+    run_: Run | None = None
 
     @initialize(data=st.data())
     def load(self, data: st.DataObject) -> None:
         ds = data.draw(sfst.datasets(max_size=10, source_gaps=False))
         part = data.draw(sfst.partitionings(ds, max_parts=3))
         cfg = data.draw(sfst.run_configs(page_sizes=sfst.page_sizes(max_value=3)))
-        self.session = Session(KeysetProcessor(), Scenario(ds, part, cfg)).launch()
+        self.run_ = Run(KeysetProcessor(), Case(ds, part, cfg)).launch()
         self.keys = ds.keys() or ["externalOpp1"]
         self.done = False
 
     def teardown(self) -> None:
-        if self.session is not None:
+        if self.run_ is not None:
             if not self.done:
-                check_all(self.session.finish())
-            self.session.close()
+                check_all(self.run_.finish())
+            self.run_.close()
 
-    @precondition(lambda self: self.session is not None and not self.done)
+    @precondition(lambda self: self.run_ is not None and not self.done)
     @rule(events=st.integers(1, 4))
     def run_events(self, events: int) -> None:
-        assert self.session is not None
-        self.session.step(events)
+        assert self.run_ is not None
+        self.run_.step(events)
 
-    @precondition(lambda self: self.session is not None)
+    @precondition(lambda self: self.run_ is not None)
     @rule(kind=st.sampled_from(["update", "delete", "insert", "rekey"]), data=st.data())
     def another_user(self, kind: str, data: st.DataObject) -> None:
-        assert self.session is not None
+        assert self.run_ is not None
         change = data.draw(sfst.changes(self.keys, kinds=(kind,)))
-        self.session.apply(change)
+        self.run_.apply(change)
         if kind in ("insert", "rekey"):
             self.keys.append(change.new_key or change.key)
 
-    @precondition(lambda self: self.session is not None and not self.done)
+    @precondition(lambda self: self.run_ is not None and not self.done)
     @rule()
     def finish(self) -> None:
-        assert self.session is not None
-        check_all(self.session.finish())
+        assert self.run_ is not None
+        check_all(self.run_.finish())
         self.done = True
 
     @invariant()
     def model_holds(self) -> None:
-        if self.session is None or self.done:
+        if self.run_ is None or self.done:
             return
-        rec, org = self.session.record, self.session.org
+        rec, org = self.run_.record, self.run_.org
         touched = rec.updated | rec.deleted | set(rec.rekeyed)
         for rid, n in rec.writes.items():
             limit = 2 if rid in rec.rekeyed else 1
             assert n <= limit, f"{rec.name(rid)} written {n} times"
             in_scope = rid in rec.scope or (
-                rid in rec.inserted and self.session.scenario.partitioning.index_of(
+                rid in rec.inserted and self.run_.case.partitioning.index_of(
                     rec.inserted[rid]) is not None)
             assert in_scope or rid in rec.rekeyed, f"{rec.name(rid)} is out of scope"
             if rid not in touched:
@@ -90,14 +91,14 @@ TestV2WithAnotherUser = V2WithAnotherUser.TestCase
 
 def test_the_machine_sees_concurrent_changes() -> None:
     """The machine's changes do reach the org (so its invariants are not vacuous)."""
-    scenario = Scenario.of(["externalOpp01", "externalOpp02"],
+    case = Case.of(["externalOpp01", "externalOpp02"],
                            ["externalOpp01", "externalOpp03"], page_size=1)
-    session = Session(KeysetProcessor(), scenario).launch()
+    run_ = Run(KeysetProcessor(), case).launch()
     key = "externalOpp01"
-    assert session.apply(Change(0, "update", key, stage="Discovery"))
-    assert session.apply(Change(0, "insert", key + "b"))
-    assert not session.apply(Change(0, "insert", key.upper()))  # unique, case-insensitive
-    rec = session.finish()
+    assert run_.apply(Change(0, "update", key, stage="Discovery"))
+    assert run_.apply(Change(0, "insert", key + "b"))
+    assert not run_.apply(Change(0, "insert", key.upper()))  # unique, case-insensitive
+    rec = run_.finish()
     assert len(rec.updated) == 1 and len(rec.inserted) == 1 and rec.skipped_changes
     check_all(rec)
-    session.close()
+    run_.close()

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from sforg_sim import Org
-from sforg_sim.errors import InvalidOrNullForRestrictedPicklist, NumberOutsideValidRange
-from sforg_sim.scenarios import SOURCE_OBJECT, external_id
+from sforg_sim.errors import UsageError
+from sforg_sim.nightly import SOURCE_OBJECT, external_id
 from sqlhelp import raw
 
 
@@ -92,9 +92,10 @@ def test_massive_upload_matches_the_team_setup() -> None:
 
 
 def test_scenario_bad_input() -> None:
-    with pytest.raises(InvalidOrNullForRestrictedPicklist):
+    # Caller mistakes: plain usage errors naming the reason, no Salesforce error code.
+    with pytest.raises(UsageError, match="unknown scenario 'huge'"):
         Org().load_scenario("huge")
-    with pytest.raises(NumberOutsideValidRange):
+    with pytest.raises(UsageError, match="whole number >= 0"):
         Org().load_scenario("small", records=-5)
 
 

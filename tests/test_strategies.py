@@ -5,20 +5,22 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import pytest
 from hypothesis import Phase, find, given, settings
 from hypothesis import find as hfind
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 
 from sforg_sim import strategies as sfst
-from sforg_sim.harness import Dataset, sort_key
+from sforg_sim.cases import Dataset, sort_key
 
 NO_SHRINK = settings(phases=[Phase.generate], max_examples=2_000, database=None)
 
 
 def test_public_api_is_small_and_documented() -> None:
     assert sorted(sfst.__all__) == [
-        "batch_scopes", "changes", "datasets", "editions", "external_ids", "fault_plans",
-        "page_sizes", "partitionings", "remaining_quota", "run_configs", "scenarios"]
+        "batch_scopes", "cases", "changes", "datasets", "editions", "external_ids",
+        "fault_plans", "page_sizes", "partitionings", "remaining_quota", "run_configs"]
     public = {n for n, v in vars(sfst).items() if not n.startswith("_") and callable(v)
               and getattr(v, "__module__", "") == sfst.__name__}
     assert public == set(sfst.__all__)
@@ -51,7 +53,7 @@ def test_shrinks_to_small_simple_values() -> None:
     ds = find(sfst.datasets(), lambda d: len(d.rows) >= 3)
     assert [r.key for r in ds.rows] == ["externalOpp01", "externalOpp02", "externalOpp03"]
     assert {r.stage for r in ds.rows} == {"Prospecting"}
-    sc = find(sfst.scenarios(), lambda s: True)
+    sc = find(sfst.cases(), lambda s: True)
     assert sc.faults.size() == 0 and sc.config.page_size == 1
     assert len(sc.partitioning.parts) == 1 and not sc.dataset.rows
 
@@ -79,3 +81,25 @@ def test_generates_the_awkward_cases() -> None:
                                 for b in dp[1].parts))
     find(sfst.fault_plans(["externalOpp01"]),
          lambda f: {c.kind for c in f.changes} == {"rekey", "insert"})
+
+
+@pytest.mark.parametrize("make", [
+    lambda: sfst.external_ids(styles=("padded", "paded")),
+    lambda: sfst.external_ids(styles="padded"),
+    lambda: sfst.external_ids(min_size=5, max_size=2),
+    lambda: sfst.datasets(stages=("Prospecting", "Won")),
+    lambda: sfst.datasets(styles=()),
+    lambda: sfst.partitionings(Dataset(()), forms=("inclusive",)),
+    lambda: sfst.partitionings(Dataset(()), max_parts=0),
+    lambda: sfst.changes(["a"], kinds=("update", "undelete")),
+    lambda: sfst.fault_plans(concurrent=("rekey", "merge")),
+    lambda: sfst.fault_plans(max_each=-1),
+    lambda: sfst.page_sizes(0, 3),
+    lambda: sfst.batch_scopes(4, 2),
+    lambda: sfst.remaining_quota(-1),
+])
+def test_strategies_refuse_bad_arguments_when_called(make: Any) -> None:
+    # As hypothesis's own strategies do: at the call, naming the argument, never a silent
+    # fallback (an unknown style used to become "padded").
+    with pytest.raises(InvalidArgument):
+        make()

@@ -7,11 +7,11 @@
 50
 
 It runs hypothesis over datasets x partitionings x configs x fault schedules
-(:func:`sforg_sim.strategies.scenarios`), runs your processor on each scenario in a fresh
+(:func:`sforg_sim.strategies.cases`), runs your processor on each case in a fresh
 simulated org (:func:`sforg_sim.harness.run`), applies :mod:`sforg_sim.invariants`, and,
 if one fails, raises :class:`ProcessorCheckFailed` with the *shrunk* counterexample in
 plain words: the dataset, the partitioning, the configuration, the fault schedule and what
-went wrong, plus the ``Scenario(...)`` to paste into ``examples=`` (hypothesis's
+went wrong, plus the ``Case(...)`` to paste into ``examples=`` (hypothesis's
 ``@example``) so it is replayed first from then on.
 
 Settings: ``profile=None`` uses the loaded hypothesis profile, so ``pytest
@@ -31,8 +31,9 @@ from hypothesis import example, given, settings
 from hypothesis.strategies import SearchStrategy
 
 from . import invariants as inv
-from .harness import RunRecord, Scenario, Target, run
-from .strategies import scenarios as default_scenarios
+from .cases import Case, RunRecord
+from .harness import Target, run
+from .strategies import cases as default_cases
 
 __all__ = ["CheckResult", "ProcessorCheckFailed", "check_processor", "describe_failure"]
 
@@ -40,14 +41,14 @@ __all__ = ["CheckResult", "ProcessorCheckFailed", "check_processor", "describe_f
 class ProcessorCheckFailed(AssertionError):
     """The checker found a counterexample; the message is the plain-words report.
 
-    ``scenario`` is the shrunk input, ``run`` what happened, ``violation`` the failed
+    ``case`` is the shrunk input, ``run`` what happened, ``violation`` the failed
     invariant (an :class:`~sforg_sim.invariants.InvariantViolation`).
     """
 
-    def __init__(self, message: str, scenario: Scenario, run: RunRecord,
+    def __init__(self, message: str, case: Case, run: RunRecord,
                  violation: AssertionError, examples: int) -> None:
         super().__init__(message)
-        self.scenario = scenario
+        self.case = case
         self.run = run
         self.violation = violation
         self.examples = examples
@@ -55,7 +56,7 @@ class ProcessorCheckFailed(AssertionError):
 
 @dataclass
 class CheckResult:
-    """What a passing check ran: ``examples`` scenarios, and how many had each feature."""
+    """What a passing check ran: ``examples`` cases, and how many had each feature."""
 
     examples: int
     with_faults: int = 0
@@ -66,9 +67,9 @@ class CheckResult:
 
 
 class _Found(AssertionError):
-    def __init__(self, scenario: Scenario, run: RunRecord, violation: AssertionError) -> None:
+    def __init__(self, case: Case, run: RunRecord, violation: AssertionError) -> None:
         super().__init__(str(violation))
-        self.scenario, self.run, self.violation = scenario, run, violation
+        self.case, self.run, self.violation = case, run, violation
 
 
 def _settings(profile: str | None, **overrides: Any) -> settings:
@@ -86,17 +87,17 @@ def _settings(profile: str | None, **overrides: Any) -> settings:
 
 
 def check_processor(target: Target, *, profile: str | None = None,
-                    scenarios: SearchStrategy[Scenario] | None = None,
+                    cases: SearchStrategy[Case] | None = None,
                     invariants: Iterable[Callable[[RunRecord], None]] = inv.ALL,
-                    examples: Sequence[Scenario] = (), max_examples: int | None = None,
+                    examples: Sequence[Case] = (), max_examples: int | None = None,
                     database: Any = None, execution_cap: int | None = None,
                     name: str | None = None) -> CheckResult:
-    """Check ``target`` against every invariant over generated scenarios.
+    """Check ``target`` against every invariant over generated cases.
 
     ``target``: a :class:`~sforg_sim.processors.Processor` (``KeysetProcessor()``) or a
     factory ``(partition, page_size) -> Queueable | Batchable`` for one partition's first
-    job. ``scenarios`` narrows or widens the search (default
-    :func:`sforg_sim.strategies.scenarios`); ``examples`` are pinned scenarios tried first
+    job. ``cases`` narrows or widens the search (default
+    :func:`sforg_sim.strategies.cases`); ``examples`` are pinned cases tried first
     (``@example``); ``invariants`` defaults to :data:`sforg_sim.invariants.ALL`.
     ``database`` is hypothesis's example database (None: keep nothing between runs).
 
@@ -106,34 +107,34 @@ def check_processor(target: Target, *, profile: str | None = None,
     checks = tuple(invariants)
     result = CheckResult(0)
 
-    def property_(scenario: Scenario) -> None:
+    def property_(case: Case) -> None:
         result.examples += 1
-        rec = run(target, scenario, execution_cap=execution_cap)
-        result.records += len(scenario.dataset.rows)
-        result.with_faults += bool(scenario.faults.size())
-        result.with_changes += bool(scenario.faults.changes)
+        rec = run(target, case, execution_cap=execution_cap)
+        result.records += len(case.dataset.rows)
+        result.with_faults += bool(case.faults.size())
+        result.with_changes += bool(case.faults.changes)
         result.quota_exhausted += rec.quota_exhausted
-        for feat in _features(scenario):
+        for feat in _features(case):
             result.features[feat] = result.features.get(feat, 0) + 1
         try:
             inv.check_all(rec, checks)
         except AssertionError as violation:
-            raise _Found(scenario, rec, violation) from None
+            raise _Found(case, rec, violation) from None
 
     ident = re.sub(r"\W", "_", name or _label(target))
     property_.__name__ = property_.__qualname__ = f"check_{ident}"
-    test = given(scenario=scenarios if scenarios is not None else default_scenarios())(
+    test = given(case=cases if cases is not None else default_cases())(
         property_)
     for ex in reversed(examples):
-        test = example(scenario=ex)(test)
+        test = example(case=ex)(test)
     test = _settings(profile, max_examples=max_examples, database=database)(test)
     try:
         test()
     except _Found as found:
         raise ProcessorCheckFailed(
-            describe_failure(found.scenario, found.run, found.violation, _label(target),
+            describe_failure(found.case, found.run, found.violation, _label(target),
                              result.examples),
-            found.scenario, found.run, found.violation, result.examples) from None
+            found.case, found.run, found.violation, result.examples) from None
     return result
 
 
@@ -144,7 +145,7 @@ def _label(target: Target) -> str:
     return getattr(target, "__name__", type(target).__name__)
 
 
-def _features(s: Scenario) -> list[str]:
+def _features(s: Case) -> list[str]:
     out = [f"form:{s.partitioning.form}"]
     if len(s.partitioning.parts) > 1:
         out.append("several partitions")
@@ -159,7 +160,7 @@ def _features(s: Scenario) -> list[str]:
     return out
 
 
-def describe_failure(scenario: Scenario, run: RunRecord, violation: AssertionError,
+def describe_failure(case: Case, run: RunRecord, violation: AssertionError,
                      processor: str = "the processor", examples: int = 0) -> str:
     """The plain-words report: what went wrong, then the input, then what the run did."""
     kind = getattr(violation, "invariant", type(violation).__name__)
@@ -184,15 +185,15 @@ def describe_failure(scenario: Scenario, run: RunRecord, violation: AssertionErr
         "",
         f"What went wrong: {violation}",
         "",
-        "The dataset: " + scenario.dataset.describe(),
-        "The partitioning: " + scenario.partitioning.describe(),
-        "The configuration: " + scenario.config.describe(),
-        "The fault schedule: " + scenario.faults.describe(),
+        "The dataset: " + case.dataset.describe(),
+        "The partitioning: " + case.partitioning.describe(),
+        "The configuration: " + case.config.describe(),
+        "The fault schedule: " + case.faults.describe(),
         "",
         "What the run did: " + "; ".join(did),
         "",
-        "Replay it with sforg_sim.harness.run(processor, scenario), or pin it with "
-        "check_processor(..., examples=[scenario]) where scenario is:",
-        f"    {scenario!r}",
+        "Replay it with sforg_sim.harness.run(processor, case), or pin it with "
+        "check_processor(..., examples=[case]) where case is:",
+        f"    {case!r}",
     ]
     return "\n".join(lines)

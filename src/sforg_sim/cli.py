@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from .errors import SalesforceError
+from .errors import SalesforceError, UsageError
 
 __all__ = ["ArgumentParser", "main"]
 
@@ -57,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except SalesforceError as e:
         print(f"sforg-sim: error: {e.error_code}: {e.message}", file=sys.stderr)
+        return 2
+    except UsageError as e:
+        print(f"sforg-sim: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("sforg-sim: interrupted", file=sys.stderr)

@@ -43,7 +43,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .apex.context import HttpResponse
 from .errors import RequestLimitExceeded
-from .scenarios import SOURCE_OBJECT
+from .nightly import SOURCE_OBJECT, AnotherUser
 from .store import quote, sk_column
 
 if TYPE_CHECKING:
@@ -199,7 +199,9 @@ class DataCloudSource:
         engine.register_endpoint(ENDPOINT, self.handle)
         if self.faults is None:
             self.faults = engine.faults
-        engine.faults.source = self
+        if engine.faults.another_user is None:
+            # The nightly job's "another user": its new records get source rows here.
+            engine.faults.another_user = AnotherUser(self)
         return self
 
     # --- writes (Data Cloud ingestion, not DML) ----------------------------------------------

@@ -39,13 +39,22 @@ __all__ = [
     "NotFound",
     "NumberOutsideValidRange",
     "QueryTimeout",
+    "QueryTooComplicated",
     "RequestLimitExceeded",
     "RequiredFieldMissing",
     "SalesforceError",
     "StringTooLong",
     "UnableToLockRow",
+    "UsageError",
     "error_class",
 ]
+
+
+class UsageError(ValueError):
+    """A caller's mistake (an unknown scenario or processor name, a bad partition range,
+    a malformed fault spec): not something Salesforce answers, so it carries no error
+    code. The CLIs print its message on one line and exit 2."""
+
 
 _REGISTRY: dict[str, type[SalesforceError]] = {}
 
@@ -142,6 +151,14 @@ class QueryTimeout(SalesforceError):
     """The query ran for too long (400)."""
 
     error_code = "QUERY_TIMEOUT"
+    status = 400
+
+
+class QueryTooComplicated(SalesforceError):
+    """A query Salesforce expands past its internal limits (400), e.g. "Query is either
+    selecting too many fields or the filter conditions are too complicated."."""
+
+    error_code = "QUERY_TOO_COMPLICATED"
     status = 400
 
 

@@ -45,7 +45,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from .harness import RunConfig, RunRecord, sort_key
+from .cases import RunConfig, RunRecord, sort_key
 
 __all__ = ["ALL", "ApiBudgetExceeded", "CoverageViolation", "InvariantViolation",
            "PartitionViolation", "ProcessorCrashed", "StageCountMismatch",
@@ -137,7 +137,7 @@ def _allowance(run: RunRecord, rid: str) -> int:
         key = run.start[rid][0]
         return 1 if key is not None and sort_key(key) in run.source else 0
     if rid in run.inserted:
-        return 1 if run.scenario.partitioning.index_of(run.inserted[rid]) is not None else 0
+        return 1 if run.case.partitioning.index_of(run.inserted[rid]) is not None else 0
     return 0
 
 
@@ -178,7 +178,7 @@ def _why_out(run: RunRecord, rid: str) -> str:
     key = run.key_of(rid)
     if key is None:
         return " has no key"
-    if run.scenario.partitioning.index_of(key) is None:
+    if run.case.partitioning.index_of(key) is None:
         return " is in no partition"
     return " has no source row"
 
@@ -198,7 +198,7 @@ def at_least_once(run: RunRecord) -> None:
 
 def _range_sizes(run: RunRecord) -> list[int]:
     """Keys ever in each range: the snapshot, plus inserted and re-keyed ones."""
-    part = run.scenario.partitioning
+    part = run.case.partitioning
     sizes = Counter(run.scope.values())
     for key in [*run.inserted.values(), *(new for _, new in run.rekeyed.values())]:
         i = part.index_of(key)
@@ -213,7 +213,7 @@ def _slack(run: RunRecord) -> int:
     One per fired fault (the retried page) and per applied update or delete. A record
     inserted or re-keyed ahead of the cursor after the end probes began costs a page and
     restarts the 3 empty probes: 4. Counted from the changes applied (the record), so
-    changes made directly through a Session (the stateful tests) count too.
+    changes made directly through a Run (the stateful tests) count too.
     """
     changes = 4 * (len(run.inserted) + len(run.rekeyed)) + len(run.updated) + len(
         run.deleted)
@@ -226,7 +226,7 @@ def terminates(run: RunRecord, budget: Budget = default_budget, extra: int = 2) 
     ``extra`` covers a batch job's start and finish. A processor that loops hits the
     harness's execution cap first and fails here.
     """
-    cfg = run.scenario.config
+    cfg = run.case.config
     bound = sum(budget(n, cfg) + extra for n in _range_sizes(run)) + _slack(run)
     if run.terminated and run.total_executions <= bound:
         return
@@ -244,14 +244,14 @@ def api_budget(run: RunRecord, budget: Budget = default_budget) -> None:
     Once the quota is exhausted each partition may be refused once: a processor that keeps
     calling into REQUEST_LIMIT_EXCEEDED spins.
     """
-    cfg = run.scenario.config
+    cfg = run.case.config
     slack = _slack(run)
     problems = []
     sizes = _range_sizes(run)
     for i, (n, calls) in enumerate(zip(sizes, run.calls)):
         allowed = budget(n, cfg) + slack
         if calls > allowed:
-            p = run.scenario.partitioning.parts[i]
+            p = run.case.partitioning.parts[i]
             problems.append(f"partition {i} ({p.start!r} to {p.end!r}, {n} records) made "
                             f"{calls} data calls, budget {allowed}")
         if run.refused[i] > 1:
@@ -271,7 +271,7 @@ def partitions_disjoint_and_covering(run: RunRecord) -> None:
     The span runs from the lowest start to the highest end; a keyed record inside it that
     no range holds (a gap) is reported, as are pairs of overlapping ranges.
     """
-    parts = run.scenario.partitioning.parts
+    parts = run.case.partitioning.parts
     problems, records = [], []
     for p in parts:
         if sort_key(p.start) >= sort_key(p.end):
@@ -302,7 +302,7 @@ def expected_stage_counts(run: RunRecord) -> dict[str, int]:
     due = set(_due(run))
     out: Counter[str] = Counter()
     for rid, (key, stage, deleted) in run.final.items():
-        if deleted or run.scenario.partitioning.index_of(key) is None:
+        if deleted or run.case.partitioning.index_of(key) is None:
             continue
         if rid in due and not run.quota_exhausted:
             assert key is not None
@@ -324,7 +324,7 @@ def stage_counts(run: RunRecord, expected: Mapping[str, int] | None = None) -> N
     want = dict(expected) if expected is not None else expected_stage_counts(run)
     got: Counter[str] = Counter(
         stage for rid, (key, stage, deleted) in run.final.items()
-        if not deleted and run.scenario.partitioning.index_of(key) is not None)
+        if not deleted and run.case.partitioning.index_of(key) is not None)
     want = {k: v for k, v in want.items() if v}
     if dict(got) == want:
         return

@@ -16,11 +16,7 @@ from collections import deque
 from typing import Any
 
 from .clock import SimClock
-from .errors import (
-    InvalidOrNullForRestrictedPicklist,
-    NumberOutsideValidRange,
-    RequestLimitExceeded,
-)
+from .errors import RequestLimitExceeded, UsageError
 
 __all__ = ["EDITIONS", "WINDOW_SECONDS", "Limits", "RollingCounter", "api_allocation"]
 
@@ -32,12 +28,9 @@ def api_allocation(edition: str, licenses: int) -> int:
     """DailyApiRequests allocation for an edition and licence count."""
     e = edition.lower()
     if e not in EDITIONS:
-        raise InvalidOrNullForRestrictedPicklist(
-            f"bad value for restricted picklist field: edition={edition!r} "
-            f"(expected one of {', '.join(EDITIONS)})", ["edition"])
+        raise UsageError(f"unknown edition {edition!r} (expected one of {', '.join(EDITIONS)})")
     if isinstance(licenses, bool) or not isinstance(licenses, int) or licenses < 0:
-        raise NumberOutsideValidRange(
-            f"licenses must be a whole number >= 0, got {licenses!r}", ["licenses"])
+        raise UsageError(f"licenses must be a whole number >= 0, got {licenses!r}")
     if e == "developer":
         return 15_000
     if e == "sandbox":
@@ -92,7 +85,7 @@ class RollingCounter:
     def set_used(self, used: int) -> None:
         """Forget the history and record ``used`` units now (tests: "120 calls left")."""
         if used < 0:
-            raise NumberOutsideValidRange(f"usage must be >= 0, got {used}")
+            raise UsageError(f"usage must be >= 0, got {used}")
         self._buckets.clear()
         self._total = 0
         if used:
@@ -147,7 +140,7 @@ class Limits:
         """Make the window hold exactly ``max - remaining`` calls, recorded now."""
         with self._lock:
             if remaining < 0 or remaining > self._api.maximum:
-                raise NumberOutsideValidRange(
+                raise UsageError(
                     f"remaining must be between 0 and {self._api.maximum}, got {remaining}")
             self._api.set_used(self._api.maximum - remaining)
 

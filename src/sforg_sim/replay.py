@@ -20,11 +20,13 @@ Named processors (:data:`PROCESSORS`), each a reproducible scenario:
 - ``v1-premature-stop``: V1 without an OFFSET cap whose source returns one transient empty
   page (fault ``empty@4``) and hits one row lock (``lock@9``): two partitions end early.
 
-Loop detection: a data request (same partition, same request) seen again with no new
-record processed since its previous occurrence is a strike; ``loop_threshold`` strikes on
-one request (default 5) stop the replay with outcome ``loop_detected``, and every
-unfinished job is aborted (the team's ``emergency_stop``). V2's 3 empty probes repeat one
-request only twice, below the threshold.
+Loop detection (:class:`LoopDetector`): a data request (same partition, same request)
+seen again with no new record processed since its previous occurrence is a strike;
+``loop_threshold`` strikes on one request (default 5) stop the replay with outcome
+``loop_detected``, and every unfinished job is aborted (the team's ``emergency_stop``).
+V2's 3 empty probes repeat one request only twice, below the threshold. Attribution,
+counters and the other stops are the :class:`~sforg_sim.observer.RunObserver`'s, shared
+with the property-test harness.
 """
 
 from __future__ import annotations
@@ -36,18 +38,29 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .apex import CostModel, FaultSchedule
-from .apex.engine import Job
 from .datacloud import DataCloudSource
-from .errors import InvalidOrNullForRestrictedPicklist
-from .processors import Partition, Processor, partitions
+from .errors import UsageError
+from .nightly import (
+    KEY_FIELD,
+    KEY_PREFIX,
+    SCOPE_WHERE,
+    STAGE_AGGREGATE,
+    TARGET_FIELD,
+    TARGET_OBJECT,
+    TARGET_STAGE,
+    Partition,
+    partitions,
+)
+from .observer import RunObserver
+from .processors import Processor, RangeReader
 from .processors.keyset import KeysetProcessor
 from .processors.offset import OffsetProcessor
-from .scenarios import TARGET_STAGE
 
 if TYPE_CHECKING:
     from .org import Org
 
-__all__ = ["OUTCOMES", "PROCESSORS", "PartitionReport", "Preset", "Report", "replay"]
+__all__ = ["OUTCOMES", "PROCESSORS", "LoopDetector", "PartitionReport", "Preset", "Report",
+           "replay"]
 
 OUTCOMES = ("completed", "aborted", "request_limit_exceeded", "loop_detected",
             "governor_limit", "failed", "timeout")
@@ -125,17 +138,39 @@ class Report:
 
 
 def _in_scope(org: Org) -> int:
-    return int(org.query(
-        "SELECT COUNT() FROM Opportunity WHERE External_ID__c LIKE 'externalOpp%'")[
+    return int(org.query(f"SELECT COUNT() FROM {TARGET_OBJECT} WHERE {SCOPE_WHERE}")[
         "totalSize"])
 
 
 def _count_range(org: Org, p: Partition, inclusive: bool) -> int:
     op = "<=" if inclusive else "<"
-    return org.store.count(
-        org.schema.get("Opportunity"), '"IsDeleted" = 0 AND '
-        f'"External_ID__c__sk" >= ? AND "External_ID__c__sk" {op} ?',
-        (p.start.upper(), p.end.upper()))
+    sk = f'"{KEY_FIELD}__sk"'
+    return org.store.count(org.schema.get(TARGET_OBJECT),
+                           f'"IsDeleted" = 0 AND {sk} >= ? AND {sk} {op} ?',
+                           (p.start.upper(), p.end.upper()))
+
+
+class LoopDetector:
+    """Stops a run that repeats itself: a data request (same partition, same request)
+    seen again with no new record processed since its previous occurrence is a strike;
+    ``threshold`` strikes on one request stop the run as ``loop_detected``."""
+
+    def __init__(self, observer: RunObserver, threshold: int) -> None:
+        self.observer = observer
+        self.threshold = threshold
+        self._strikes: dict[tuple[Any, ...], tuple[int, int]] = {}
+
+    def on_call(self, partition: int | None, request: Mapping[str, Any]) -> None:
+        """A call listener of the observer."""
+        key = (partition, *sorted(request.items()))
+        seen = self._strikes.get(key)
+        done = len(self.observer.writes)
+        if seen is None or done > seen[1]:
+            self._strikes[key] = (0, done)
+        else:
+            self._strikes[key] = (seen[0] + 1, done)
+            if seen[0] + 1 >= self.threshold:
+                self.observer.stop("loop_detected")
 
 
 def replay(org: Org, processor: str | Processor = "v2", *, partition_count: int = 10,
@@ -149,14 +184,14 @@ def replay(org: Org, processor: str | Processor = "v2", *, partition_count: int 
 
     ``org`` must hold the ``massive-upload`` scenario (``externalOpp...`` ids and the Data
     Cloud source object). ``progress`` is called with the running report every
-    ``progress_every`` events and at the end.
+    ``progress_every`` events and at the end. An unknown processor name is a
+    :class:`~sforg_sim.errors.UsageError`.
     """
     preset: Preset | None = None
     if isinstance(processor, str):
         if processor not in PROCESSORS:
-            raise InvalidOrNullForRestrictedPicklist(
-                f"bad value for restricted picklist field: processor={processor!r} "
-                f"(expected one of {', '.join(PROCESSORS)})", ["processor"])
+            raise UsageError(f"unknown processor {processor!r} "
+                             f"(expected one of {', '.join(PROCESSORS)})")
         preset = PROCESSORS[processor]
         proc = preset.make()
     else:
@@ -175,125 +210,66 @@ def replay(org: Org, processor: str | Processor = "v2", *, partition_count: int 
 
     records = _in_scope(org)
     parts = partitions(records, partition_count)
-    inclusive = bool(getattr(proc, "inclusive_end", False))
-    t0 = org.clock.time()
-    exec0 = engine.executions
-    written: Counter[str] = Counter()
-    part_written = [0] * len(parts)
-    part_calls = [0] * len(parts)
-    part_execs = [0] * len(parts)
-    part_end = ["running"] * len(parts)
-    state: dict[str, Any] = {"outcome": None}
-    strikes: dict[tuple[Any, ...], tuple[int, int]] = {}
+    inclusive = isinstance(proc, RangeReader) and bool(proc.inclusive_end)
+    obs = RunObserver(engine, source, len(parts), stop_on_refused=True,
+                      max_simulated_seconds=max_simulated_seconds)
+    t0 = obs.t0
     report = Report(proc.name, records, 0, 0, 0, {}, {"data": 0, "total": 0}, 0, 0.0,
                     "running", [])
-
-    def part_of() -> int | None:
-        job = engine.current
-        p = getattr(job.instance, "partition", None) if job is not None else None
-        return p if isinstance(p, int) and 0 <= p < len(parts) else None
-
-    def on_dml(sobject: str, op: str, ids: list[str]) -> None:
-        if sobject == "Opportunity" and op in ("update", "upsert"):
-            written.update(ids)
-            p = part_of()
-            if p is not None:
-                part_written[p] += len(ids)
-
-    def on_call(api: str, request: Mapping[str, Any], rows: int) -> None:
-        p = part_of()
-        if p is not None:
-            part_calls[p] += 1
-        if not loops:
-            return
-        key = (p, *sorted(request.items()))
-        seen = strikes.get(key)
-        done = len(written)
-        if seen is None or done > seen[1]:
-            strikes[key] = (0, done)
-        else:
-            strikes[key] = (seen[0] + 1, done)
-            if seen[0] + 1 >= loop_threshold and state["outcome"] is None:
-                state["outcome"] = "loop_detected"
-                engine.stop()
-
-    def on_chain(job: Job, children: int) -> None:
-        p = getattr(job.instance, "partition", None)
-        if not isinstance(p, int) or not 0 <= p < len(parts):
-            return
-        part_execs[p] += 1
-        if children == 0:
-            if job.status == "Failed" and job.error is not None:
-                part_end[p] = f"failed: {job.error.error_code}"
-            else:
-                part_end[p] = getattr(job.instance, "stop_reason", None) or "ended"
-
+    if loops:
+        obs.call_listeners.append(LoopDetector(obs, loop_threshold).on_call)
     events = [0]
 
     def on_event() -> None:
-        if source.refused and state["outcome"] is None:
-            state["outcome"] = "request_limit_exceeded"
-            engine.stop()
-        elif org.clock.time() - t0 > max_simulated_seconds and state["outcome"] is None:
-            state["outcome"] = "timeout"
-            engine.stop()
         events[0] += 1
         # One timeline point per event (an event is a transaction or a job start: a few
         # thousand even for 2M records), so the plot has a line, not a dot.
-        report.timeline.append((org.clock.time() - t0, len(written), source.calls))
+        report.timeline.append((org.clock.time() - t0, len(obs.writes), source.calls))
         if events[0] % progress_every == 0:
-            report.processed = len(written)
+            report.processed = len(obs.writes)
             report.api_calls = {"data": source.calls, "total": 0}
             report.simulated_seconds = org.clock.time() - t0
             if progress is not None:
                 progress(report)
 
-    engine.dml_listeners.append(on_dml)
-    source.listeners.append(on_call)
-    engine.chain_listeners.append(on_chain)
-    engine.event_listeners.append(on_event)
-    try:
-        proc.start(org, parts, page_size)
+    obs.event_listeners.append(on_event)
+    with obs:
+        job_ids = proc.start(org, parts, page_size)
+        obs.add_roots(job_ids, [p.index for p in parts])
         schedule.start(engine)
         engine.run_until_idle()
-    finally:
-        engine.dml_listeners.remove(on_dml)
-        engine.chain_listeners.remove(on_chain)
-        engine.event_listeners.remove(on_event)
     end = org.clock.time()
-    if state["outcome"] is not None:
-        engine.abort_all()
-        for i, e in enumerate(part_end):
-            if e == "running":
-                part_end[i] = "aborted"
-    outcome = state["outcome"]
+    if obs.outcome is not None:
+        obs.abort_unfinished()
+    ends = obs.ends
+    outcome = obs.outcome
     if outcome is None:
-        if any(e.startswith("failed: LIMIT_EXCEPTION") for e in part_end):
+        if any(e.startswith("failed: LIMIT_EXCEPTION") for e in ends):
             outcome = "governor_limit"
-        elif any(e.startswith("failed: ") for e in part_end):
+        elif any(e.startswith("failed: ") for e in ends):
             outcome = "failed"
-        elif any(e == "aborted" for e in part_end):
+        elif any(e == "aborted" for e in ends):
             outcome = "aborted"
         else:
             outcome = "completed"
 
+    written = obs.writes
     report.records = _in_scope(org)
     report.processed = len(written)
     report.duplicates = sum(1 for n in written.values() if n > 1)
     report.skipped = max(0, report.records - _processed_in_scope(org, written, schedule))
-    rows = org.query_records(
-        "SELECT StageName, COUNT(Id) cnt FROM Opportunity "
-        "WHERE External_ID__c LIKE 'externalOpp%' GROUP BY StageName")
-    report.stage_counts = {r["StageName"]: r["cnt"] for r in rows}
+    rows = org.query_records(STAGE_AGGREGATE)
+    report.stage_counts = {r[TARGET_FIELD]: r["cnt"] for r in rows}
     report.stage_counts.setdefault(TARGET_STAGE, 0)
     api = org.limits()["DailyApiRequests"]
     report.api_calls = {"data": source.calls, "total": api["Max"] - api["Remaining"]}
-    report.async_executions = engine.executions - exec0
+    report.async_executions = obs.executions
     report.simulated_seconds = end - t0
     report.outcome = outcome
+    execs = obs.executions_by_partition()
     report.partitions = [
-        PartitionReport(p.index, p.label(), _count_range(org, p, inclusive), part_written[i],
-                        part_calls[i], part_execs[i], part_end[i])
+        PartitionReport(p.index, p.label(), _count_range(org, p, inclusive), obs.written[i],
+                        obs.calls[i], execs[i], ends[i])
         for i, p in enumerate(parts)]
     report.timeline.append((report.simulated_seconds, report.processed, source.calls))
     report.wall_seconds = time.perf_counter() - wall0
@@ -307,6 +283,6 @@ def _processed_in_scope(org: Org, written: Counter[str], faults: FaultSchedule) 
     if not any(f.kind in ("delete", "insert") for f in faults.faults):
         return len(written)
     live = org.store.select(
-        org.schema.get("Opportunity"), ["Id"], '"IsDeleted" = 0 AND '
-        '"External_ID__c__sk" LIKE \'EXTERNALOPP%\'')
+        org.schema.get(TARGET_OBJECT), ["Id"],
+        f'"IsDeleted" = 0 AND "{KEY_FIELD}__sk" LIKE \'{KEY_PREFIX.upper()}%\'')
     return sum(1 for (rid,) in live if rid in written)

@@ -22,39 +22,26 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import ids
-from .errors import (
-    InvalidOrNullForRestrictedPicklist,
-    NumberOutsideValidRange,
-    SalesforceError,
+from .errors import SalesforceError, UsageError
+from .nightly import (
+    KEY_FIELD,
+    SOURCE_FIELD,
+    SOURCE_OBJECT,
+    TARGET_STAGE,
+    external_id,
+    source_object_fields,
 )
-from .schema import Field
+from .schema import OPPORTUNITY_STAGES
 from .store import Store, quote
 
 if TYPE_CHECKING:
     from .core import OrgCore
 
-__all__ = ["SCENARIOS", "SOURCE_OBJECT", "external_id", "load", "source_object_fields"]
-
-SOURCE_OBJECT = "Opportunity_Source__dlm"
-"""The Data Cloud object the nightly job reads (a data lake object, hence ``__dlm``)."""
+__all__ = ["SCENARIOS", "load"]
 
 MASSIVE_STAGES = ("Prospecting", "Discovery", "Negotiation", "Needs Analysis",
                   "Value Proposition")
-TARGET_STAGE = "Qualification"
-
-
-def external_id(n: int, width: int = 7) -> str:
-    """The team's External ID for record ``n``: ``externalOpp0000001``."""
-    return f"externalOpp{n:0{width}d}"
-
-
-def source_object_fields() -> list[Field]:
-    """Fields of the Data Cloud source object."""
-    return [
-        Field("External_ID__c", "string", "External ID", 255, external_id=True, unique=True),
-        Field("StageName__c", "string", "Stage Name", 255),
-        Field("Amount__c", "currency", "Amount", precision=18, scale=2),
-    ]
+"""The stages ``massive-upload`` spreads its records over (never the target stage)."""
 
 
 def _ensure_source(org: OrgCore) -> None:
@@ -101,7 +88,7 @@ def _id_join(prefix: str, start: int, records: int, alias: str) -> tuple[str, st
     block = 62**5
     base = (start // block) * block
     if start + records - 1 >= base + block:
-        raise NumberOutsideValidRange("too many records for one id block", ["records"])
+        raise UsageError(f"too many records for one id block: {records:,}")
     head = ids.make_id(prefix, base)[:10]
     check = ids.checksum(head + "00000")[:2]
     low = f"({start - base} + seq.i - 1)"
@@ -125,16 +112,15 @@ def _massive(org: OrgCore, records: int, seed: int) -> None:
     src = org.schema.get(SOURCE_OBJECT)
     store = org.store
     if store.count(opp) or store.count(src):
-        raise SalesforceError("massive-upload needs an org without Opportunities "
-                              "(load it into a fresh Org)")
+        raise UsageError("massive-upload needs an org without Opportunities "
+                         "(load it into a fresh Org)")
     if not records:
         return
     starts = {o.name: store.reserve_ids(o, records) for o in (opp, hist, src)}
     _id_tables(store)
     pools = _pools(seed)
     today = org.clock.today()
-    probability = {"Prospecting": 10.0, "Discovery": 20.0, "Negotiation": 80.0,
-                   "Needs Analysis": 20.0, "Value Proposition": 50.0}
+    probability = {name: float(p) for name, p in OPPORTUNITY_STAGES}
     tables: dict[str, list[tuple[Any, ...]]] = {
         "company": [(k, v, v.upper()) for k, v in enumerate(pools["company"])],
         "product": [(k, v, v.upper()) for k, v in enumerate(pools["product"])],
@@ -176,15 +162,15 @@ def _massive(org: OrgCore, records: int, seed: int) -> None:
             **audit, **stage, "Id": opp_id,
             "Name": "c.v || ' - ' || p.v", "Name__sk": "c.u || ' - ' || p.u",
             "Type": "'New Customer'", "Type__sk": "'NEW CUSTOMER'", "OwnerId": f"'{user}'",
-            "External_ID__c": ext, "External_ID__c__sk": f"upper({ext})",
+            KEY_FIELD: ext, f"{KEY_FIELD}__sk": f"upper({ext})",
         }),
         (hist, f"{hist_join} {opp_join} {pools_join}", {
             **audit, **stage, "Id": hist_id, "OpportunityId": opp_id,
         }),
         (src, f"{src_join} JOIN pool_amount a ON a.k = seq.pk % 1009", {
-            **audit, "Id": src_id, "External_ID__c": ext,
-            "External_ID__c__sk": f"upper({ext})", "StageName__c": f"'{TARGET_STAGE}'",
-            "StageName__c__sk": f"'{TARGET_STAGE.upper()}'", "Amount__c": "a.v",
+            **audit, "Id": src_id, KEY_FIELD: ext,
+            f"{KEY_FIELD}__sk": f"upper({ext})", SOURCE_FIELD: f"'{TARGET_STAGE}'",
+            f"{SOURCE_FIELD}__sk": f"'{TARGET_STAGE.upper()}'", "Amount__c": "a.v",
         }),
     ]
     statements = []
@@ -196,7 +182,7 @@ def _massive(org: OrgCore, records: int, seed: int) -> None:
     # verify-org's default check groups all Opportunities by StageName filtered on
     # External_ID__c: a covering index answers it without reading the rows (1 s at 2M
     # instead of 3; see benchmarks/README.md). bulk_load drops it and rebuilds it after.
-    store.add_storage_index(opp, [opp.field("StageName"), opp.field("External_ID__c")])
+    store.add_storage_index(opp, [opp.field("StageName"), opp.field(KEY_FIELD)])
     try:
         store.bulk_load([opp, hist, src], statements)
     finally:
@@ -236,10 +222,10 @@ def _small(org: OrgCore, records: int, seed: int) -> None:
             "CloseDate": (today + timedelta(days=rng.randrange(-30, 120))).isoformat(),
             "Amount": rng.choice((None, *pools["amount"][:50])),
             "AccountId": rng.choice((None, *acc_ids)),
-            "External_ID__c": ext,
+            KEY_FIELD: ext,
         })
         if ext is not None:
-            sources.append({"External_ID__c": ext, "StageName__c": TARGET_STAGE})
+            sources.append({KEY_FIELD: ext, SOURCE_FIELD: TARGET_STAGE})
     for i in range(0, len(opps), 200):
         _check(org.insert("Opportunity", opps[i:i + 200]))
         _check(org.insert(SOURCE_OBJECT, sources[i:i + 200]))
@@ -261,14 +247,11 @@ SCENARIOS: dict[str, tuple[Callable[[OrgCore, int, int], None], int]] = {
 def load(org: OrgCore, name: str, records: int | None = None, seed: int = 0) -> None:
     """Seed scenario ``name`` into ``org`` with ``records`` records (default per scenario)."""
     if name not in SCENARIOS:
-        raise InvalidOrNullForRestrictedPicklist(
-            f"bad value for restricted picklist field: scenario={name!r} "
-            f"(expected one of {', '.join(SCENARIOS)})", ["scenario"])
+        raise UsageError(f"unknown scenario {name!r} (expected one of {', '.join(SCENARIOS)})")
     loader, default = SCENARIOS[name]
     n = default if records is None else records
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise NumberOutsideValidRange(f"records must be a whole number >= 0, got {n!r}",
-                                      ["records"])
+        raise UsageError(f"records must be a whole number >= 0, got {n!r}")
     if n > 99_999_999:
-        raise NumberOutsideValidRange("records must be at most 99,999,999", ["records"])
+        raise UsageError("records must be at most 99,999,999")
     loader(org, n, seed)

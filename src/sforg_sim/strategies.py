@@ -6,11 +6,11 @@ pages and a few dozen records (the small-scope hypothesis), so sizes default sma
 
 >>> from hypothesis import given
 >>> from sforg_sim import strategies as sfst
->>> @given(sfst.scenarios())
-... def test_my_job(scenario): ...
+>>> @given(sfst.cases())
+... def test_my_job(case): ...
 
 Compose them: ``datasets(max_size=8, styles=("padded", "mixed-case"))``,
-``scenarios(config=run_configs(page_sizes=page_sizes(max_value=2)), faults=None)``.
+``cases(config=run_configs(page_sizes=page_sizes(max_value=2)), faults=None)``.
 The values are the plain dataclasses of :mod:`sforg_sim.harness`, so a shrunk
 counterexample can be pasted into ``@example(...)`` as it prints.
 """
@@ -18,26 +18,29 @@ counterexample can be pasted into ``@example(...)`` as it prints.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast, get_args
 
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import DrawFn, SearchStrategy, composite
 
-from .harness import (
+from .cases import (
+    Case,
     Change,
+    ChangeKind,
     Dataset,
     FaultPlan,
     OppRow,
+    PartitionForm,
     Partitioning,
     RunConfig,
-    Scenario,
     sort_key,
 )
-from .processors import Partition
-from .scenarios import TARGET_STAGE
+from .nightly import TARGET_STAGE, Partition
+from .schema import OPPORTUNITY_STAGES
 
-__all__ = ["batch_scopes", "changes", "datasets", "editions", "external_ids", "fault_plans",
-           "page_sizes", "partitionings", "remaining_quota", "run_configs", "scenarios"]
+__all__ = ["batch_scopes", "cases", "changes", "datasets", "editions", "external_ids",
+           "fault_plans", "page_sizes", "partitionings", "remaining_quota", "run_configs"]
 
 STYLES = ("padded", "unpadded", "mixed-case", "underscore", "bracket", "other-prefix", "null")
 """External ID styles. ``padded`` is the team's ``externalOpp0000001`` (with a drawn
@@ -45,6 +48,10 @@ width, so numbers can overflow it: ``externalOpp10`` at width 1); ``underscore``
 ``bracket`` put ``_`` and ``[`` where they collate differently in upper case than in
 code points; ``other-prefix`` keys sort after every ``externalOpp`` key; ``null`` is no
 key at all."""
+FORMS: tuple[PartitionForm, ...] = get_args(PartitionForm)
+"""Partition boundary forms (see :class:`~sforg_sim.cases.Partitioning`)."""
+CHANGE_KINDS: tuple[ChangeKind, ...] = get_args(ChangeKind)
+"""Kinds of concurrent change (see :class:`~sforg_sim.cases.Change`)."""
 STAGES = ("Prospecting", "Discovery", "Negotiation", TARGET_STAGE, "Needs Analysis",
           "Closed Won")
 """Initial StageNames; shrinks to Prospecting. Qualification means "already done"."""
@@ -68,7 +75,7 @@ def _key(style: str, n: int, width: int) -> str | None:
 
 
 @composite
-def external_ids(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
+def _external_ids(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
                  styles: Sequence[str] = STYLES, unique: bool = True) -> list[str | None]:
     """A list of External IDs in insertion order, built from numbers with gaps.
 
@@ -103,7 +110,7 @@ def external_ids(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
 
 
 @composite
-def datasets(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
+def _datasets(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
              styles: Sequence[str] = STYLES, stages: Sequence[str] = STAGES,
              source_gaps: bool = True, unique: bool = True) -> Dataset:
     """Opportunities: ids from :func:`external_ids`, initial stages, source rows.
@@ -112,7 +119,7 @@ def datasets(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
     alone). ``unique=False`` stores keys in a non-unique custom External ID and may repeat
     them (processors must then read :attr:`Dataset.key_field`).
     """
-    keys = draw(external_ids(min_size, max_size, styles=styles, unique=unique))
+    keys = draw(_external_ids(min_size, max_size, styles=styles, unique=unique))
     rows = []
     for key in keys:
         stage = draw(st.sampled_from(tuple(stages)))
@@ -148,9 +155,8 @@ def _successor(key: str) -> str:
 
 
 @composite
-def partitionings(draw: DrawFn, dataset: Dataset, max_parts: int = 4, *,
-                  forms: Sequence[str] = ("shared-boundary", "half-open"),
-                  partial_scope: bool = True) -> Partitioning:
+def _partitionings(draw: DrawFn, dataset: Dataset, max_parts: int = 4, *,
+                   forms: Sequence[str] = FORMS, partial_scope: bool = True) -> Partitioning:
     """Partitions over the dataset's keys: the team's form, half-open, uneven and empty.
 
     The scope is a run of the sorted keys (all of them, shrinking from ``partial_scope``'s
@@ -187,16 +193,18 @@ def partitionings(draw: DrawFn, dataset: Dataset, max_parts: int = 4, *,
     if len(bounds) < 2:
         bounds.append(bounds[-1] + "0")
     parts = tuple(Partition(i, bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1))
-    return Partitioning(parts, form)
+    return Partitioning(parts, cast(PartitionForm, form))
 
 
 def page_sizes(min_value: int = 1, max_value: int = 6) -> SearchStrategy[int]:
     """Records per page (the job's LIMIT); tiny pages put many boundaries in few records."""
+    _check_range("min_value", min_value, "max_value", max_value, lowest=1)
     return st.integers(min_value, max_value)
 
 
 def batch_scopes(min_value: int = 1, max_value: int = 6) -> SearchStrategy[int]:
     """Batch Apex scope sizes (``Database.executeBatch(job, scope)``)."""
+    _check_range("min_value", min_value, "max_value", max_value, lowest=1)
     return st.integers(min_value, max_value)
 
 
@@ -208,6 +216,7 @@ def editions(include_developer: bool = False) -> SearchStrategy[str]:
 
 def remaining_quota(max_value: int = 30) -> SearchStrategy[int | None]:
     """API calls left in the rolling 24 hours: None (the whole allocation) or a few."""
+    _check_range("0", 0, "max_value", max_value, lowest=0)
     return st.one_of(st.none(), st.integers(0, max_value))
 
 
@@ -242,8 +251,8 @@ _page_sizes, _batch_scopes, _editions = page_sizes, batch_scopes, editions
 
 
 @composite
-def changes(draw: DrawFn, keys: Sequence[str], kinds: Sequence[str] = (
-        "update", "delete", "insert", "rekey"), max_after: int = 12) -> Change:
+def _changes(draw: DrawFn, keys: Sequence[str], kinds: Sequence[str] = CHANGE_KINDS,
+             max_after: int = 12) -> Change:
     """One concurrent change by another user, after a drawn execution number.
 
     Inserted and re-keyed ids are an existing id plus ``b``, ``_`` or ``0``: right next to
@@ -258,11 +267,11 @@ def changes(draw: DrawFn, keys: Sequence[str], kinds: Sequence[str] = (
         return Change(after, "insert", near, stage=draw(st.sampled_from(STAGES[:3])))
     if kind == "rekey":
         return Change(after, "rekey", base, new_key=near)
-    return Change(after, kind, base, stage=draw(st.sampled_from(STAGES[:3])))
+    return Change(after, cast(ChangeKind, kind), base, stage=draw(st.sampled_from(STAGES[:3])))
 
 
 @composite
-def fault_plans(draw: DrawFn, keys: Sequence[str] = (), *, callouts: bool = True,
+def _fault_plans(draw: DrawFn, keys: Sequence[str] = (), *, callouts: bool = True,
                 locks: bool = True, empty: bool = True, quota: bool = True,
                 concurrent: Sequence[str] = ("update", "delete", "insert", "rekey"),
                 max_each: int = 2, max_at: int = 12) -> FaultPlan:
@@ -278,16 +287,114 @@ def fault_plans(draw: DrawFn, keys: Sequence[str] = (), *, callouts: bool = True
     return FaultPlan(
         callouts=at(callouts), locks=at(locks), empty=at(empty),
         quota_at=draw(st.one_of(st.none(), st.integers(1, max_at))) if quota else None,
-        changes=tuple(draw(st.lists(changes(keys, concurrent), max_size=max_each)))
+        changes=tuple(draw(st.lists(_changes(keys, concurrent), max_size=max_each)))
         if concurrent else ())
 
 
+def _check_range(lo_name: str, lo: int, hi_name: str, hi: int, *, lowest: int) -> None:
+    for name, v in ((lo_name, lo), (hi_name, hi)):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise InvalidArgument(f"{name}={v!r} must be a whole number")
+    if lo < lowest:
+        raise InvalidArgument(f"{lo_name}={lo!r} must be at least {lowest}")
+    if lo > hi:
+        raise InvalidArgument(f"{lo_name}={lo!r} must not exceed {hi_name}={hi!r}")
+
+
+def _check_choices(name: str, given: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(given, str):
+        raise InvalidArgument(f"{name}={given!r} must be a sequence of names, not one string")
+    chosen = tuple(given)
+    if not chosen:
+        raise InvalidArgument(f"{name} must name at least one of {', '.join(allowed)}")
+    unknown = [c for c in chosen if c not in allowed]
+    if unknown:
+        raise InvalidArgument(f"{name}: unknown {', '.join(map(repr, unknown))} "
+                              f"(expected some of {', '.join(allowed)})")
+    return chosen
+
+
+def external_ids(min_size: int = 0, max_size: int = 24, *, styles: Sequence[str] = STYLES,
+                 unique: bool = True) -> SearchStrategy[list[str | None]]:
+    """A list of External IDs in insertion order, built from numbers with gaps.
+
+    One zero-pad width per list (7 shrinking to 2, then 1: overflow); each id picks one of
+    ``styles`` (:data:`STYLES`, shrinking to ``padded``). With ``unique`` the ids are
+    distinct case-insensitively, as the built-in unique External ID demands; otherwise some
+    repeat an earlier id, possibly in another case. Bad arguments raise InvalidArgument.
+    """
+    _check_range("min_size", min_size, "max_size", max_size, lowest=0)
+    return _external_ids(min_size, max_size, styles=_check_choices("styles", styles, STYLES),
+                         unique=unique)
+
+
+def datasets(min_size: int = 0, max_size: int = 24, *, styles: Sequence[str] = STYLES,
+             stages: Sequence[str] = STAGES, source_gaps: bool = True,
+             unique: bool = True) -> SearchStrategy[Dataset]:
+    """Opportunities: ids from :func:`external_ids`, initial stages, source rows.
+
+    ``source_gaps`` lets some keys have no Data Cloud row (the job must leave those
+    alone). ``unique=False`` stores keys in a non-unique custom External ID and may repeat
+    them (processors must then read :attr:`Dataset.key_field`). ``stages`` are StageName
+    values of the standard or the team's sales process. Bad arguments raise InvalidArgument.
+    """
+    _check_range("min_size", min_size, "max_size", max_size, lowest=0)
+    known = tuple(name for name, _ in OPPORTUNITY_STAGES)
+    return _datasets(min_size, max_size, styles=_check_choices("styles", styles, STYLES),
+                     stages=_check_choices("stages", stages, known),
+                     source_gaps=source_gaps, unique=unique)
+
+
+def partitionings(dataset: Dataset, max_parts: int = 4, *,
+                  forms: Sequence[str] = FORMS,
+                  partial_scope: bool = True) -> SearchStrategy[Partitioning]:
+    """Partitions over the dataset's keys: the team's form, half-open, uneven and empty.
+
+    The scope is a run of the sorted keys (all of them, shrinking from ``partial_scope``'s
+    leading/trailing out-of-scope keys). ``shared-boundary`` draws each boundary at a key,
+    the next partition's first (and the last end one past the last id, as the team does);
+    ``half-open`` may put a boundary between keys, in another case (``EXTERNALOPP05``),
+    and several in one gap, which makes empty partitions. Bad arguments raise
+    InvalidArgument.
+    """
+    _check_range("1", 1, "max_parts", max_parts, lowest=1)
+    return _partitionings(dataset, max_parts, forms=_check_choices("forms", forms, FORMS),
+                          partial_scope=partial_scope)
+
+
+def changes(keys: Sequence[str], kinds: Sequence[str] = CHANGE_KINDS,
+            max_after: int = 12) -> SearchStrategy[Change]:
+    """One concurrent change by another user, after a drawn execution number.
+
+    Inserted and re-keyed ids are an existing id plus ``b``, ``_`` or ``0``: right next to
+    it, so before or after the cursor depending on when the change lands. ``kinds`` are
+    some of :data:`CHANGE_KINDS`. Bad arguments raise InvalidArgument.
+    """
+    _check_range("0", 0, "max_after", max_after, lowest=0)
+    return _changes(keys, _check_choices("kinds", kinds, CHANGE_KINDS), max_after)
+
+
+def fault_plans(keys: Sequence[str] = (), *, callouts: bool = True, locks: bool = True,
+                empty: bool = True, quota: bool = True,
+                concurrent: Sequence[str] = CHANGE_KINDS, max_each: int = 2,
+                max_at: int = 12) -> SearchStrategy[FaultPlan]:
+    """A :class:`FaultPlan`: transient callout errors, row locks, empty pages, quota
+    exhausted at call k, and concurrent DML (``concurrent`` kinds, empty for none) near
+    ``keys``. Each kind is off, or up to ``max_each`` occurrences, shrinking to none. Bad
+    arguments raise InvalidArgument."""
+    _check_range("0", 0, "max_each", max_each, lowest=0)
+    _check_range("1", 1, "max_at", max_at, lowest=1)
+    kinds = _check_choices("concurrent", concurrent, CHANGE_KINDS) if concurrent else ()
+    return _fault_plans(keys, callouts=callouts, locks=locks, empty=empty, quota=quota,
+                        concurrent=kinds, max_each=max_each, max_at=max_at)
+
+
 @composite
-def scenarios(draw: DrawFn, dataset: SearchStrategy[Dataset] | None = None,
+def cases(draw: DrawFn, dataset: SearchStrategy[Dataset] | None = None,
               partitioning: Callable[[Dataset], SearchStrategy[Partitioning]] = partitionings,
               config: SearchStrategy[RunConfig] | None = None,
               faults: Callable[[Sequence[str]], SearchStrategy[FaultPlan]] | None = fault_plans
-              ) -> Scenario:
+              ) -> Case:
     """Dataset x partitioning x config x faults; ``faults=None`` means no faults.
 
     ``partitioning`` and ``faults`` are called with the drawn dataset (its keys), since
@@ -297,5 +404,5 @@ def scenarios(draw: DrawFn, dataset: SearchStrategy[Dataset] | None = None,
     part = draw(partitioning(ds))
     cfg = draw(config if config is not None else run_configs())
     plan = draw(faults(ds.keys())) if faults is not None else FaultPlan()
-    return Scenario(ds, part, cfg, plan)
+    return Case(ds, part, cfg, plan)
 

@@ -1,4 +1,24 @@
-"""The Context handed to ``execute()``: what Apex code can do inside one transaction.
+"""What Apex code sees: the job interfaces it implements and the Context of a transaction.
+
+The Apex interfaces are Python base classes users subclass. Porting an Apex class:
+``implements Queueable`` becomes ``class MyJob(Queueable)``, the
+``execute(QueueableContext)`` method becomes ``execute(self, ctx)`` where ``ctx`` is the
+:class:`Context` (SOQL, DML, callouts, ``enqueue_job``, ``debug``). Member variables
+are plain attributes set in ``__init__``.
+
+- :class:`Queueable`: ``execute(ctx)``; may enqueue one child from an async context.
+- :class:`Batchable`: ``start(ctx)`` returns :func:`get_query_locator` (a SOQL query, its
+  ids snapshotted at start) or any iterable; ``execute(ctx, scope)`` gets each chunk;
+  ``finish(ctx)`` runs once at the end.
+- :class:`Schedulable`: ``execute(ctx)`` at each fire of a cron expression.
+- :class:`Stateful`: mix in for ``Database.Stateful``: without it a batch job's member
+  variables are reset to their post-``start()`` values for every transaction, as Apex
+  deserialises the job afresh; with it changes made in ``execute`` carry over.
+
+The Apex class name shown in AsyncApexJob/ApexClass rows is ``apex_class_name``, by
+default the Python class name.
+
+The Context handed to ``execute()`` is what Apex code can do inside one transaction:
 
 - SOQL: :meth:`Context.query` (``[SELECT ...]``), counted against the governor (queries and
   rows) and the cost model. Not an API call: SOQL inside the org never is.
@@ -20,16 +40,19 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from ..errors import SalesforceError, error_class
 from .governor import Governor
 
 if TYPE_CHECKING:
-    from .engine import AsyncEngine
-    from .jobs import Batchable, Queueable
+    from collections import deque
+    from collections.abc import Iterable
 
-__all__ = ["Context", "HttpResponse"]
+    from ..core import OrgCore
+
+__all__ = ["Batchable", "Context", "Enqueued", "FaultHooks", "HttpResponse", "QueryLocator",
+           "Queueable", "Runtime", "Schedulable", "Stateful", "get_query_locator"]
 
 
 @dataclass
@@ -49,10 +72,121 @@ class HttpResponse:
         return self.body if isinstance(self.body, str) else json.dumps(self.body)
 
 
+@dataclass(frozen=True)
+class QueryLocator:
+    """``Database.getQueryLocator(soql)``: the query whose ids a batch job snapshots."""
+
+    soql: str
+    binds: dict[str, Any] = field(default_factory=dict)
+
+
+def get_query_locator(soql: str, **binds: Any) -> QueryLocator:
+    """``Database.getQueryLocator``; ``binds`` fill ``:name`` variables."""
+    return QueryLocator(soql, dict(binds))
+
+
+class _ApexClass:
+    apex_class_name: ClassVar[str | None] = None
+
+    @classmethod
+    def class_name(cls) -> str:
+        """The Apex class name for AsyncApexJob rows."""
+        return cls.apex_class_name or cls.__name__
+
+
+class Queueable(_ApexClass):
+    """``implements Queueable``: one async transaction per enqueue."""
+
+    def execute(self, ctx: Context) -> None:
+        """The job's work. Override."""
+        raise NotImplementedError
+
+
+class Batchable(_ApexClass):
+    """``implements Database.Batchable<sObject>``."""
+
+    def start(self, ctx: Context) -> QueryLocator | Iterable[Any]:
+        """Return the records to process: a QueryLocator or an iterable. Override."""
+        raise NotImplementedError
+
+    def execute(self, ctx: Context, scope: list[Any]) -> None:
+        """Process one chunk of at most ``scope`` records. Override."""
+        raise NotImplementedError
+
+    def finish(self, ctx: Context) -> None:
+        """Runs once after the last chunk (optional)."""
+
+
+class Schedulable(_ApexClass):
+    """``implements Schedulable``: ``execute`` at each fire of its cron expression."""
+
+    def execute(self, ctx: Context) -> None:
+        """The scheduled work (often: start a batch or a queueable). Override."""
+        raise NotImplementedError
+
+
+class Stateful:
+    """Marker for ``Database.Stateful``: keep member variables across batch transactions."""
+
+
+class FaultHooks(Protocol):
+    """The faults a transaction consults (:class:`~sforg_sim.apex.faults.FaultSchedule`)."""
+
+    def before_dml(self, ctx: Context, sobject: str, op: str) -> None:
+        """Raise a DML fault (UNABLE_TO_LOCK_ROW) when one fires."""
+
+    def on_callout(self, ctx: Context, endpoint: str) -> HttpResponse | None:
+        """A failed response instead of the callout, when a fault fires."""
+
+
+class Runtime(Protocol):
+    """What a transaction needs from the engine running it. The engine
+    (:class:`~sforg_sim.apex.engine.AsyncEngine`) implements it; a Protocol, so that this
+    module, which the engine imports, does not import the engine back."""
+
+    @property
+    def org(self) -> OrgCore:
+        """The org the transaction runs in."""
+
+    @property
+    def log(self) -> deque[tuple[str, str | None, str]]:
+        """``System.debug`` lines: (time stamp, job id, text)."""
+
+    @property
+    def faults(self) -> FaultHooks:
+        """The faults the transaction consults."""
+
+    def route_callout(self, method: str, endpoint: str, body: Any) -> HttpResponse:
+        """Send a callout to the endpoint registered for it."""
+
+    def check_depth(self, depth: int) -> None:
+        """Raise when a Queueable chain would grow past the org's maximum depth."""
+
+    def check_scope(self, scope: int) -> None:
+        """Raise when a batch scope is out of range."""
+
+    def reserve_job_id(self) -> str:
+        """A fresh AsyncApexJob id."""
+
+    def abort_job(self, job_id: str) -> bool:
+        """``System.abortJob``; True when a job was aborted."""
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """A job a transaction submitted (``System.enqueueJob`` / ``Database.executeBatch``);
+    the engine starts it when the transaction commits and drops it when it rolls back."""
+
+    kind: Literal["queueable", "batch"]
+    job_id: str
+    job: Queueable | Batchable
+    scope: int = 0
+
+
 class Context:
     """One transaction's view of the org. Created by the engine; do not build your own."""
 
-    def __init__(self, engine: AsyncEngine, governor: Governor, job_id: str | None,
+    def __init__(self, engine: Runtime, governor: Governor, job_id: str | None,
                  *, is_async: bool) -> None:
         self.engine = engine
         self.org = engine.org
@@ -60,7 +194,7 @@ class Context:
         self.job_id = job_id
         self.is_async = is_async
         self.depth = 0  # Queueable chain depth of the running job
-        self.enqueued: list[tuple[str, Any]] = []  # ("queueable"|"batch", payload)
+        self.enqueued: list[Enqueued] = []
         self.written: list[tuple[str, str, list[str]]] = []  # (sobject, op, ids)
 
     # --- SOQL ---------------------------------------------------------------------------
@@ -139,14 +273,14 @@ class Context:
         if self.is_async:
             self.engine.check_depth(self.depth + 1)
         job_id = self.engine.reserve_job_id()
-        self.enqueued.append(("queueable", (job_id, job)))
+        self.enqueued.append(Enqueued("queueable", job_id, job))
         return job_id
 
     def execute_batch(self, job: Batchable, scope: int = 200) -> str:
         """``Database.executeBatch(job, scope)``; flex queue rules apply at commit."""
         self.engine.check_scope(scope)
         job_id = self.engine.reserve_job_id()
-        self.enqueued.append(("batch", (job_id, job, scope)))
+        self.enqueued.append(Enqueued("batch", job_id, job, scope))
         return job_id
 
     def abort_job(self, job_id: str) -> None:

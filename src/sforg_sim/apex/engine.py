@@ -31,16 +31,23 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import ids
 from ..errors import AsyncException, LimitException, NotFound, SalesforceError
-from .context import Context, HttpResponse
+from .context import (
+    Batchable,
+    Context,
+    HttpResponse,
+    QueryLocator,
+    Queueable,
+    Schedulable,
+    Stateful,
+)
 from .costs import DEFAULT_COSTS, CostModel
 from .cron import CronExpression
 from .faults import FaultSchedule
 from .governor import ASYNC_LIMITS, SYNC_LIMITS, Governor, LimitBreach
-from .jobs import Batchable, QueryLocator, Queueable, Schedulable, Stateful
 from .records import JobRows
 
 if TYPE_CHECKING:
@@ -242,13 +249,11 @@ class AsyncEngine:
         return ctx, err
 
     def _commit_enqueued(self, ctx: Context, parent: Job | None) -> None:
-        for kind, payload in ctx.enqueued:
-            if kind == "queueable":
-                job_id, inst = payload
-                self._submit_queueable(job_id, inst, parent)
+        for e in ctx.enqueued:
+            if e.kind == "queueable":
+                self._submit_queueable(e.job_id, cast(Queueable, e.job), parent)
             else:
-                job_id, inst, scope = payload
-                self._submit_batch(job_id, inst, scope, parent)
+                self._submit_batch(e.job_id, cast(Batchable, e.job), e.scope, parent)
 
     def execute_anonymous(self, fn: Callable[[Context], Any]) -> Any:
         """Run ``fn(ctx)`` now as a synchronous transaction (Execute Anonymous).
@@ -335,7 +340,7 @@ class AsyncEngine:
         self._final(job, "Completed")
         self._commit_enqueued(ctx, job)
         for listener in self.chain_listeners:
-            listener(job, sum(1 for k, _ in ctx.enqueued if k == "queueable"))
+            listener(job, sum(1 for e in ctx.enqueued if e.kind == "queueable"))
 
     # --- Batchable ----------------------------------------------------------------------------
 

@@ -10,8 +10,10 @@ probability (seeded, so a replay is repeatable) or at given occurrence numbers:
 - ``lock``: ``UNABLE_TO_LOCK_ROW`` on a DML statement (counted per DML statement);
 - ``quota``: the org's API quota is exhausted, at ``@SECONDS`` after the run starts;
 - ``update`` / ``delete`` / ``insert``: "another user" changes one target record between
-  two async executions (counted per execution): sets a non-target StageName, soft-deletes
-  it, or inserts a new Opportunity (with its Data Cloud source row) next to it.
+  two async executions (counted per execution). What a change is belongs to the job's
+  domain: the schedule calls its :attr:`FaultSchedule.another_user` (for the nightly job,
+  :class:`sforg_sim.nightly.AnotherUser`: a non-target StageName, a soft delete, a new
+  record with its source row); without one these kinds fire and change nothing.
 
 Text form (the CLI's ``--faults``): comma-separated ``KIND:PROBABILITY`` or
 ``KIND@N[+N...]``, e.g. ``callout:0.01,lock@3+7,quota@3600,update:0.05``.
@@ -20,27 +22,46 @@ Text form (the CLI's ``--faults``): comma-separated ``KIND:PROBABILITY`` or
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal, Protocol, cast, get_args
 
-from ..errors import UnableToLockRow, error_class
+from ..errors import UnableToLockRow, UsageError
 from .context import HttpResponse
 
 if TYPE_CHECKING:
+    from ..core import OrgCore
     from .context import Context
-    from .engine import AsyncEngine
 
-__all__ = ["KINDS", "Fault", "FaultSchedule"]
+__all__ = ["KINDS", "AnotherUser", "Fault", "FaultKind", "FaultSchedule", "Scheduler"]
 
-KINDS = ("callout", "empty", "lock", "quota", "update", "delete", "insert")
-_BAD = error_class("INVALID_FAULT_SPEC")
+FaultKind = Literal["callout", "empty", "lock", "quota", "update", "delete", "insert"]
+"""The kinds of fault a schedule can inject."""
+KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
+ChangeKind = Literal["update", "delete", "insert"]
+
+
+class Scheduler(Protocol):
+    """What a schedule needs from the engine running it (the engine implements it)."""
+
+    org: OrgCore
+
+    def at(self, when: float, fn: Callable[[], None], *, daemon: bool = False) -> None:
+        """Run ``fn`` at simulated time ``when``."""
+
+
+class AnotherUser(Protocol):
+    """How "another user" changes the job's records (the job's domain supplies it)."""
+
+    def change(self, org: OrgCore, kind: ChangeKind, rng: random.Random) -> None:
+        """Make one change of ``kind``, choosing the record with ``rng``."""
 
 
 @dataclass(frozen=True)
 class Fault:
     """One fault: ``kind`` with a ``probability`` or at occurrence numbers ``at``."""
 
-    kind: str
+    kind: FaultKind
     probability: float = 0.0
     at: frozenset[float] = frozenset()
 
@@ -51,35 +72,37 @@ class FaultSchedule:
 
     faults: list[Fault] = field(default_factory=list)
     seed: int = 0
-    target: str = "Opportunity"
     fired: dict[str, int] = field(default_factory=dict)
+    another_user: AnotherUser | None = None
+    """Who makes the ``update``/``delete``/``insert`` changes (see the module docstring)."""
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         self._count: dict[str, int] = {}
-        self.source: Any = None  # the Data Cloud source, told when its rows change
 
     @classmethod
     def parse(cls, text: str, seed: int = 0) -> FaultSchedule:
-        """Parse the text form; raises INVALID_FAULT_SPEC with the offending entry."""
+        """Parse the text form; a malformed entry is the caller's mistake (UsageError)."""
         out = []
         for raw in filter(None, (p.strip() for p in (text or "").split(","))):
             try:
                 if "@" in raw:
                     kind, rest = raw.split("@", 1)
-                    f = Fault(kind, 0.0, frozenset(float(x) for x in rest.split("+")))
+                    at, prob = frozenset(float(x) for x in rest.split("+")), 0.0
                 else:
                     kind, _, p = raw.partition(":")
-                    f = Fault(kind, float(p or 1.0))
+                    at, prob = frozenset(), float(p or 1.0)
             except ValueError:
-                raise _BAD(f"bad fault {raw!r} (use KIND:PROBABILITY or KIND@N+N)") from None
-            if f.kind not in KINDS:
-                raise _BAD(f"unknown fault kind {f.kind!r} (expected one of "
-                           f"{', '.join(KINDS)})")
+                raise UsageError(f"bad fault {raw!r} (use KIND:PROBABILITY or KIND@N+N)"
+                                 ) from None
+            if kind not in KINDS:
+                raise UsageError(f"unknown fault kind {kind!r} (expected one of "
+                                 f"{', '.join(KINDS)})")
+            f = Fault(cast(FaultKind, kind), prob, at)
             if not 0.0 <= f.probability <= 1.0:
-                raise _BAD(f"probability out of range in {raw!r}")
+                raise UsageError(f"probability out of range in {raw!r}")
             if f.kind == "quota" and not f.at:
-                raise _BAD("quota needs a time: quota@SECONDS")
+                raise UsageError("quota needs a time: quota@SECONDS")
             out.append(f)
         return cls(out, seed)
 
@@ -117,7 +140,7 @@ class FaultSchedule:
         """True when the data source should answer this query with no rows."""
         return self.fires("empty")
 
-    def start(self, engine: AsyncEngine) -> None:
+    def start(self, engine: Scheduler) -> None:
         """Arm time-based faults (quota) relative to now."""
         t0 = engine.org.clock.time()
         for f in self.faults:
@@ -125,39 +148,12 @@ class FaultSchedule:
                 for s in f.at:
                     engine.at(t0 + s, lambda: engine.org.set_api_remaining(0), daemon=True)
 
-    def between_executions(self, engine: AsyncEngine) -> None:
+    def between_executions(self, engine: Scheduler) -> None:
         """Let "another user" change target records after an async execution."""
         if not self.faults:
             return
-        for kind in ("update", "delete", "insert"):
-            if any(f.kind == kind for f in self.faults) and self.fires(kind):
-                self._concurrent(engine, kind)
-
-    def _concurrent(self, engine: AsyncEngine, kind: str) -> None:
-        org = engine.org
-        store = org.store
-        obj = org.schema.get(self.target)
-        top = store.max_rowid(obj)
-        if not top:
-            return
-        rows = store.select(obj, ["Id", "External_ID__c", "CloseDate"],
-                            'rowid >= ? AND "IsDeleted" = 0', (self._rng.randint(1, top),),
-                            limit=1)
-        row = rows[0] if rows else None
-        if row is None:
-            return
-        rid, ext, close = row
-        other = store.select(org.schema.get("User"), ["Id"], order_by='"Id"', limit=1)[0][0]
-        with org.as_user(other):
-            if kind == "update":
-                org.update(self.target, [{"Id": rid, "StageName": "Prospecting"}])
-            elif kind == "delete":
-                org.delete(self.target, [rid])
-            elif ext:
-                new_ext = f"{ext}b"
-                res = org.insert(self.target, [{"Name": f"Concurrent {new_ext}",
-                                                "StageName": "Prospecting", "CloseDate": close,
-                                                "External_ID__c": new_ext}])
-                if res[0]["success"] and self.source is not None:
-                    self.source.insert_rows([{"External_ID__c": new_ext,
-                                              "StageName__c": "Qualification"}])
+        kinds: tuple[ChangeKind, ...] = ("update", "delete", "insert")
+        for kind in kinds:
+            if (any(f.kind == kind for f in self.faults) and self.fires(kind)
+                    and self.another_user is not None):
+                self.another_user.change(engine.org, kind, self._rng)

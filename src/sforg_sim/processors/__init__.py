@@ -12,64 +12,19 @@ Porting your own: read :mod:`.keyset`'s docstring (the tutorial), then follow th
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ..errors import NumberOutsideValidRange
-from ..scenarios import external_id
+from ..nightly import Partition, parse_range, partitions
 
 if TYPE_CHECKING:
     from ..org import Org
 
-__all__ = ["DATA_ENDPOINT", "Partition", "Processor", "abort_all", "parse_range",
-           "partitions", "progress", "sql_literal"]
+__all__ = ["DATA_ENDPOINT", "Partition", "PartitionJob", "Processor", "RangeReader",
+           "StoppingJob", "abort_all", "parse_range", "partitions", "progress", "sql_literal"]
 
 DATA_ENDPOINT = "callout:DataCloud/api/v1/query"
-_RANGE = re.compile(r"^\s*(\S+)\s+to\s+(\S+)\s*$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Partition:
-    """One partition: External IDs from ``start`` to ``end``.
-
-    The team writes ranges as ``externalOpp0000001 to externalOpp0200001``, sharing the
-    boundary with the next range; V2 reads them half-open (``start <= id < end``) so each
-    id belongs to exactly one partition; V1 read them inclusively.
-    """
-
-    index: int
-    start: str
-    end: str
-
-    def label(self) -> str:
-        """The team's printed form: ``externalOpp0000001 to externalOpp0200001``."""
-        return f"{self.start} to {self.end}"
-
-
-def parse_range(text: str, index: int = 0) -> Partition:
-    """Parse ``"externalOpp0000001 to externalOpp0200001"``."""
-    m = _RANGE.match(text)
-    if m is None:
-        raise NumberOutsideValidRange(f"expected 'START to END', got {text!r}", ["range"])
-    if m.group(1).upper() >= m.group(2).upper():
-        raise NumberOutsideValidRange(f"empty range {text!r}", ["range"])
-    return Partition(index, m.group(1), m.group(2))
-
-
-def partitions(records: int, count: int = 10) -> list[Partition]:
-    """``count`` ranges over ``externalOpp0000001 .. records`` in the team's boundary form.
-
-    Sizes differ by at most one; boundaries are shared (``... to externalOpp0200001``,
-    ``externalOpp0200001 to ...``); the last end is one past the last id.
-    """
-    if count < 1 or records < count:
-        raise NumberOutsideValidRange(
-            f"need 1 <= partitions <= records, got {count} for {records}", ["partitions"])
-    bounds = [1 + (records * i) // count for i in range(count + 1)]
-    return [Partition(i, external_id(bounds[i]), external_id(bounds[i + 1]))
-            for i in range(count)]
+"""Where a processor's data callouts go: the simulated Data Cloud query API."""
 
 
 def sql_literal(value: str) -> str:
@@ -77,13 +32,38 @@ def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+@runtime_checkable
+class PartitionJob(Protocol):
+    """A job that says which partition it works for (the index into the start script's
+    ranges). Reports read it to break results down; a job without it is attributed to the
+    partition whose start-script job its chain descends from."""
+
+    partition: int
+
+
+@runtime_checkable
+class StoppingJob(Protocol):
+    """A job that says why its chain ended (``"3 empty batches"``), shown per partition."""
+
+    stop_reason: str | None
+
+
+@runtime_checkable
+class RangeReader(Protocol):
+    """A processor that reads its ranges inclusively (V1 did): ``start <= id <= end``, so
+    the in-scope count of a partition includes its end boundary."""
+
+    inclusive_end: bool
+
+
 class Processor(Protocol):
     """What a replay needs from a processor.
 
     ``name`` labels reports; ``start(org, parts, page_size)`` launches the jobs (as the
     team's start script does) and returns their ids. Job instances should carry a
-    ``partition`` attribute (the partition index) so reports can break results down, and may
-    set ``stop_reason`` before ending their chain.
+    ``partition`` attribute (:class:`PartitionJob`) so reports can break results down, and
+    may set ``stop_reason`` (:class:`StoppingJob`) before ending their chain; a processor
+    reading its ranges inclusively says so with ``inclusive_end`` (:class:`RangeReader`).
     """
 
     name: str

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 
 from ..apex import Context, Queueable
 from ..errors import UnableToLockRow
-from ..scenarios import SOURCE_OBJECT, TARGET_STAGE
+from ..nightly import SOURCE_OBJECT, TARGET_STAGE
 from . import DATA_ENDPOINT, Partition, sql_literal
 
 if TYPE_CHECKING:

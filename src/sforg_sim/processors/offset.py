@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..apex import Context, Queueable
 from ..errors import CalloutException, SalesforceError
-from ..scenarios import SOURCE_OBJECT, TARGET_STAGE
+from ..nightly import SOURCE_OBJECT, TARGET_STAGE
 from . import DATA_ENDPOINT, Partition, sql_literal
 
 if TYPE_CHECKING:

@@ -1,0 +1,294 @@
+"""The inputs and the record of a property-test run: plain values, no machinery.
+
+A :class:`Case` is one input for :func:`sforg_sim.harness.run`: a :class:`Dataset`
+(Opportunities with their Data Cloud source rows), a :class:`Partitioning` (the ranges the
+start script passes), a :class:`RunConfig` (page size, edition, quota, the source's
+options) and a :class:`FaultPlan` (what goes wrong, by occurrence number, and another
+user's changes, :class:`Change`). :mod:`sforg_sim.strategies` generates them; a counterexample is
+one, printed with :meth:`Case.describe`. A :class:`RunRecord` is everything a run did;
+:mod:`sforg_sim.invariants` checks it.
+
+Text order is Salesforce's: keys compare by their upper-case form (:func:`sort_key`), as
+the SOQL engine and the Data Cloud source do, so ``_`` sorts after letters.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any, Literal
+
+from .nightly import KEY_FIELD, TARGET_STAGE, Partition
+
+__all__ = ["ALT_KEY_FIELD", "KEY_FIELD", "Case", "Change", "ChangeKind", "Dataset",
+           "FaultPlan", "OppRow", "PartitionForm", "Partitioning", "RunConfig", "RunRecord",
+           "sort_key"]
+
+ALT_KEY_FIELD = "Alt_External_ID__c"
+"""A custom, non-unique External ID: datasets with duplicate keys live here."""
+ChangeKind = Literal["update", "delete", "insert", "rekey"]
+"""What another user does to one record (see :class:`Change`)."""
+PartitionForm = Literal["shared-boundary", "half-open"]
+"""How partition boundaries were drawn (see :class:`Partitioning`)."""
+
+
+def sort_key(value: str) -> str:
+    """Salesforce's text order for keys: the upper-case form (``_`` after letters)."""
+    return value.upper()
+
+
+@dataclass(frozen=True)
+class OppRow:
+    """One Opportunity: its key (None = NULL), initial StageName and the source's stage.
+
+    ``source_stage`` None means Data Cloud has no row for this key: the job has nothing to
+    copy and must leave the record alone.
+    """
+
+    key: str | None
+    stage: str = "Prospecting"
+    source_stage: str | None = TARGET_STAGE
+
+    def describe(self) -> str:
+        """``externalOpp01 Prospecting -> Qualification`` (or ``(no source row)``)."""
+        src = self.source_stage if self.source_stage is not None else "(no source row)"
+        return f"{self.key!r}: {self.stage} -> {src}"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Opportunities in insertion order; ``unique`` False puts keys in a non-unique field.
+
+    With duplicate keys the Data Cloud source holds one row per distinct key (compared
+    case-insensitively); the first row's ``source_stage`` is that row's stage.
+    """
+
+    rows: tuple[OppRow, ...]
+    unique: bool = True
+
+    @property
+    def key_field(self) -> str:
+        """The field the keys are stored in (on Opportunity and on the source object)."""
+        return KEY_FIELD if self.unique else ALT_KEY_FIELD
+
+    def keys(self) -> list[str]:
+        """Distinct non-NULL keys in Salesforce order (one per case-insensitive value)."""
+        seen: dict[str, str] = {}
+        for r in self.rows:
+            if r.key is not None:
+                seen.setdefault(sort_key(r.key), r.key)
+        return [seen[k] for k in sorted(seen)]
+
+    def source(self) -> dict[str, str]:
+        """Upper-case key -> source StageName (keys with no source row left out)."""
+        out: dict[str, str] = {}
+        for r in self.rows:
+            if r.key is not None and r.source_stage is not None:
+                out.setdefault(sort_key(r.key), r.source_stage)
+        return out
+
+    def describe(self) -> str:
+        """One line per record, in insertion order."""
+        noun = "Opportunity" if len(self.rows) == 1 else "Opportunities"
+        head = f"{len(self.rows)} {noun} ({self.key_field}" + (
+            ", not unique)" if not self.unique else ")")
+        return "\n".join([head + ":", *(f"  {r.describe()}" for r in self.rows)])
+
+
+@dataclass(frozen=True)
+class Partitioning:
+    """Partitions as the start script passes them: ``start``/``end`` read half-open.
+
+    ``form`` records how the boundaries were drawn: ``shared-boundary`` (the team's form:
+    each end is the next partition's first key) or ``half-open`` (boundaries anywhere,
+    possibly between keys, in another case, or around empty partitions).
+    """
+
+    parts: tuple[Partition, ...]
+    form: PartitionForm = "half-open"
+
+    def index_of(self, key: str | None) -> int | None:
+        """The partition holding ``key`` under ``start <= key < end`` (upper case)."""
+        if key is None:
+            return None
+        k = sort_key(key)
+        for p in self.parts:
+            if sort_key(p.start) <= k < sort_key(p.end):
+                return p.index
+        return None
+
+    def describe(self) -> str:
+        """``[0] 'a' to 'c'`` per partition, with the form."""
+        lines = [f"{len(self.parts)} partitions ({self.form}, start <= key < end):"]
+        lines += [f"  [{p.index}] {p.start!r} to {p.end!r}" for p in self.parts]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Page size, batch scope, edition and quota, and the Data Cloud source's options.
+
+    ``api_remaining`` None leaves the edition's whole allocation. ``max_offset`` is the
+    source's OFFSET cap, scaled down with the data (2,000 on a real org) so a dozen records
+    can show what 2,000,000 do; ``segment_rows`` likewise scales its unstable scan order.
+    """
+
+    page_size: int = 500
+    batch_scope: int = 200
+    edition: str = "enterprise"
+    licenses: int = 10
+    api_remaining: int | None = None
+    max_offset: int = 2_000
+    segment_rows: int = 12_500
+    unstable_order: bool = True
+    seed: int = 0
+
+    def describe(self) -> str:
+        """The settings on one line."""
+        quota = "full" if self.api_remaining is None else str(self.api_remaining)
+        return (f"page size {self.page_size}, batch scope {self.batch_scope}, "
+                f"{self.edition} edition, API calls remaining {quota}, source OFFSET cap "
+                f"{self.max_offset}")
+
+
+@dataclass(frozen=True)
+class Change:
+    """Another user's DML during the run, right after async execution number ``after``.
+
+    ``after`` 0 is before the first execution. ``kind``: ``insert`` a new record ``key``
+    (with a source row), ``update`` record ``key`` to StageName ``stage``, ``delete`` it,
+    or ``rekey`` it (and its source row) to ``new_key``: a sort-key update.
+    """
+
+    after: int
+    kind: ChangeKind
+    key: str
+    new_key: str | None = None
+    stage: str = "Prospecting"
+
+    def describe(self) -> str:
+        """Plain words: ``after execution 2, another user deletes 'a1'``."""
+        what = {"insert": f"inserts {self.key!r} ({self.stage})",
+                "update": f"sets {self.key!r} to {self.stage}",
+                "delete": f"deletes {self.key!r}",
+                "rekey": f"changes the key {self.key!r} to {self.new_key!r}"}[self.kind]
+        when = "before the first execution" if self.after == 0 else (
+            f"after execution {self.after}")
+        return f"{when}, another user {what}"
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """What goes wrong, by occurrence number (1-based), so a counterexample is exact."""
+
+    callouts: tuple[int, ...] = ()
+    """Callouts answered HTTP 503 (transient)."""
+    locks: tuple[int, ...] = ()
+    """DML statements failing with UNABLE_TO_LOCK_ROW."""
+    empty: tuple[int, ...] = ()
+    """Data queries answered with no rows (a transient empty batch)."""
+    quota_at: int | None = None
+    """The data call that first gets REQUEST_LIMIT_EXCEEDED (the quota is gone)."""
+    changes: tuple[Change, ...] = ()
+    """Concurrent DML by another user."""
+
+    def size(self) -> int:
+        """How many faults the plan injects (shrinking makes it small)."""
+        return (len(self.callouts) + len(self.locks) + len(self.empty) +
+                (self.quota_at is not None) + len(self.changes))
+
+    def describe(self) -> str:
+        """Plain words, one fault per line ("no faults" when empty)."""
+        lines = []
+        for name, at in (("callout(s) answered 503", self.callouts),
+                         ("DML statement(s) failing UNABLE_TO_LOCK_ROW", self.locks),
+                         ("data quer(y/ies) answered with no rows", self.empty)):
+            if at:
+                lines.append(f"  {name}: number {', '.join(map(str, at))}")
+        if self.quota_at is not None:
+            lines.append(f"  API quota exhausted at data call {self.quota_at}")
+        lines += [f"  {c.describe()}" for c in self.changes]
+        return "no faults" if not lines else "\n".join(["faults:", *lines])
+
+
+@dataclass(frozen=True)
+class Case:
+    """One input for a run: dataset x partitioning x config x faults."""
+
+    dataset: Dataset
+    partitioning: Partitioning
+    config: RunConfig = field(default_factory=RunConfig)
+    faults: FaultPlan = field(default_factory=FaultPlan)
+
+    @classmethod
+    def of(cls, keys: Sequence[str | None], bounds: Sequence[str], *,
+           faults: FaultPlan | None = None, **config: Any) -> Case:
+        """A hand-written case: records ``keys`` (Prospecting, source Qualification),
+        partitions between consecutive ``bounds``, ``config`` for :class:`RunConfig`."""
+        parts = tuple(Partition(i, a, b) for i, (a, b) in enumerate(pairwise(bounds)))
+        return cls(Dataset(tuple(OppRow(k) for k in keys)), Partitioning(parts),
+                   RunConfig(**config), faults or FaultPlan())
+
+    def describe(self) -> str:
+        """The whole input in plain words."""
+        return "\n".join([self.dataset.describe(), self.partitioning.describe(),
+                          self.config.describe(), self.faults.describe()])
+
+
+@dataclass
+class RunRecord:
+    """Everything a run did, for :mod:`sforg_sim.invariants` (ids are 18-char)."""
+
+    case: Case
+    key_field: str
+    start: dict[str, tuple[str | None, str]]
+    """Every live Opportunity at start: id -> (key, StageName)."""
+    scope: dict[str, int]
+    """The in-scope snapshot: id -> partition index (key inside a range at start)."""
+    source: dict[str, str]
+    """Upper-case key -> source StageName (as it ended: changes add rows)."""
+    writes: Counter[str] = field(default_factory=Counter)
+    """Record id -> number of times the processor's transactions updated it."""
+    write_log: list[tuple[int, int | None, str]] = field(default_factory=list)
+    """(execution number, partition, record id) per write, in order."""
+    inserted: dict[str, str] = field(default_factory=dict)
+    """Records another user inserted during the run: id -> key."""
+    updated: set[str] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)
+    rekeyed: dict[str, tuple[str, str]] = field(default_factory=dict)
+    skipped_changes: list[str] = field(default_factory=list)
+    final: dict[str, tuple[str | None, str, bool]] = field(default_factory=dict)
+    """Every Opportunity at the end: id -> (key, StageName, deleted)."""
+    calls: list[int] = field(default_factory=list)
+    """Data calls that reached the source, per partition."""
+    unattributed_calls: int = 0
+    unattributed_refused: int = 0
+    refused: list[int] = field(default_factory=list)
+    """Calls refused with REQUEST_LIMIT_EXCEEDED, per partition."""
+    executions: list[int] = field(default_factory=list)
+    total_executions: int = 0
+    terminated: bool = False
+    """The engine went idle by itself (False: stopped at ``execution_cap``)."""
+    execution_cap: int = 0
+    failures: list[str] = field(default_factory=list)
+    """``partition N: ERROR_CODE: message`` for each failed job."""
+    crash: str | None = None
+    """A Python traceback if the processor raised something that is not a Salesforce error."""
+    fired: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def quota_exhausted(self) -> bool:
+        """Some data call was refused with REQUEST_LIMIT_EXCEEDED."""
+        return sum(self.refused) + self.unattributed_refused > 0
+
+    def key_of(self, record_id: str) -> str | None:
+        """The record's key at the end (or at start, if it is unknown at the end)."""
+        if record_id in self.final:
+            return self.final[record_id][0]
+        return self.start.get(record_id, (None, ""))[0]
+
+    def name(self, record_id: str) -> str:
+        """``'externalOpp03' (0065j...)``: how messages name a record."""
+        return f"{self.key_of(record_id)!r} ({record_id})"
