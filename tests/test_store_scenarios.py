@@ -43,7 +43,7 @@ def test_describe_has_the_rest_shape() -> None:
     stage = next(f for f in d["fields"] if f["name"] == "StageName")
     values = [v["value"] for v in stage["picklistValues"]]
     assert {"Prospecting", "Qualification", "Discovery", "Negotiation"} <= set(values)
-    names = {o["name"] for o in Org().schema.describe_global()["sobjects"]}
+    names = {o["name"] for o in Org().schema.describe_global("/services/data/v59.0")["sobjects"]}
     assert {"Opportunity", "Account", "User", "Organization", "AsyncApexJob",
             "OpportunityHistory"} <= names
 

@@ -23,6 +23,7 @@ from .errors import EntityIsDeleted, InvalidField, MalformedId, NotFound
 from .limits import Limits
 from .schema import Field, Schema, SObjectDef, audit_fields, builtin_objects, id_field
 from .soql import Engine
+from .soql.engine import MAX_BATCH
 from .store import Savepoint, Store, check_org_file
 
 __all__ = ["API_VERSION", "DEFAULT_INSTANCE_URL", "DEFAULT_LICENSES", "OrgCore"]
@@ -294,7 +295,7 @@ class OrgCore:
 
     # --- SOQL (implemented in :mod:`sforg_sim.soql`) ----------------------------------------
 
-    def query(self, soql: str, batch_size: int = 2000, include_deleted: bool = False,
+    def query(self, soql: str, batch_size: int = MAX_BATCH, include_deleted: bool = False,
               **binds: Any) -> dict[str, Any]:
         """Run SOQL; returns exactly the REST ``query`` body (first batch and cursor).
 

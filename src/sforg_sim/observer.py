@@ -88,7 +88,7 @@ class RunObserver:
         """Called after each engine event, after the observer's own stop rules."""
         self.exec0 = engine.executions
         self.t0 = engine.org.clock.time()
-        self._lineage: dict[str, int | None] = {}
+        self._partition: dict[str, int | None] = {}
         self._attached = False
 
     # --- attaching ----------------------------------------------------------------------------
@@ -129,22 +129,29 @@ class RunObserver:
         self.roots.update(zip(job_ids, partitions))
 
     def partition_of(self, job: Job | None) -> int | None:
-        """The partition ``job`` works for (see the module docstring), or None."""
+        """The partition ``job`` works for (see the module docstring), or None.
+
+        Worked out once per job and remembered: it is asked for every write and every
+        data call (V1 makes hundreds of thousands), and a job's partition never changes.
+        """
         if job is None:
             return None
+        known = self._partition
+        if job.id in known:
+            return known[job.id]
+        p: int | None = None
         inst = job.instance
-        if isinstance(inst, PartitionJob):
+        if isinstance(inst, PartitionJob) and isinstance(inst.partition, int) and (
+                0 <= inst.partition < self.partitions):
             p = inst.partition
-            if isinstance(p, int) and 0 <= p < self.partitions:
-                return p
-        lineage = self._lineage
-        if job.id not in lineage:
+        else:
             jobs = self.engine.jobs
             root = job
             while root.parent_id is not None and root.parent_id in jobs:
                 root = jobs[root.parent_id]
-            lineage[job.id] = self.roots.get(root.id)
-        return lineage[job.id]
+            p = self.roots.get(root.id)
+        known[job.id] = p
+        return p
 
     # --- what the run did -----------------------------------------------------------------------
 

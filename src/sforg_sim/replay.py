@@ -35,7 +35,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from .apex import CostModel, FaultSchedule
 from .datacloud import DataCloudSource
@@ -59,11 +59,13 @@ from .processors.offset import OffsetProcessor
 if TYPE_CHECKING:
     from .org import Org
 
-__all__ = ["OUTCOMES", "PROCESSORS", "LoopDetector", "PartitionReport", "Preset", "Report",
-           "replay"]
+__all__ = ["OUTCOMES", "PROCESSORS", "LoopDetector", "Outcome", "PartitionReport", "Preset",
+           "Report", "replay"]
 
-OUTCOMES = ("completed", "aborted", "request_limit_exceeded", "loop_detected",
-            "governor_limit", "failed", "timeout")
+Outcome = Literal["running", "completed", "aborted", "request_limit_exceeded",
+                  "loop_detected", "governor_limit", "failed", "timeout"]
+"""A report's outcome: ``running`` while in progress, then one of :data:`OUTCOMES`."""
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)[1:]
 """How a replay ended. ``failed``: a chain ended on a job that failed with an error other
 than a governor limit (an uncaught UNABLE_TO_LOCK_ROW, Developer Edition's "Maximum stack
 depth has been reached", ...), so the run stopped short without anyone noticing."""
@@ -123,7 +125,7 @@ class Report:
     api_calls: dict[str, int]
     async_executions: int
     simulated_seconds: float
-    outcome: str
+    outcome: Outcome
     partitions: list[PartitionReport]
     wall_seconds: float = 0.0
     timeline: list[tuple[float, int, int]] = field(default_factory=list)
@@ -242,8 +244,10 @@ def replay(org: Org, processor: str | Processor = "v2", *, partition_count: int 
     if obs.outcome is not None:
         obs.abort_unfinished()
     ends = obs.ends
-    outcome = obs.outcome
-    if outcome is None:
+    outcome: Outcome
+    if obs.outcome is not None:
+        outcome = cast(Outcome, obs.outcome)  # the observer's stops and the loop detector's
+    else:
         if any(e.startswith("failed: LIMIT_EXCEPTION") for e in ends):
             outcome = "governor_limit"
         elif any(e.startswith("failed: ") for e in ends):

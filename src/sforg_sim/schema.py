@@ -359,7 +359,7 @@ class SObjectDef:
                 return f
         return None
 
-    def describe(self, urls_base: str = "/services/data/v59.0") -> dict[str, Any]:
+    def describe(self, urls_base: str) -> dict[str, Any]:
         """The REST ``sobjects/{name}/describe`` body."""
         body = self.describe_global_entry(urls_base)
         body["fields"] = [f.describe() for f in self.fields.values()]
@@ -367,7 +367,7 @@ class SObjectDef:
         body["recordTypeInfos"] = []
         return body
 
-    def describe_global_entry(self, urls_base: str = "/services/data/v59.0") -> dict[str, Any]:
+    def describe_global_entry(self, urls_base: str) -> dict[str, Any]:
         """The entry for this object in the global describe list."""
         base = f"{urls_base}/sobjects/{self.name}"
         return {
@@ -574,12 +574,13 @@ class Schema:
                 f"Custom object names must end in '__c' (or '__dlm'): '{obj.name}'")
         self._objects[obj.name.lower()] = obj
 
-    def describe_global(self) -> dict[str, Any]:
-        """The REST ``sobjects`` (global describe) body."""
+    def describe_global(self, urls_base: str) -> dict[str, Any]:
+        """The REST ``sobjects`` (global describe) body; ``urls_base`` is the versioned
+        ``/services/data/vXX.X`` the request came in on."""
         return {
             "encoding": "UTF-8",
             "maxBatchSize": 200,
-            "sobjects": [o.describe_global_entry() for o in self._objects.values()],
+            "sobjects": [o.describe_global_entry(urls_base) for o in self._objects.values()],
         }
 
     def custom_definitions(self, builtin: Iterable[SObjectDef]) -> dict[str, Any]:

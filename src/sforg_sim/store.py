@@ -289,7 +289,7 @@ class Store:
         """True while the async engine holds a batch transaction open between events."""
         self.generation = 0
         """Bumped by anything that may change data behind the per-table versions: a
-        rollback, a write nobody reported (:meth:`writing`, :meth:`stamp`), a new plan
+        rollback, a write nobody reported (:meth:`writing`, :meth:`versions`), a new plan
         (:meth:`plans_changed`), a new connection."""
         self._versions: dict[str, int] = {}
         self._seen = self._conn.total_changes
@@ -674,7 +674,7 @@ class Store:
 
         Writes nobody reports are still caught: SQLite counts every changed row on the
         connection (``total_changes``), so if the count moved before this write began, or
-        moves without a report before the next :meth:`stamp`, every version is invalidated
+        moves without a report before the next :meth:`versions`, every version is invalidated
         at once (:attr:`generation`). Reporting is only what lets a write to one table keep
         other tables' cached results.
         """
@@ -700,12 +700,12 @@ class Store:
         all come from one plan). Neither moves ``total_changes``."""
         self.generation += 1
 
-    def stamp(self, tables: Iterable[str]) -> tuple[int, ...]:
+    def versions(self, tables: Iterable[str]) -> tuple[int, ...]:
         """A value that changes whenever the data of any of ``tables`` may have changed.
 
         Exact for writes through the connection, rollbacks through :meth:`savepoint` and
         the async engine, and (file-backed stores) commits by other connections. Not seen:
-        a ROLLBACK a caller runs on ``conn`` by hand after writing (nothing in this package
+        a ROLLBACK a caller runs on the connection by hand after writing (nothing in this package
         does; call :meth:`rolled_back` if you do).
         """
         total = self._conn.total_changes

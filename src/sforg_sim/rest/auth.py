@@ -2,8 +2,8 @@
 
 :class:`SessionStore` (``sessions(org)``, one per org, owned by the REST layer): bearer
 tokens mapped to a user, with an inactivity timeout on the org's SimClock (Salesforce's
-default session timeout is two hours; ``timeout=None`` disables expiry). Tests call :meth:`SessionStore.expire_all` to
-see ``401 INVALID_SESSION_ID`` and a client's re-login.
+default session timeout is two hours; ``timeout=None`` disables expiry). Tests call
+:meth:`SessionStore.expire_all` to see ``401 INVALID_SESSION_ID`` and a client's re-login.
 
 Wire formats follow docs/research/simple_salesforce.md §1 (what simple-salesforce sends
 and parses, verified against 1.12.10). Deviations:

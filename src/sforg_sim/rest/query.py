@@ -18,12 +18,12 @@ import re
 from typing import Any
 
 from ..errors import MalformedQuery
+from ..soql.engine import MAX_BATCH, MIN_BATCH
 from .messages import Call, Response, json_response
 
 __all__ = ["batch_size", "query", "query_all", "query_more", "tooling_query"]
 
 _BATCH = re.compile(r"batchSize\s*=\s*(\d+)", re.I)
-MIN_BATCH, MAX_BATCH = 200, 2000
 
 
 def batch_size(call: Call) -> int | None:

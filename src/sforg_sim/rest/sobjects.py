@@ -90,8 +90,7 @@ def record_object(obj: SObjectDef, record_id: str) -> str:
 
 def describe_global(call: Call) -> Response:
     """``GET sobjects``: every object's global-describe entry."""
-    body = call.org.schema.describe_global()
-    body["sobjects"] = [o.describe_global_entry(call.base) for o in call.org.schema]
+    body = call.org.schema.describe_global(call.base)
     return json_response(200, body)
 
 

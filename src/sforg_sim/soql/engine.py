@@ -183,7 +183,7 @@ class Engine:
         if not cache.max_rows:
             return store.read(plan.sql, args)
         key = (plan.sql, args)
-        stamp = store.stamp(o.name for o, _ in plan.deps)
+        stamp = store.versions(o.name for o, _ in plan.deps)
         hit = cache.get(key, stamp)
         if hit is not None:
             return hit

@@ -7,7 +7,7 @@ deterministic given the same statement, the same parameters and the same data.
 
 The key is the compiled SQL text plus its parameter values (binds, date literals and the
 clock already resolved), so equal keys run the same statement. An entry is used only
-while the :meth:`~sforg_sim.store.Store.stamp` of the tables the query reads is unchanged:
+while the :meth:`~sforg_sim.store.Store.versions` of the tables the query reads is unchanged:
 a reported write to one of them, a write nobody reported, or any rollback makes it stale.
 So a hit returns exactly what SQLite would return now, rows and order. Callers get the
 stored row tuples (immutable); records are built from them afresh on every call.

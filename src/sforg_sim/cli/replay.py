@@ -14,10 +14,10 @@ import sys
 from dataclasses import fields
 from typing import Any
 
-from ._cli_seed import add_org_arguments
-from .apex import CostModel, FaultSchedule
-from .org import Org
-from .replay import PROCESSORS, Report, replay
+from ..apex import CostModel, FaultSchedule
+from ..org import Org
+from ..replay import PROCESSORS, Report, replay
+from .common import add_org_arguments
 
 __all__ = ["DEFAULT_RECORDS", "register", "run"]
 

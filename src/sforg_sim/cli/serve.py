@@ -19,13 +19,14 @@ import sys
 import threading
 from typing import Any
 
+from ..org import Org
+from .common import add_org_arguments, build_org
+
 __all__ = ["register", "run"]
 
 
 def register(sub: Any) -> None:
     """Add the ``serve`` subcommand."""
-    from .._cli_seed import add_org_arguments
-
     p = sub.add_parser("serve", help="serve the simulated REST API over HTTPS")
     add_org_arguments(p)
     p.add_argument("--org-file", metavar="PATH",
@@ -40,10 +41,9 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """Build the org, start the server, print the connection lines, serve until stopped."""
-    from .._cli_seed import build_org
-    from ..org import Org
-    from .auth import sessions
-    from .server import serve
+    # The server's dependencies (werkzeug, trustme) load only when it starts.
+    from ..rest.auth import sessions
+    from ..rest.server import serve
 
     # A saved org (e.g. from `replay --save-org`) is served from an in-memory copy, so
     # what clients do while it is served never changes the file they may reuse.

@@ -1,50 +1,32 @@
 """``sforg-sim``: seed, serve and replay a simulated org from the command line.
 
-Each subcommand lives in its own module exposing ``register(subparsers)``; this module only
-builds the parser and turns every expected failure into one line on stderr and exit 2.
+Each subcommand lives in its own module of this package exposing ``register(subparsers)``
+(:mod:`.seed`, :mod:`.serve`, :mod:`.replay`; what they share is in :mod:`.common`); this
+module only builds the parser and turns every expected failure into one line on stderr and
+exit 2.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
-from .errors import SalesforceError, UsageError
+from ..errors import SalesforceError, UsageError
+from . import replay, seed, serve
+from .common import ArgumentParser
 
-__all__ = ["ArgumentParser", "main"]
-
-_COMMAND_MODULES = (
-    "sforg_sim._cli_seed",
-    "sforg_sim.rest.serve_cli",
-    "sforg_sim.replay_cli",
-)
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse with a one-line error (``prog: error: reason``) and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+__all__ = ["ArgumentParser", "build_parser", "main"]
 
 
 def build_parser() -> ArgumentParser:
-    """The full parser, with every subcommand whose module is installed."""
+    """The full parser with every subcommand."""
     parser = ArgumentParser(
         prog="sforg-sim",
         description="A simulated Salesforce org: seed scenarios, serve the REST API, "
                     "replay bulk jobs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
-            continue
+    for module in (seed, serve, replay):
         module.register(sub)
     return parser
 
