@@ -35,7 +35,7 @@ def test_sort_key_is_unicode_upper_case(sf_org: Org) -> None:
 
 
 def test_describe_has_the_rest_shape() -> None:
-    d = Org().schema.get("opportunity").describe()
+    d = Org().schema.get("opportunity").describe("/services/data/v59.0")
     assert d["name"] == "Opportunity" and d["keyPrefix"] == "006"
     ext = next(f for f in d["fields"] if f["name"] == "External_ID__c")
     assert (ext["externalId"], ext["unique"], ext["caseSensitive"], ext["custom"]) == (

@@ -15,8 +15,9 @@ went wrong, plus the ``Case(...)`` to paste into ``examples=`` (hypothesis's
 ``@example``) so it is replayed first from then on.
 
 Settings: ``profile=None`` uses the loaded hypothesis profile, so ``pytest
---hypothesis-profile thorough`` reaches it; ``profile="ci"`` picks one by name (the
-plugin's ``ci``/``dev``/``thorough``). Deadlines are always off (simulated runs vary in
+--hypothesis-profile sforg-thorough`` reaches it; ``profile="sforg-ci"`` picks one of the
+kit's profiles by name (``sforg-ci``: 50 derandomized examples, ``sforg-dev``: 25,
+``sforg-thorough``: 1,000; the short names ``ci``/``dev``/``thorough`` mean the same here). Deadlines are always off (simulated runs vary in
 wall time, not in outcome) and only one bug is reported (the first one shrunk).
 """
 
@@ -33,6 +34,7 @@ from hypothesis.strategies import SearchStrategy
 from . import invariants as inv
 from .cases import Case, RunRecord
 from .harness import Target, run
+from .nightly import KEY_PREFIX
 from .strategies import cases as default_cases
 
 __all__ = ["CheckResult", "ProcessorCheckFailed", "check_processor", "describe_failure"]
@@ -76,12 +78,13 @@ def _settings(profile: str | None, **overrides: Any) -> settings:
     if profile is None:
         parent = settings.default
     else:
-        # The plugin's profiles, also outside pytest (hypothesis has a built-in "ci" that
-        # differs from ours).
-        from ._pytest_plugin import register_profiles
+        # The kit's profiles, also outside pytest. A short name means the kit's profile
+        # here (hypothesis has a built-in "ci" that differs from ours: 100 examples).
+        from ._pytest_plugin import PROFILES, register_profiles
 
         register_profiles()
-        parent = settings.get_profile(profile)
+        parent = settings.get_profile(
+            f"sforg-{profile}" if f"sforg-{profile}" in PROFILES else profile)
     return settings(parent, deadline=None, report_multiple_bugs=False,
                     **{k: v for k, v in overrides.items() if v is not None})
 
@@ -151,7 +154,7 @@ def _features(s: Case) -> list[str]:
         out.append("several partitions")
     if any(r.key is None for r in s.dataset.rows):
         out.append("NULL keys")
-    if any(r.key is not None and not r.key.startswith("externalOpp")
+    if any(r.key is not None and not r.key.startswith(KEY_PREFIX)
            for r in s.dataset.rows):
         out.append("non-team ids")
     out += [f"change:{c.kind}" for c in s.faults.changes]

@@ -25,6 +25,7 @@ from . import ids
 from .errors import SalesforceError, UsageError
 from .nightly import (
     KEY_FIELD,
+    KEY_PREFIX,
     SOURCE_FIELD,
     SOURCE_OBJECT,
     TARGET_STAGE,
@@ -146,7 +147,7 @@ def _massive(org: OrgCore, records: int, seed: int) -> None:
     audit = {"IsDeleted": "0", "CreatedDate": f"'{now}'", "LastModifiedDate": f"'{now}'",
              "SystemModstamp": f"'{now}'", "CreatedById": f"'{user}'",
              "LastModifiedById": f"'{user}'"}
-    ext = "('externalOpp' || printf('%07d', seq.i))"
+    ext = f"('{KEY_PREFIX}' || printf('%07d', seq.i))"
     pools_join = ("JOIN pool_company c ON c.k = seq.pk % 997 "
                   "JOIN pool_product p ON p.k = seq.pk % 101 "
                   "JOIN pool_amount a ON a.k = seq.pk % 1009 "
@@ -210,7 +211,7 @@ def _small(org: OrgCore, records: int, seed: int) -> None:
         if style == 7:
             ext = f"ExternalOPP{i:07d}"
         elif style == 8:
-            ext = f"externalOpp_{i}"
+            ext = f"{KEY_PREFIX}_{i}"
         elif style == 9:
             ext = None
         else:

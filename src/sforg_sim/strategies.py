@@ -36,7 +36,7 @@ from .cases import (
     RunConfig,
     sort_key,
 )
-from .nightly import TARGET_STAGE, Partition
+from .nightly import KEY_PREFIX, TARGET_STAGE, Partition
 from .schema import OPPORTUNITY_STAGES
 
 __all__ = ["batch_scopes", "cases", "changes", "datasets", "editions", "external_ids",
@@ -62,16 +62,16 @@ def _key(style: str, n: int, width: int) -> str | None:
     if style == "null":
         return None
     if style == "unpadded":
-        return f"externalOpp{n}"
+        return f"{KEY_PREFIX}{n}"
     if style == "mixed-case":
         return f"ExternalOPP{n:0{width}d}"
     if style == "underscore":
-        return f"externalOpp_{n}"
+        return f"{KEY_PREFIX}_{n}"
     if style == "bracket":
-        return f"externalOpp[{n}"
+        return f"{KEY_PREFIX}[{n}"
     if style == "other-prefix":
         return f"otherOpp{n:0{width}d}"
-    return f"externalOpp{n:0{width}d}"
+    return f"{KEY_PREFIX}{n:0{width}d}"
 
 
 @composite
@@ -105,7 +105,7 @@ def _external_ids(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
             seen.add(sort_key(key))
         out.append(key)
     if len(out) < min_size:
-        out += [f"externalOpp{n + i:0{width}d}z" for i in range(1, min_size - len(out) + 1)]
+        out += [f"{KEY_PREFIX}{n + i:0{width}d}z" for i in range(1, min_size - len(out) + 1)]
     return out
 
 
@@ -138,7 +138,7 @@ def _between(lo: str | None, hi: str | None) -> list[str]:
     elif hi is not None and len(hi) > 1:
         cands += [hi[:-1]]
     if lo is None and hi is None:
-        cands = ["externalOpp", "externalOpp0", "externalOpp5", "externalOpp9"]
+        cands = [KEY_PREFIX, *(f"{KEY_PREFIX}{d}" for d in "059")]
     return [c for c in cands
             if (lo is None or sort_key(c) > sort_key(lo)) and (
                 hi is None or sort_key(c) <= sort_key(hi))]
@@ -178,7 +178,7 @@ def _partitionings(draw: DrawFn, dataset: Dataset, max_parts: int = 4, *,
         above = keys[pos] if pos < n else None
         if form == "shared-boundary":
             b = above if above is not None else (
-                _successor(below) if below is not None else "externalOpp0")
+                _successor(below) if below is not None else f"{KEY_PREFIX}0")
             if j == 0 and above is None and below is not None:
                 b = below + "0"
         else:
@@ -260,7 +260,7 @@ def _changes(draw: DrawFn, keys: Sequence[str], kinds: Sequence[str] = CHANGE_KI
     """
     kind = draw(st.sampled_from(tuple(kinds)))
     after = draw(st.integers(0, max_after))
-    pool = list(keys) or ["externalOpp1"]
+    pool = list(keys) or [f"{KEY_PREFIX}1"]
     base = draw(st.sampled_from(pool))
     near = draw(st.sampled_from(pool)) + draw(st.sampled_from(("b", "_", "0")))
     if kind == "insert":
