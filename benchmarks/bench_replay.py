@@ -91,6 +91,79 @@ def raw_loop(path: Path, page: int = 500) -> tuple[float, int]:
     return time.perf_counter() - t, n
 
 
+def _partition_bounds(conn: sqlite3.Connection, parts: int) -> list[tuple[str, str]]:
+    """The replay's partition ranges (upper-case keys), from the source's key count."""
+    from sforg_sim.nightly import partitions
+
+    n = conn.execute('SELECT COUNT(*) FROM "Opportunity_Source__dlm"').fetchone()[0]
+    return [(p.start.upper(), p.end.upper()) for p in partitions(n, parts)]
+
+
+def lean_loop(path: Path, storage: str = "memory", page: int = 500,
+              parts: int = 10) -> tuple[float, int]:
+    """The reference baseline (issue 21): what a competent hand-written loop does for V2's
+    work, per page of 500 in ONE transaction per page. Per partition range: read 500 source
+    rows by keyset (``key > ? AND key < ? ORDER BY key LIMIT 500``), read the matching
+    Opportunities with one ``IN (...)`` query, update StageName and the audit fields with
+    one ``executemany``, insert one history row per change with one ``executemany``. Same
+    database and indexes as seeded (External ID, Id and the covering storage index), same
+    pragmas as the simulator's; ``storage`` ``file`` works on a copy of the seeded file,
+    ``memory`` on an in-memory copy, as the replay it is compared with."""
+    org = Org.open(path, in_memory=True)
+    if storage == "file":
+        tmp = path.with_name(path.stem + ".lean.db")
+        org.save(tmp, overwrite=True)
+        org.close()
+        org = Org.open(tmp)
+    conn = raw_connection(org)
+    now, user = org.clock.stamp(), org.user_id
+    hist = org.schema.get("OpportunityHistory")
+    counter = org.store.reserve_ids(hist, 3_000_000)
+    ranges = _partition_bounds(conn, parts)
+    ins = ('INSERT INTO "OpportunityHistory" ("Id", "OpportunityId", "StageName", '
+           '"StageName__sk", "Amount", "Probability", "CloseDate", "IsDeleted", '
+           '"CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", '
+           '"SystemModstamp") VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)')
+    upd = ('UPDATE "Opportunity" SET "StageName" = ?, "StageName__sk" = ?, '
+           '"LastModifiedDate" = ?, "SystemModstamp" = ?, "LastModifiedById" = ? '
+           'WHERE "Id" = ?')
+    src = ('SELECT "External_ID__c__sk", "StageName__c" FROM "Opportunity_Source__dlm" '
+           'WHERE "IsDeleted" = 0 AND "External_ID__c__sk" {} ? AND "External_ID__c__sk" < ? '
+           'ORDER BY "External_ID__c__sk" LIMIT ?')
+    first, then = src.format(">="), src.format(">")
+    t = time.perf_counter()
+    n = 0
+    for lo, hi in ranges:
+        last, sql = lo, first  # half-open ranges: the first page from `>= lo`
+        while True:
+            conn.execute("BEGIN")
+            rows = conn.execute(sql, (last, hi, page)).fetchall()
+            if not rows:
+                conn.execute("COMMIT")
+                break
+            last, sql = rows[-1][0], then
+            stage = dict(rows)
+            opps = conn.execute(
+                'SELECT "Id", "External_ID__c__sk", "StageName", "Amount", "Probability", '
+                '"CloseDate" FROM "Opportunity" WHERE "External_ID__c__sk" IN '
+                f'({",".join("?" * len(rows))})', list(stage)).fetchall()
+            todo = [o for o in opps if o[2] != stage[o[1]]]
+            conn.executemany(upd, [(stage[o[1]], stage[o[1]].upper(), now, now, user, o[0])
+                                   for o in todo])
+            hids = make_ids(hist.key_prefix, counter, len(todo))
+            counter += len(todo)
+            conn.executemany(ins, [(h, o[0], stage[o[1]], stage[o[1]].upper(), o[3], o[4],
+                                    o[5], now, user, now, user, now)
+                                   for o, h in zip(todo, hids)])
+            conn.execute("COMMIT")
+            n += len(todo)
+    seconds = time.perf_counter() - t
+    if storage == "file":
+        org.close()
+        tmp.unlink()
+    return seconds, n
+
+
 def set_loop(path: Path, page: int = 500) -> tuple[float, int]:
     """The same reads and writes as set work, the fastest hand-written form found here:
     per page, the source page into a temp table, one UPDATE from it, one history INSERT
@@ -184,12 +257,19 @@ def main() -> None:
                     help="API calls left in the quota for V1 (default: the full 440,000)")
     ap.add_argument("--no-result-cache", action="store_true",
                     help="turn the SOQL result cache off in the replays (for comparison)")
+    ap.add_argument("--storage", choices=("memory", "file"), default="memory",
+                    help="V2 and the lean loop on an in-memory copy (default) or a file copy")
     args = ap.parse_args()
     path = org_file(args.records)
 
     if not args.skip_v2:
         t = time.perf_counter()
-        org = Org.open(path, in_memory=True)
+        copy = path.with_name(path.stem + ".replay.db")
+        if args.storage == "file":
+            Org.open(path, in_memory=True).save(copy, overwrite=True)
+            org = Org.open(copy)
+        else:
+            org = Org.open(path, in_memory=True)
         load = time.perf_counter() - t
         if args.no_result_cache:
             org.soql.results.max_rows = 0
@@ -199,8 +279,14 @@ def main() -> None:
               f" outcome {r.outcome}")
         print(f"V2 wall: {r.wall_seconds:.1f} s ({r.processed / r.wall_seconds:,.0f} records/s)"
               f", org load {load:.1f} s")
+        org.close()
         del org
+        copy.unlink(missing_ok=True)
         gc.collect()  # the org has reference cycles: free its 2 GB before the baselines
+        lean, n = lean_loop(path, args.storage)
+        print(f"lean sqlite3 loop (the reference, {args.storage}): {lean:.1f} s for {n:,} "
+              f"records; ratio V2/lean = {r.wall_seconds / lean:.2f}")
+        gc.collect()
         raw, n = raw_loop(path)
         print(f"raw sqlite3 loop (row by row): {raw:.1f} s for {n:,} records; "
               f"ratio V2/raw = {r.wall_seconds / raw:.2f}")
