@@ -3,8 +3,8 @@
 It works on structured queries (:class:`Q`), never on SOQL text, and shares no code with
 the engine. Semantics follow docs/research/soql.md: two-valued logic where ``!=`` and
 ``NOT IN`` return null rows and range operators never do; text compares by its upper-case
-form; LIKE with ``%``/``_``; ORDER BY with NULLS FIRST for ASC and NULLS LAST for DESC by
-default.
+form; LIKE with ``%``/``_``; ORDER BY with NULLS FIRST by default for ASC and DESC (SOQL
+reference, ORDER BY: "By default, null values are sorted first").
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def sort_key(row: dict[str, Any], order: list[tuple[str, bool, bool | None]]) ->
     """A key that sorts rows as ORDER BY does (descending handled by inversion)."""
     out = []
     for name, desc, nulls_first in order:
-        nf = (not desc) if nulls_first is None else nulls_first
+        nf = True if nulls_first is None else nulls_first  # nulls first, DESC too
         v = key_of(name, row[name])
         if v is None:
             out.append((0 if nf else 2, _Rev(0) if desc else 0))

@@ -152,7 +152,9 @@ def test_upsert_matches_case_insensitively_and_reports_created(sf_org: Org) -> N
 
 def test_upsert_with_more_than_one_match_changes_nothing(sf_org: Org) -> None:
     sf_org.add_field("Opportunity", "Legacy_Key__c", "string", length=40, external_id=True)
-    sf_org.insert("Opportunity", [opp(Legacy_Key__c="k"), opp(Legacy_Key__c="K")])
+    # A non-unique External ID matches case-sensitively ([UPSERT]): "k" twice matches
+    # two records, "K" is another value.
+    sf_org.insert("Opportunity", [opp(Legacy_Key__c="k"), opp(Legacy_Key__c="k")])
     [r] = sf_org.upsert("Opportunity", "Legacy_Key__c", [{"Legacy_Key__c": "k", "Name": "X"}])
     assert codes([r]) == ["DUPLICATE_EXTERNAL_ID"]
     assert "more than one record found for external id field" in r["errors"][0]["message"]

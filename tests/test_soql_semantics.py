@@ -70,11 +70,13 @@ def test_nulls_first_and_last(org: Org) -> None:
     org.insert("Opportunity", [_opp(1, Amount=1), _opp(2), _opp(3, Amount=3)])
     q = "SELECT Name FROM Opportunity ORDER BY Amount"
     assert names(org.query(q)) == ["O2", "O1", "O3"]
-    assert names(org.query(q + " DESC")) == ["O3", "O1", "O2"]
+    # SOQL reference, ORDER BY: "By default, null values are sorted first", DESC too.
+    assert names(org.query(q + " DESC")) == ["O2", "O3", "O1"]
     assert names(org.query(q + " ASC NULLS LAST")) == ["O1", "O3", "O2"]
     assert names(org.query(q + " DESC NULLS FIRST")) == ["O2", "O3", "O1"]
+    assert names(org.query(q + " DESC NULLS LAST")) == ["O3", "O1", "O2"]
     assert names(org.query("SELECT Name FROM Opportunity ORDER BY Amount DESC, Name")) == \
-        ["O3", "O1", "O2"]
+        ["O2", "O3", "O1"]
 
 
 def test_null_comparisons(org: Org) -> None:

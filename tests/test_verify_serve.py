@@ -110,7 +110,7 @@ def test_sforg_sim_serve_before_the_run(served_cli: dict[str, str]) -> None:
     # partitioned path over real HTTPS.
     code, out, _ = verify(*args, "--partitions", "4", "--json", env=env)
     doc = json.loads(out)
-    assert code == 0 and [p["total"] for p in doc["partitions"]] == [250, 250, 250, 250, 0]
+    assert code == 0 and [p["total"] for p in doc["partitions"]] == [250, 250, 250, 250]
 
 
 def test_sforg_sim_serve_error_paths(served_cli: dict[str, str]) -> None:

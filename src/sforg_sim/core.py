@@ -18,12 +18,12 @@ from typing import Any, TypeVar, cast
 
 from . import ids
 from .clock import SimClock
-from .dml import Dml, SaveResult
+from .dml import Dml, SaveResult, match_key
 from .errors import EntityIsDeleted, InvalidField, MalformedId, NotFound
 from .limits import Limits
 from .schema import Field, Schema, SObjectDef, audit_fields, builtin_objects, id_field
 from .soql import Engine
-from .soql.engine import MAX_BATCH
+from .soql.engine import MAX_BATCH, QueryTimeModel
 from .store import Savepoint, Store, check_org_file
 
 __all__ = ["API_VERSION", "DEFAULT_INSTANCE_URL", "DEFAULT_LICENSES", "OrgCore"]
@@ -46,13 +46,23 @@ class OrgCore:
     ``open(path)`` reopens a saved org (schema, data, clock, API usage) in place.
     """
 
-    def __init__(self, edition: str = "enterprise", licenses: int = DEFAULT_LICENSES, *,
+    def __init__(self, edition: str = "enterprise", licenses: int | None = None, *,
                  path: str | Path | None = None, instance_url: str = DEFAULT_INSTANCE_URL,
-                 clock: SimClock | None = None, name: str = "Simulated Org") -> None:
+                 clock: SimClock | None = None, name: str = "Simulated Org",
+                 license_types: Mapping[str, int] | None = None,
+                 sandbox_type: str = "full", sandbox_allocation: int | None = None,
+                 query_time_model: QueryTimeModel | None = None) -> None:
         self.lock = threading.RLock()
         self._attached: dict[type, object] = {}
         self.clock = clock or SimClock()
-        self.org_limits = Limits(self.clock, edition, licenses)
+        if licenses is None and not any(
+                str(k).strip().lower() == "salesforce" for k in license_types or {}):
+            licenses = DEFAULT_LICENSES
+        # licenses = Salesforce (full) licences; license_types adds other licence types
+        # and sandbox_type / sandbox_allocation the sandbox's (see limits.api_allocation).
+        self.org_limits = Limits(self.clock, edition, licenses, license_types,
+                                 sandbox_type=sandbox_type,
+                                 sandbox_allocation=sandbox_allocation)
         """API requests, async executions and Bulk usage: the one model of org limits."""
         self.instance_url = instance_url.rstrip("/")
         self.schema = Schema()
@@ -63,6 +73,7 @@ class OrgCore:
         self.dml = Dml(self.store, self.schema, self.clock.stamp, lambda: self.user_id)
         self.soql = Engine(self.store, self.schema, self.clock, API_VERSION)
         """The org's SOQL engine (compiled-query cache, result cache, cursors)."""
+        self.soql.query_time_model = query_time_model  # off (None) unless asked for
         if existing:
             self._restore_meta()
         else:
@@ -109,9 +120,7 @@ class OrgCore:
     def _restore_meta(self) -> None:
         meta = json.loads(self.store.get_meta("org") or "{}")
         self.clock.set(float(meta["clock"]))
-        lim = meta["limits"]
-        self.org_limits = Limits(self.clock, lim["edition"], lim["licenses"])
-        self.org_limits.restore(lim)
+        self.org_limits = Limits.from_state(self.clock, meta["limits"])
         self.user_id = meta["user_id"]
         self.org_id = meta["org_id"]
         self.instance_url = meta.get("instance_url", self.instance_url)
@@ -266,8 +275,9 @@ class OrgCore:
     def find_by_external_id(self, sobject: str, field: str, value: Any) -> list[str]:
         """Ids of the live records whose External ID (or Id) ``field`` matches ``value``.
 
-        Matching follows the field: case-insensitive unless it is caseSensitive. More than
-        one id means an upsert by this value would answer HTTP 300.
+        Matching follows upsert's rule (:func:`sforg_sim.dml.matches_case_insensitively`):
+        case-insensitive only for a unique, case-insensitive field. More than one id means
+        an upsert by this value would answer HTTP 300.
         """
         with self.lock:
             obj = self.schema.get(sobject)
@@ -275,8 +285,7 @@ class OrgCore:
             key = f.coerce(value)
             if key is None:
                 return []
-            if f.sort_key:
-                key = key.upper()
+            key = match_key(f, key)
             return self.dml.match(obj, f, {key}).get(key, [])
 
     @contextmanager

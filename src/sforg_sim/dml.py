@@ -37,7 +37,7 @@ from .history import history_object, write_history
 from .schema import OPPORTUNITY_STAGES, Field, Schema, SObjectDef
 from .store import Store, quote, sk_column
 
-__all__ = ["Dml", "SaveResult"]
+__all__ = ["Dml", "SaveResult", "match_key", "matches_case_insensitively"]
 
 SaveResult = dict[str, Any]
 _STAGE_PROBABILITY = dict(OPPORTUNITY_STAGES)
@@ -66,6 +66,25 @@ def _read_only(names: list[str]) -> InvalidFieldForInsertUpdate:
         f"Unable to create/update fields: {', '.join(names)}. Please check the security "
         "settings of this field and verify that it is read/write for your profile or "
         "permission set.", names)
+
+
+
+def matches_case_insensitively(f: Field) -> bool:
+    """Whether upsert matches ``f``'s values without regard to case.
+
+    *SOAP API Developer Guide*, ``upsert()``, Note
+    (https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_upsert.htm;
+    v260 text read from code index id 52947943117): "Matching by external ID is
+    case-insensitive only if the external ID field has the Unique attribute and the Treat
+    "ABC" and "abc" as duplicate values (case insensitive) option selected". So a
+    non-unique External ID, or a case-sensitive one, matches exactly.
+    """
+    return f.sort_key and f.unique
+
+
+def match_key(f: Field, value: Any) -> Any:
+    """The key upsert compares for a (coerced) External ID value of ``f``."""
+    return value.upper() if matches_case_insensitively(f) else value
 
 
 class Dml:
@@ -516,7 +535,7 @@ class Dml:
             except SalesforceError as e:
                 results[i] = _fail(e, created=False)
                 continue
-            k = k.upper() if key_field.sort_key else k
+            k = match_key(key_field, k)
             keys[i] = k
             counts[k] = counts.get(k, 0) + 1
         matches = self.match(obj, key_field, set(keys.values()))
@@ -552,10 +571,24 @@ class Dml:
 
     def match(self, obj: SObjectDef, f: Field, keys: set[Any]) -> dict[Any, list[str]]:
         """``{key: [ids of live records whose field f holds it]}`` for an External ID (or
-        Id) field; keys are comparison keys (upper case for case-insensitive fields)."""
-        col = sk_column(f.name) if f.sort_key else f.name
+        Id) field; keys are :func:`match_key` values (upper case when the field matches
+        case-insensitively)."""
         out: dict[Any, list[str]] = {}
         kl = sorted(keys)
+        if f.sort_key and not matches_case_insensitively(f):
+            # Exact match on the stored value, looked up through the indexed sort key.
+            sk = quote(sk_column(f.name))
+            for i in range(0, len(kl), 500):
+                chunk = kl[i:i + 500]
+                q = (f'SELECT {quote(f.name)}, "Id" FROM {quote(obj.name)} WHERE '
+                     f'"IsDeleted" = 0 AND {sk} IN ({",".join("?" * len(chunk))}) '
+                     'ORDER BY "Id"')
+                wanted = set(chunk)
+                for k, rid in self.store.read(q, [c.upper() for c in chunk]):
+                    if k in wanted:
+                        out.setdefault(k, []).append(rid)
+            return out
+        col = sk_column(f.name) if f.sort_key else f.name
         for i in range(0, len(kl), 500):
             chunk = kl[i:i + 500]
             q = (f'SELECT {quote(col)}, "Id" FROM {quote(obj.name)} WHERE "IsDeleted" = 0 '

@@ -1,42 +1,144 @@
 """Org limits: API request accounting in a rolling 24-hour window, and the ``/limits`` body.
 
-Allocation per edition (Salesforce Help 000386972): Enterprise/Professional 100,000 + 1,000
-per licence; Unlimited/Performance 100,000 + 5,000 per licence; Developer Edition 15,000;
-sandbox 5,000,000. The window is the preceding 24 hours of SimClock time, with no midnight
-reset (Help 000386402). Over the limit: HTTP 403 ``REQUEST_LIMIT_EXCEEDED``,
-"TotalRequests Limit exceeded.". Deviation: real orgs enforce the limit with some tolerance
-(requests may briefly exceed it); the simulator refuses the first request over it, which is
-the stricter and therefore safer behaviour for tests.
+Allocation (*Salesforce Developer Limits and Allocations Quick Reference* [LQR], "API Request
+Limits and Allocations", *Total API Request Allocations*,
+https://developer.salesforce.com/docs/platform/salesforce-app-limits-cheatsheet/guide/salesforce-app-limits-platform-api.html;
+table read from the v260 page, code index id 52598603873): Developer Edition 15,000;
+Enterprise / Professional (with API access) and Unlimited / Performance
+"100,000 + (number of licenses x calls per license type) + purchased API Call Add-Ons",
+with the calls per licence type in :data:`CALLS_PER_LICENSE`; a *Full* sandbox 5,000,000
+("applies only to Full Sandboxes that aren't created from a template"). No other sandbox
+type has a documented figure, so those need an explicit ``sandbox_allocation``. The window
+is the preceding 24 hours of SimClock time, with no midnight reset ([LQR] *Example API
+Usage Metering Calculations*). Over the limit: HTTP 403 ``REQUEST_LIMIT_EXCEEDED``,
+"TotalRequests Limit exceeded." (the message comes from captured responses). Deviation:
+paid production orgs may exceed the allocation "by a certain amount" ([LQR] *What Happens
+If You Reach or Exceed Your API Request Limit*); the simulator refuses the first request
+over it, which is exact for Developer Edition and sandboxes and stricter otherwise.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 from .clock import SimClock
 from .errors import RequestLimitExceeded, UsageError
 
-__all__ = ["EDITIONS", "WINDOW_SECONDS", "Limits", "RollingCounter", "api_allocation"]
+__all__ = ["CALLS_PER_LICENSE", "EDITIONS", "FULL_SANDBOX_ALLOCATION", "SANDBOX_TYPES",
+           "WINDOW_SECONDS", "Limits", "RollingCounter", "api_allocation",
+           "async_licence_count"]
 
 WINDOW_SECONDS = 24 * 3600
 EDITIONS = ("developer", "professional", "enterprise", "unlimited", "performance", "sandbox")
+SANDBOX_TYPES = ("full", "partial_copy", "developer_pro", "developer")
+"""Salesforce's sandbox types. [LQR] documents an allocation for ``full`` only."""
+FULL_SANDBOX_ALLOCATION = 5_000_000
+
+CALLS_PER_LICENSE: dict[str, tuple[int, int]] = {
+    # licence type: (Enterprise / Professional, Unlimited / Performance), calls per licence
+    # per 24 h, from [LQR] Total API Request Allocations. "Lightning Platform Starter" and
+    # "Plus" are "per member". The External Identity types are left out: their allocation
+    # is a total per tier (70,000 / 750,000 / 4,000,000), not a figure per licence.
+    "Salesforce": (1_000, 5_000),
+    "Salesforce Platform": (1_000, 5_000),
+    "Lightning Platform - One App": (200, 200),
+    "Customer Community": (0, 0),
+    "Customer Community Login": (0, 0),
+    "Customer Community Plus": (200, 200),
+    "Customer Community Plus Login": (10, 10),
+    "Partner Community": (200, 200),
+    "Partner Community Login": (10, 10),
+    "Lightning Platform Starter": (200, 200),
+    "Lightning Platform Plus": (1_000, 5_000),
+}
+_ASYNC_LICENCE_TYPES = ("Salesforce", "Salesforce Platform")
+"""The types of :data:`CALLS_PER_LICENSE` that [LQR] (*Lightning Platform Apex Limits*,
+footnote 1) counts for DailyAsyncApexExecutions ("full Salesforce and Salesforce Platform
+user licenses, App Subscription user licenses, Chatter Only users, Identity users, and
+Company Communities users")."""
 
 
-def api_allocation(edition: str, licenses: int) -> int:
-    """DailyApiRequests allocation for an edition and licence count."""
+def _count(name: str, n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise UsageError(f"{name} must be a whole number >= 0, got {n!r}")
+    return n
+
+
+def _licence_table(licenses: int | None,
+                   license_types: Mapping[str, int] | None) -> dict[str, int]:
+    """``{licence type: count}``: ``licenses`` is the number of *Salesforce* (full)
+    licences; ``license_types`` may add other types (or give "Salesforce" itself)."""
+    table: dict[str, int] = {}
+    by_lower = {k.lower(): k for k in CALLS_PER_LICENSE}
+    for raw, n in (license_types or {}).items():
+        name = by_lower.get(str(raw).strip().lower())
+        if name is None:
+            raise UsageError(
+                f"unknown licence type {raw!r} (expected one of "
+                f"{', '.join(CALLS_PER_LICENSE)}; External Identity allocations are per "
+                "tier, not per licence, and are not modelled)")
+        if name in table:
+            raise UsageError(f"licence type {name!r} given twice")
+        table[name] = _count(f"license_types[{name!r}]", n)
+    if licenses is not None:
+        _count("licenses", licenses)
+        if "Salesforce" in table and table["Salesforce"] != licenses:
+            raise UsageError(f"licenses={licenses} and license_types['Salesforce']="
+                             f"{table['Salesforce']} disagree (give one of them)")
+        table["Salesforce"] = licenses
+    table.setdefault("Salesforce", 0)
+    return table
+
+
+def api_allocation(edition: str, licenses: int | None,
+                   license_types: Mapping[str, int] | None = None, *,
+                   sandbox_type: str = "full",
+                   sandbox_allocation: int | None = None) -> int:
+    """DailyApiRequests allocation for an edition and its licences ([LQR] table).
+
+    ``licenses`` counts Salesforce (full) licences; ``license_types`` adds other licence
+    types, e.g. ``{"Salesforce Platform": 40}``. ``edition="sandbox"`` is a Full sandbox
+    unless ``sandbox_type`` says otherwise; the other sandbox types have no documented
+    allocation, so they need ``sandbox_allocation`` (the value from the org's own
+    ``/limits``): a caller's assumption, never a simulator default.
+    """
     e = edition.lower()
     if e not in EDITIONS:
         raise UsageError(f"unknown edition {edition!r} (expected one of {', '.join(EDITIONS)})")
-    if isinstance(licenses, bool) or not isinstance(licenses, int) or licenses < 0:
-        raise UsageError(f"licenses must be a whole number >= 0, got {licenses!r}")
+    table = _licence_table(licenses, license_types)
+    if sandbox_allocation is not None:
+        _count("sandbox_allocation", sandbox_allocation)
+        if e != "sandbox":
+            raise UsageError("sandbox_allocation applies to edition='sandbox' only")
+    if sandbox_type not in SANDBOX_TYPES:
+        raise UsageError(f"unknown sandbox type {sandbox_type!r} (expected one of "
+                         f"{', '.join(SANDBOX_TYPES)})")
+    if sandbox_type != "full" and e != "sandbox":
+        raise UsageError("sandbox_type applies to edition='sandbox' only")
     if e == "developer":
         return 15_000
     if e == "sandbox":
-        return 5_000_000
-    per = 5_000 if e in ("unlimited", "performance") else 1_000
-    return 100_000 + per * licenses
+        if sandbox_allocation is not None:
+            return sandbox_allocation
+        if sandbox_type == "full":
+            return FULL_SANDBOX_ALLOCATION
+        raise UsageError(
+            f"no documented API allocation for a {sandbox_type} sandbox (the Limits Quick "
+            "Reference lists Full sandboxes only): give sandbox_allocation=N from the "
+            "org's /limits")
+    column = 1 if e in ("unlimited", "performance") else 0
+    return 100_000 + sum(CALLS_PER_LICENSE[t][column] * n for t, n in table.items())
+
+
+def async_licence_count(licenses: int | None,
+                        license_types: Mapping[str, int] | None = None) -> int:
+    """The licences DailyAsyncApexExecutions counts (200 per licence, at least 250,000):
+    the Salesforce and Salesforce Platform licences of the table."""
+    table = _licence_table(licenses, license_types)
+    return sum(table.get(t, 0) for t in _ASYNC_LICENCE_TYPES)
 
 
 class RollingCounter:
@@ -110,13 +212,23 @@ class Limits:
     counters directly: a check and its charge happen in one step.
     """
 
-    def __init__(self, clock: SimClock, edition: str = "enterprise", licenses: int = 10) -> None:
+    def __init__(self, clock: SimClock, edition: str = "enterprise", licenses: int | None = None,
+                 license_types: Mapping[str, int] | None = None, *,
+                 sandbox_type: str = "full", sandbox_allocation: int | None = None) -> None:
+        api = api_allocation(edition, licenses, license_types, sandbox_type=sandbox_type,
+                             sandbox_allocation=sandbox_allocation)
+        table = _licence_table(licenses, license_types)
         self.edition = edition.lower()
-        self.licenses = licenses
+        self.licenses = table["Salesforce"]
+        """Salesforce (full) licences."""
+        self.license_types = {t: n for t, n in table.items() if n or t == "Salesforce"}
+        """Every licence type with its count (Salesforce included)."""
+        self.sandbox_type = sandbox_type
+        self.sandbox_allocation = sandbox_allocation
         self._lock = threading.RLock()
-        api = api_allocation(edition, licenses)
         self._api = RollingCounter(clock, api)
-        self._async_apex = RollingCounter(clock, max(250_000, 200 * licenses))
+        self._async_apex = RollingCounter(
+            clock, max(250_000, 200 * async_licence_count(licenses, license_types)))
         self._bulk_batches = RollingCounter(clock, 15_000)
         self._bulk_v2_query_jobs = RollingCounter(clock, 10_000)
 
@@ -213,10 +325,24 @@ class Limits:
         with self._lock:
             return {
                 "edition": self.edition, "licenses": self.licenses,
+                "license_types": dict(self.license_types),
+                "sandbox_type": self.sandbox_type,
+                "sandbox_allocation": self.sandbox_allocation,
                 "api": self._api.state(), "async_apex": self._async_apex.state(),
                 "bulk_batches": self._bulk_batches.state(),
                 "bulk_v2_query_jobs": self._bulk_v2_query_jobs.state(),
             }
+
+    @classmethod
+    def from_state(cls, clock: SimClock, state: dict[str, Any]) -> Limits:
+        """A model rebuilt from :meth:`state` (org files; older files lack the licence
+        types and sandbox fields, which then take their defaults)."""
+        lim = cls(clock, state["edition"], state["licenses"],
+                  state.get("license_types"),
+                  sandbox_type=state.get("sandbox_type") or "full",
+                  sandbox_allocation=state.get("sandbox_allocation"))
+        lim.restore(state)
+        return lim
 
     def restore(self, state: dict[str, Any]) -> None:
         """Inverse of :meth:`state`."""

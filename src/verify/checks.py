@@ -11,7 +11,10 @@ On a large org that aggregate can fail with QUERY_TIMEOUT. Then (or with ``--par
 N``) the same aggregate runs once per External ID range and the counts are summed. The
 ranges are half-open ``[lo, hi)`` and the first and last are open-ended, so every record
 the WHERE clause matches falls in exactly one partition whatever the boundaries are; a
-further partition counts records with no External ID (``< lo`` never matches NULL).
+further partition counts records with no External ID (``< lo`` never matches NULL),
+unless the WHERE clause is one comparison of the partition field with a text literal
+(the default ``LIKE 'externalOpp%'``): no such record can match it, and that partition's
+query, having no index filter, would be the fallback's one full scan.
 """
 
 from __future__ import annotations
@@ -23,7 +26,15 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from .connect import Connection
-from .errors import CheckAborted, Failure, QueryTimeout, RetryPolicy, VerifyError, with_retry
+from .errors import (
+    CheckAborted,
+    Failure,
+    QueryTimeout,
+    RetryPolicy,
+    VerifyError,
+    is_concurrent_limit,
+    with_retry,
+)
 from .expectations import Expectation, Row, display_value, evaluate
 
 __all__ = ["DEFAULT_WHERE", "CheckResult", "CheckSpec", "Checker", "Partition",
@@ -184,6 +195,21 @@ def parse_ranges(text: str) -> list[Partition]:
     return _from_boundaries([unique[k] for k in sorted(unique)])
 
 
+_NON_NULL_TEST = r"\s*(?:=|<|<=|>|>=|LIKE)\s*'(?:[^'\\]|\\.)*'\s*"
+
+
+def _excludes_null(where: str | None, fld: str) -> bool:
+    """True when ``where`` is one comparison of ``fld`` with a string literal (``=``, a
+    range or LIKE), which no record whose ``fld`` is null can satisfy (SOQL range
+    operators and LIKE never match null; ``= 'x'`` does not either)."""
+    if not where:
+        return False
+    inner = where.strip()
+    while inner.startswith("(") and inner.endswith(")"):
+        inner = inner[1:-1].strip()
+    return re.fullmatch(re.escape(fld) + _NON_NULL_TEST, inner, re.IGNORECASE) is not None
+
+
 def _more(sf: Any, url: str) -> Callable[[], Any]:
     """A call fetching the page at ``url`` (bound now, not when the loop moves on)."""
     return lambda: sf.query_more(url, identifier_is_url=True)
@@ -262,12 +288,20 @@ class Checker:
     # --- calls ----------------------------------------------------------------------------
 
     def _fatal(self, failure: Failure) -> VerifyError:
+        if is_concurrent_limit(failure):
+            # Retried already (transient) and still refused: the org is busy, not out of
+            # quota, so say which limit it was.
+            return VerifyError(
+                f"REQUEST_LIMIT_EXCEEDED (concurrent long-running requests, not the daily "
+                f"quota): {failure.message} The org has too many requests of 20 s or "
+                "longer running; try again later", failure.code)
         if failure.code == "REQUEST_LIMIT_EXCEEDED":
             u = self.conn.usage
             left = ("unknown (no Sforce-Limit-Info seen)" if u.remaining is None
                     else f"{u.remaining:,} of {u.maximum:,}")
             return CheckAborted(
-                f"REQUEST_LIMIT_EXCEEDED: {failure.message} Stopped without retrying; "
+                f"REQUEST_LIMIT_EXCEEDED (daily API allocation): {failure.message} "
+                "Stopped without retrying; "
                 f"API calls remaining in the rolling 24 h window: {left}",
                 failure.code)
         cls = QueryTimeout if failure.code == "QUERY_TIMEOUT" else VerifyError
@@ -344,6 +378,13 @@ class Checker:
                              f"its min {lo!r} and max {hi!r}")
                 if note:
                     notes.append(note)
+        if _excludes_null(where, spec.partition_field):
+            # The null partition would count nothing, and its query (``LIKE ... AND
+            # field = null``) has no index filter: on a large org it is the one full scan
+            # of the fallback, and would time out like the aggregate it replaces.
+            notes.append(f"no record without a {spec.partition_field} can match the WHERE "
+                         "clause: the (no value) partition is not queried")
+            return parts, notes
         return [*parts, Partition(None, None, null=True)], notes
 
     def _count_partition(self, spec: CheckSpec, where: str | None, part: Partition,

@@ -7,7 +7,19 @@ turns both into a :class:`Failure` (error code, one-line message, transient or n
 
 - retried: HTTP 502/503/504, ``UNABLE_TO_LOCK_ROW``, a connection reset or aborted mid-way,
   a read timeout, a response that did not arrive whole within ``--timeout``;
-- never retried: ``REQUEST_LIMIT_EXCEEDED`` (every retry would spend a call the org no
+- retried with a longer backoff: ``REQUEST_LIMIT_EXCEEDED`` for *concurrent long-running
+  requests* (a message naming the concurrent limit, e.g. "ConcurrentPerOrgLongTxn Limit
+  exceeded."). *Salesforce Developer Limits and Allocations Quick Reference*, "API Request
+  Limits and Allocations", *Concurrent API Request Limits*
+  (https://developer.salesforce.com/docs/platform/salesforce-app-limits-cheatsheet/guide/salesforce-app-limits-platform-api.html):
+  past 25 requests of 20 s or longer (5 in Developer Edition) "the API returns a
+  REQUEST_LIMIT_EXCEEDED exception code. Any new concurrent requests aren't processed
+  until there are fewer requests than the allowed limit": it clears by itself, so waiting
+  helps. The guide gives no message text; the texts come from captured responses
+  ("ConcurrentPerOrgLongTxn Limit exceeded", "ConcurrentRequests (Concurrent API
+  Requests) Limit exceeded", Help 000389067), so any message naming "Concurrent" counts;
+- never retried: ``REQUEST_LIMIT_EXCEEDED`` for the daily allocation ("TotalRequests Limit
+  exceeded.") or with any other message (every retry would spend a call the org no
   longer has: we stop and say how many remain), 401, other 4xx, a refused connection or an
   unknown host (the org is not there; retrying only delays the exit code), TLS errors,
   the run's ``--deadline`` passing (:class:`DeadlineExceeded`).
@@ -31,13 +43,21 @@ from simple_salesforce.exceptions import (
 from .redact import redact
 
 __all__ = ["CheckAborted", "DeadlineExceeded", "Failure", "QueryTimeout",
-           "ResponseDeadlineExceeded", "RetryPolicy", "VerifyError", "classify", "one_line",
-           "with_retry"]
+           "ResponseDeadlineExceeded", "RetryPolicy", "VerifyError", "classify",
+           "is_concurrent_limit", "one_line", "with_retry"]
 
 T = TypeVar("T")
 
 TRANSIENT_STATUSES = frozenset({502, 503, 504})
 TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"})
+REQUEST_LIMIT = "REQUEST_LIMIT_EXCEEDED"
+
+
+def is_concurrent_limit(failure: Failure) -> bool:
+    """REQUEST_LIMIT_EXCEEDED for concurrent long-running requests (retry later), not
+    the daily allocation ("TotalRequests Limit exceeded.": stop)."""
+    return failure.code == REQUEST_LIMIT and "concurrent" in failure.message.lower() \
+        and "totalrequests" not in failure.message.lower()
 
 
 def one_line(text: str, limit: int = 400) -> str:
@@ -133,7 +153,10 @@ def classify(exc: BaseException) -> Failure | None:
         status = int(exc.status)
         code = code or f"HTTP_{status}"
         transient = status in TRANSIENT_STATUSES or code in TRANSIENT_CODES
-        return Failure(code, one_line(message) or f"HTTP {status}", transient, status)
+        failure = Failure(code, one_line(message) or f"HTTP {status}", transient, status)
+        if is_concurrent_limit(failure):
+            return replace(failure, transient=True)
+        return failure
     if isinstance(exc, requests.exceptions.SSLError):
         return Failure("TLS_ERROR", f"TLS error talking to {_host(exc)}: "
                        f"{one_line(str(exc), 200)}", transient=False)
@@ -165,7 +188,10 @@ def classify(exc: BaseException) -> Failure | None:
 class RetryPolicy:
     """Attempts and backoff for transient failures; ``sleep`` is injectable for tests.
 
-    Waits ``base_delay * 2**n`` seconds (capped at ``max_delay``) before attempt n+2.
+    Waits ``base_delay * 2**n`` seconds (capped at ``max_delay``) before attempt n+2; for
+    the concurrent-request limit ``concurrent_delay * 2**n`` (capped at
+    ``concurrent_max_delay``), since the requests it waits for run 20 s or longer. The
+    run's ``--deadline`` bounds every wait (``sleep`` refuses to wait past it in the CLI).
     ``retried`` counts retries made through this policy, for the report.
     """
 
@@ -174,6 +200,15 @@ class RetryPolicy:
     max_delay: float = 8.0
     sleep: Callable[[float], None] = time.sleep
     retried: int = 0
+    concurrent_delay: float = 5.0
+    concurrent_max_delay: float = 60.0
+
+    def delay(self, failure: Failure, attempt: int) -> float:
+        """Seconds to wait before retrying after ``attempt`` attempts failed."""
+        if is_concurrent_limit(failure):
+            return min(self.concurrent_max_delay,
+                       self.concurrent_delay * 2 ** (attempt - 1))
+        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
 
 
 def with_retry(fn: Callable[[], T], policy: RetryPolicy,
@@ -196,7 +231,7 @@ def with_retry(fn: Callable[[], T], policy: RetryPolicy,
                 raise
             if failure.transient and attempt < policy.attempts:
                 policy.retried += 1
-                policy.sleep(min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1)))
+                policy.sleep(policy.delay(failure, attempt))
                 continue
             if failure.transient:
                 failure = replace(failure, message=f"{failure.message} "

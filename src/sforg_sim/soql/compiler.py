@@ -6,8 +6,19 @@ a parameter function, never baked into the SQL.
 
 Rules enforced here (``docs/research/soql.md``): aggregate shapes and naming (section 5),
 OFFSET <= 2,000 (section 4), FIELDS() needing LIMIT <= 200 (section 9), semi-join limits
-(section 10), ORDER BY defaults (section 8: NULLS FIRST for ASC and NULLS LAST for DESC, as
-SQLite does by default, so the defaults cost the index nothing).
+(section 10), ORDER BY defaults: nulls first for ASC *and* DESC. *SOQL and SOSL Reference*,
+"ORDER BY" (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_orderby.htm,
+same text in v206..v258): "NULLS FIRST or NULLS LAST: Orders null records at the beginning
+(NULLS FIRST) or end (NULLS LAST) of the results. By default, null values are sorted
+first", with no exception for DESC, and its DESC example spells out ``NULLS LAST`` to get
+nulls at the end. (Only third-party guides say DESC puts nulls last.) SQLite's own default
+for DESC is nulls last, so ``DESC`` compiles to ``DESC NULLS FIRST``; SQLite 3.30+ still
+walks the index for it.
+
+Each plan also knows its *index filters* (``Plan.extra["index_filters"]``, built on first
+use): the top-level AND terms of WHERE that a database index could answer, grouped per
+field of the queried object. The opt-in query run-time model (``engine.QueryTimeModel``)
+counts them to tell a selective query from a full scan.
 
 Deviations (unconfirmed rules, documented for the fidelity table):
 - aliases on plain fields outside aggregate queries are MALFORMED_QUERY;
@@ -37,7 +48,7 @@ from .parser import caret
 from .scope import ParamFn, Resolved, Scope
 from .shape import Node, agg_shaper, row_shaper
 
-__all__ = ["MAX_OFFSET", "Plan", "compile_query"]
+__all__ = ["MAX_OFFSET", "IndexFilter", "Plan", "compile_query"]
 
 MAX_OFFSET = 2000
 MAX_FIELDS_LIMIT = 200
@@ -100,14 +111,51 @@ class _Compiler:
         q = self.q
         aggs = [i for i in q.select if isinstance(i.expr, A.Agg)]
         self.check_offset()
+        # HAVING makes an aggregate query: without GROUP BY or aggregates every selected
+        # field is "Field must be grouped or aggregated" (issue 19: it used to be ignored,
+        # returning every record).
         if any(isinstance(i.expr, A.Agg) and i.expr.arg is None for i in q.select):
-            return self.count_plan()
-        if aggs or q.group_by or q.having is not None:
-            # HAVING makes an aggregate query: without GROUP BY or aggregates every
-            # selected field is "Field must be grouped or aggregated" (issue 19: it used to
-            # be ignored, returning every record).
-            return self.agg_plan()
-        return self.rows_plan()
+            plan = self.count_plan()
+        elif aggs or q.group_by or q.having is not None:
+            plan = self.agg_plan()
+        else:
+            plan = self.rows_plan()
+        plan.extra["index_filters"] = _Lazy(self.index_filters)
+        plan.extra["order_field"] = self.order_field()
+        return plan
+
+    def index_filters(self) -> list[IndexFilter]:
+        """The top-level AND terms of WHERE a database index could answer, one group per
+        field of the queried object: ``=``, ``IN``, ranges and LIKE with a literal prefix,
+        never against null (index tables leave nulls out: *Best Practices for Deployments
+        with Large Data Volumes*, "Indexes"). ``!=``, ``NOT``, ``NOT IN``, a leading
+        wildcard and OR are left out (a stricter reading of the optimizer's OR rule)."""
+        w = self.q.where
+        if w is None:
+            return []
+        groups: dict[str, tuple[Field, list[str], list[ParamFn]]] = {}
+        for item in (w.items if isinstance(w, A.And) else (w,)):
+            ref = _indexable_ref(item)
+            if ref is None:
+                continue
+            r = self.scope.resolve(ref)
+            if r.parents:
+                continue
+            cc = CondCompiler(self.scope, self.where_operand, None)
+            sql = cc.compile(item)
+            g = groups.setdefault(r.field.name.lower(), (r.field, [], []))
+            g[1].append(sql)
+            g[2].extend(cc.params)
+        head = f"SELECT COUNT(*) FROM {_q(self.scope.obj.name)} {self.scope.alias} WHERE "
+        return [IndexFilter(f, head + " AND ".join(sqls), params)
+                for f, sqls, params in groups.values()]
+
+    def order_field(self) -> Field | None:
+        """The queried object's own field the first ORDER BY key sorts on, if any."""
+        if not self.q.order_by or not isinstance(self.q.order_by[0].expr, A.FieldRef):
+            return None
+        r = self.scope.resolve(self.q.order_by[0].expr)
+        return None if r.parents else r.field
 
     def check_offset(self) -> None:
         off = self.q.offset
@@ -220,10 +268,11 @@ class _Compiler:
                     nulls_first = None  # REF66: NULLS FIRST/LAST unsupported here
                 sql = r.cmp
             d = " DESC" if item.desc else ""
-            # SQLite's defaults (nulls first ASC, last DESC) match SOQL's; only spell out
-            # the other choice, so default orders can still walk an index.
-            if nulls_first is not None and nulls_first == item.desc:
-                d += " NULLS FIRST" if nulls_first else " NULLS LAST"
+            # SOQL's default is nulls first in both directions (see the module docstring);
+            # SQLite's is first for ASC, last for DESC: spell out only what differs.
+            first = True if nulls_first is None else nulls_first
+            if first == item.desc:
+                d += " NULLS FIRST" if first else " NULLS LAST"
             parts.append(sql + d)
         return ", ".join(parts)
 
@@ -408,6 +457,47 @@ class _Compiler:
             params = cc.params
         self.scope.deps.update(scope.deps)
         return f"SELECT {r.col} {scope.from_sql()} WHERE {where}", params
+
+
+@dataclass(frozen=True)
+class IndexFilter:
+    """The WHERE terms on one indexable field: ``count_sql`` counts the rows they match
+    (an index range read), with ``params`` computed per execution."""
+
+    field: Field
+    count_sql: str
+    params: list[ParamFn]
+
+
+class _Lazy:
+    """A value computed on first call (plans are cached; most never need it)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make: Callable[[], Any] | None = make
+        self._value: Any = None
+
+    def __call__(self) -> Any:
+        if self._make is not None:
+            self._value, self._make = self._make(), None
+        return self._value
+
+
+def _indexable_ref(c: A.Cond) -> A.FieldRef | None:
+    """The field of a term an index can answer (see ``_Compiler.index_filters``)."""
+    if isinstance(c, A.Compare) and isinstance(c.left, A.FieldRef):
+        if c.op == "LIKE":
+            v = c.value
+            ok = isinstance(v, A.LikePattern) and bool(v.parts) and \
+                isinstance(v.parts[0], str) and v.parts[0] != ""
+            return c.left if ok else None
+        if c.op in ("=", "<", "<=", ">", ">=") and not isinstance(c.value, A.NullV):
+            return c.left
+        return None
+    if isinstance(c, A.InList) and isinstance(c.left, A.FieldRef) and not c.negated and (
+            isinstance(c.values, A.Bind) or not any(isinstance(v, A.NullV)
+                                                    for v in c.values)):
+        return c.left
+    return None
 
 
 def _q(name: str) -> str:

@@ -18,6 +18,11 @@ Behaviour (sources in ``docs/research/soql.md``):
 
 Test hook: :meth:`Engine.inject_timeout` makes matching queries fail with QUERY_TIMEOUT.
 
+Opt-in: ``Engine.query_time_model = QueryTimeModel(rows_per_second=...)`` (or
+``Org(query_time_model=...)``) makes a query that would read too many rows fail with
+QUERY_TIMEOUT, as a non-selective query over a large table does on a real org; see
+:class:`QueryTimeModel`. Off (None) by default.
+
 Deviations: for a query with OFFSET, ``totalSize`` is the number of records returned;
 ``records()`` (Apex) rejects FIELDS(ALL)/FIELDS(CUSTOM) as Apex does, and returns an empty
 list for ``COUNT()`` (use :meth:`Engine.count`).
@@ -25,9 +30,11 @@ list for ``COUNT()`` (use :meth:`Engine.count`).
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import (
@@ -36,7 +43,10 @@ from ..errors import (
     NumberOutsideValidRange,
     QueryTimeout,
     SalesforceError,
+    UsageError,
 )
+from ..schema import Field
+from ..store import STORAGE_INDEX, sk_column
 from . import ast as A
 from .compiler import MAX_OFFSET, Plan, compile_query
 from .conditions import lookup_bind
@@ -45,18 +55,101 @@ from .parser import caret, parse
 from .results import ResultCache
 from .scope import Ctx
 
+_STANDARD_INDEXED = frozenset({"id", "name", "createddate", "systemmodstamp",
+                               "lastmodifieddate", "recordtypeid", "division"})
+
+
+_FIRST_INDEX_COLUMN = re.compile(r'\sON\s+"(?:[^"]|"")+"\s*\(\s*"((?:[^"]|"")+)"')
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 if TYPE_CHECKING:
     from ..clock import SimClock
     from ..schema import Schema
     from ..store import Store
 
-__all__ = ["MAX_AGGREGATE_ROWS", "MAX_BATCH", "MIN_BATCH", "Engine"]
+__all__ = ["MAX_AGGREGATE_ROWS", "MAX_BATCH", "MIN_BATCH", "QUERY_RUN_TIME_LIMIT", "Engine",
+           "QueryTimeModel", "RunTimeEstimate"]
 
 MIN_BATCH, MAX_BATCH = 200, 2000
 MAX_AGGREGATE_ROWS = 2000
 CACHE_SIZE = 1024
 
+QUERY_RUN_TIME_LIMIT = 120.0
+"""Seconds a query may run. *Salesforce Developer Limits and Allocations Quick Reference*:
+*SOQL and SOSL Limits for Search Queries*, "SOQL query timeout": "A query operation has 2
+minutes to execute and 30 minutes to process results" (REST answers QUERY_TIMEOUT, *API
+Timeout Limits*); *Static Apex Limits*: "Maximum SOQL query run time before Salesforce
+cancels the transaction: 120 seconds". https://developer.salesforce.com/docs/platform/salesforce-app-limits-cheatsheet/guide/salesforce-app-limits-platform-api.html"""
+
+STANDARD_INDEX_MAX, CUSTOM_INDEX_MAX, AND_INDEX_MAX = 1_000_000, 333_333, 666_666
+
 Body = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunTimeEstimate:
+    """How the model read a query: ``access`` is ``index`` (one selective filter),
+    ``index-join`` (several ANDed filters), ``ordered-index`` (an index walked in ORDER BY
+    order until LIMIT rows matched) or ``scan``; ``rows`` read; simulated ``seconds``."""
+
+    access: str
+    rows: int
+    total: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class QueryTimeModel:
+    """Opt-in: a query's simulated run time from the rows it reads; past
+    ``limit_seconds`` it fails with QUERY_TIMEOUT ("Your query request was running for too
+    long.", the message of captured responses; the errorCode is documented).
+
+    Which rows a query reads follows the documented optimizer rules (*Best Practices for
+    Deployments with Large Data Volumes*, "Indexes", *Standard and Custom Indexed Fields*,
+    https://developer.salesforce.com/docs/platform/salesforce-large-data-volumes-bp/guide/ldv-deployments-infrastructure-indexes.html):
+
+    - indexed fields: standard indexes on Id, Name, CreatedDate, SystemModstamp /
+      LastModifiedDate, RecordTypeId, Division, Email (Contact, Lead) and lookups; custom
+      indexes on External ID and unique fields, and on the first field of a storage index
+      (``OrgCore.add_storage_index``, the simulator's stand-in for a custom index);
+    - a standard index is used when its filter matches at most 30% of the first million
+      records plus 15% of the rest, up to 1,000,000; a custom index at most 10% of the
+      records, up to 333,333 (the guide's examples: 2M rows -> 450,000; 500,000 -> 50,000;
+      5M -> 333,333). The query then reads the rows the most selective filter matches;
+    - "For AND, the query optimizer uses the indexes unless one of them returns more than
+      20% of the object's records or 666,666 total records": the query reads the rows
+      each of those filters matches;
+    - otherwise it scans the whole table.
+
+    Assumptions (no document gives them, so they are part of this opt-in model): the rate
+    ``rows_per_second`` (required: there is no documented figure), the same rate for index
+    and table reads, terms on one field combined into one index range, OR never using an
+    index (the documented OR rule needs every OR'd field indexed), and a query ordered by
+    an indexed field with a LIMIT reading that index in order until LIMIT rows matched
+    (rows read = LIMIT x table rows / rows its indexed filters match).
+    """
+
+    rows_per_second: float
+    limit_seconds: float = QUERY_RUN_TIME_LIMIT
+
+    def __post_init__(self) -> None:
+        for name in ("rows_per_second", "limit_seconds"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 \
+                    or v == float("inf"):
+                raise UsageError(f"QueryTimeModel.{name} must be a number > 0, got {v!r}")
+
+    @staticmethod
+    def threshold(kind: str, total: int) -> float:
+        """Most rows an index filter may match and still be used (see the class doc)."""
+        if kind == "standard":
+            return min(STANDARD_INDEX_MAX,
+                       0.30 * min(total, 1_000_000) + 0.15 * max(0, total - 1_000_000))
+        return min(CUSTOM_INDEX_MAX, 0.10 * total)
 
 
 class Engine:
@@ -76,6 +169,12 @@ class Engine:
         self.results = ResultCache()
         """Rows of recent queries, reused while the tables they read are unchanged
         (exact: see :mod:`.results`); ``results.max_rows = 0`` turns it off."""
+        self.query_time_model: QueryTimeModel | None = None
+        """Opt-in run-time model (:class:`QueryTimeModel`); None: queries never time out
+        on their own."""
+        self.last_run_time: RunTimeEstimate | None = None
+        """The model's estimate for the last query it judged (tests, reports)."""
+        self._counts: dict[tuple[str, tuple[Any, ...]], tuple[tuple[int, ...], int]] = {}
 
     # --- public API -----------------------------------------------------------------------
 
@@ -164,7 +263,75 @@ class Engine:
         if offset is not None and offset > MAX_OFFSET:
             raise NumberOutsideValidRange(
                 f"Maximum SOQL offset allowed for apiName {plan.obj.name} is {MAX_OFFSET}")
+        model = self.query_time_model
+        if model is not None:
+            est = self._estimate(plan, ctx, limit, offset, model)
+            self.last_run_time = est
+            if est.seconds > model.limit_seconds:
+                raise QueryTimeout("Your query request was running for too long.")
         return plan, params, limit, offset
+
+    # --- the opt-in run-time model --------------------------------------------------------
+
+    def _count(self, sql: str, args: tuple[Any, ...], obj: str) -> int:
+        """COUNT(*) through the store, remembered while the table is unchanged."""
+        stamp = self._store.versions([obj])
+        key = (sql, args)
+        hit = self._counts.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        n = int(self._store.read(sql, args)[0][0])
+        if len(self._counts) >= CACHE_SIZE:
+            self._counts.clear()
+        self._counts[key] = (stamp, n)
+        return n
+
+    def _custom_index_columns(self, obj: Any) -> set[str]:
+        """First columns of the storage indexes of ``obj`` (custom-index stand-ins)."""
+        out = set()
+        for name, sql in self._store.index_names(obj):
+            m = _FIRST_INDEX_COLUMN.search(sql)
+            if STORAGE_INDEX in name and m:
+                out.add(m.group(1).replace('""', '"').lower())
+        return out
+
+    def _index_kind(self, obj: Any, f: Field, custom_cols: set[str]) -> str | None:
+        name = f.name.lower()
+        if f.type in ("id", "reference") or name in _STANDARD_INDEXED or (
+                name == "email" and obj.name in ("Contact", "Lead")):
+            return "standard"
+        if f.external_id or f.unique:
+            return "custom"
+        col = (sk_column(f.name) if f.sort_key else f.name).lower()
+        return "custom" if col in custom_cols or name in custom_cols else None
+
+    def _estimate(self, plan: Plan, ctx: Ctx, limit: int | None, offset: int | None,
+                  model: QueryTimeModel) -> RunTimeEstimate:
+        obj = plan.obj
+        total = self._count(f"SELECT COUNT(*) FROM {_quote(obj.name)}", (), obj.name)
+        custom_cols = self._custom_index_columns(obj)
+        matched: list[tuple[str, int]] = []
+        for flt in plan.extra["index_filters"]():
+            kind = self._index_kind(obj, flt.field, custom_cols)
+            if kind is None:
+                continue
+            args = tuple(fn(ctx) for fn in flt.params)
+            matched.append((kind, self._count(flt.count_sql, args, obj.name)))
+        access, rows = "scan", total
+        selective = [n for kind, n in matched if n <= model.threshold(kind, total)]
+        and_cap = min(0.20 * total, AND_INDEX_MAX)
+        if selective:
+            access, rows = "index", min(selective)
+        elif len(matched) > 1 and all(n <= and_cap for _, n in matched):
+            access, rows = "index-join", sum(n for _, n in matched)
+        order_field = plan.extra.get("order_field")
+        if access == "scan" and limit is not None and order_field is not None and \
+                plan.kind == "rows" and self._index_kind(obj, order_field, custom_cols):
+            hits = min((n for _, n in matched), default=total)
+            walk = ((offset or 0) + limit) * total // max(1, hits)
+            if walk < total:
+                access, rows = "ordered-index", walk
+        return RunTimeEstimate(access, rows, total, rows / model.rows_per_second)
 
     @staticmethod
     def _count_value(plan: Plan, v: int | A.Bind | None, ctx: Ctx) -> int | None:
