@@ -3,9 +3,9 @@
 1. Port the Apex class to Python (one method per Apex method; see the table in
    ``sforg_sim.processors.keyset``). ``ctx`` gives SOQL, DML, callouts and enqueueJob.
 2. Hand ``check_processor`` a factory building the first job of one partition.
-3. Run ``pytest --hypothesis-profile ci`` (or ``dev``, ``thorough``). If your job breaks an
-   invariant, the test fails with the shrunk dataset, partitioning and fault schedule, and
-   the ``Case(...)`` to pin in ``examples=`` once you have fixed it.
+3. Run ``pytest --hypothesis-profile sforg-ci`` (or ``sforg-dev``, ``sforg-thorough``). If
+   your job breaks an invariant, the test fails with the shrunk dataset, partitioning and
+   fault schedule, and the ``Case(...)`` to pin in ``examples=`` once you have fixed it.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ EXAMPLE = Path(__file__).parent.parent / "examples" / "test_my_processor.py"
 def test_example_file_passes_under_the_ci_profile(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_my_processor=EXAMPLE.read_text())
     result = pytester.runpytest_subprocess("-q", "-s", "-p", "no:cacheprovider",
-                                           "--hypothesis-profile", "ci")
+                                           "--hypothesis-profile", "sforg-ci")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*51 cases checked*"])  # 50 generated + 1 pinned
 
@@ -24,7 +24,7 @@ def test_example_file_reports_a_bug_in_plain_words(pytester: pytest.Pytester) ->
     assert broken != EXAMPLE.read_text()
     pytester.makepyfile(test_my_processor=broken)
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider",
-                                           "--hypothesis-profile", "ci")
+                                           "--hypothesis-profile", "sforg-ci")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*breaks the coverage invariant*", "*The dataset:*",
                                  "*The partitioning:*", "*The fault schedule:*"])

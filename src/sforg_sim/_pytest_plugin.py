@@ -1,38 +1,64 @@
 """The pytest plugin (entry point ``pytest11``): hypothesis profiles and org fixtures.
 
-Imports of the simulator happen inside the fixtures, so merely having the package
-installed costs a pytest run nothing.
+Installing ``sforg-sim`` registers this plugin in every pytest run of the environment, so
+it minds its manners:
 
-Profiles (select with ``--hypothesis-profile NAME``; ``ci`` is loaded when ``CI`` is set):
-- ``ci``: derandomized, no deadline, 50 examples: the same examples every run, so CI is
-  reproducible and a red build is a real failure;
-- ``dev``: 25 examples, no deadline, for a fast edit-test loop;
-- ``thorough``: 1,000 examples, no deadline, for a nightly or pre-release run.
+- it never *loads* a hypothesis profile: your other tests keep whatever profile you (or
+  hypothesis, for example its built-in ``ci`` profile when ``CI`` is set) chose;
+- its profiles are namespaced, so they cannot replace one of yours or hypothesis's own:
+  choose one with ``pytest --hypothesis-profile sforg-ci`` (or ``sforg-dev``,
+  ``sforg-thorough``);
+- it imports nothing of the simulator until a fixture is used, and it works without
+  hypothesis installed (``pip install sforg-sim`` alone): the profiles are then simply not
+  registered, and the fixtures still work.
+
+Profiles (:data:`PROFILES`):
+
+- ``sforg-ci``: derandomized, no deadline, 50 examples: the same examples every run, so CI
+  is reproducible and a red build is a real failure;
+- ``sforg-dev``: 25 examples, no deadline, for a fast edit-test loop;
+- ``sforg-thorough``: 1,000 examples, no deadline, for a nightly or pre-release run.
+
+Fixtures (``pytest --fixtures`` lists them with these docstrings):
+
+- ``sf_org``: a fresh, empty :class:`sforg_sim.Org`;
+- ``sf_mock``: a :class:`SimConnection` for ``sf_org`` behind ``mock_org()``;
+- ``sf_server``: a :class:`SimConnection` for ``sf_org`` served over HTTPS.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-__all__ = ["SimConnection", "register_profiles"]
+__all__ = ["PROFILES", "SimConnection", "register_profiles"]
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "sforg-ci": {"derandomize": True, "deadline": None, "max_examples": 50,
+                 "print_blob": True, "database": None},
+    "sforg-dev": {"deadline": None, "max_examples": 25},
+    "sforg-thorough": {"deadline": None, "max_examples": 1000, "print_blob": True},
+}
+"""The kit's hypothesis profiles, name -> settings. Namespaced (``sforg-``) so they never
+replace a profile of the user's or hypothesis's built-in ``ci``/``default``."""
 
 
-def register_profiles() -> None:
-    """Register the ``ci``, ``dev`` and ``thorough`` hypothesis profiles."""
-    from hypothesis import HealthCheck, settings
+def register_profiles() -> bool:
+    """Register the :data:`PROFILES` with hypothesis; False when hypothesis is missing.
 
+    Registering does not load: the active profile stays what the user chose.
+    """
+    try:
+        from hypothesis import HealthCheck, settings
+    except ImportError:  # a plain install without the [testkit] extra: fixtures only
+        return False
     quiet = [HealthCheck.too_slow, HealthCheck.data_too_large]
-    settings.register_profile("ci", derandomize=True, deadline=None, max_examples=50,
-                              suppress_health_check=quiet, print_blob=True)
-    settings.register_profile("dev", deadline=None, max_examples=25,
-                              suppress_health_check=quiet)
-    settings.register_profile("thorough", deadline=None, max_examples=1000,
-                              suppress_health_check=quiet, print_blob=True)
+    for name, values in PROFILES.items():
+        settings.register_profile(name, suppress_health_check=quiet, **values)
+    return True
 
 
 # Registered at import, not in pytest_configure: hypothesis's own plugin loads the profile
@@ -41,18 +67,14 @@ def register_profiles() -> None:
 register_profiles()
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Default to the ``ci`` profile under CI unless one was chosen on the command line."""
-    from hypothesis import settings
-
-    chosen = config.getoption("hypothesis_profile", default=None)
-    if chosen is None and os.environ.get("CI"):
-        settings.load_profile("ci")
-
-
 @pytest.fixture
 def sf_org() -> Iterator[Any]:
-    """A fresh, empty simulated org (enterprise edition)."""
+    """Yields a fresh, empty ``sforg_sim.Org()`` (enterprise edition).
+
+    Seed it with ``sf_org.load_scenario("small")``, query
+    it with ``sf_org.query(soql)``, write with ``sf_org.insert/update``); closed after the
+    test.
+    """
     from sforg_sim import Org
 
     org = Org()
@@ -64,20 +86,38 @@ def sf_org() -> Iterator[Any]:
 
 @dataclass
 class SimConnection:
-    """What ``sf_mock`` and ``sf_server`` yield: the org, a connected client, the adapter.
+    """What ``sf_mock`` and ``sf_server`` yield.
 
-    ``sf`` is an unmodified ``simple_salesforce.Salesforce``; ``adapter`` is the
-    ``mock_org`` handle (with its ``requests`` log) or the running server.
+    - ``org``: the :class:`sforg_sim.Org` behind it (the same object as ``sf_org``);
+    - ``sf``: an unmodified ``simple_salesforce.Salesforce`` already connected to it;
+    - ``adapter``: for ``sf_mock`` the ``mock_org`` handle (``instance_url``,
+      ``session_id``, ``username``/``password``/``security_token``,
+      ``consumer_key``/``consumer_secret``, and ``requests``: the log of
+      ``(method, path, status)`` served); for ``sf_server`` the running server
+      (``instance_url`` ``https://127.0.0.1:PORT``, ``access_token``, ``ca_bundle_path``:
+      the CA to trust, ``http_session()``: a ``requests.Session`` trusting it).
     """
 
     org: Any
     sf: Any
     adapter: Any
 
+    @property
+    def instance_url(self) -> str:
+        """The URL clients connect to (``adapter.instance_url``)."""
+        return str(self.adapter.instance_url)
+
 
 @pytest.fixture
 def sf_mock(sf_org: Any) -> Iterator[SimConnection]:
-    """``sf_org`` behind ``mock_org()``, with a simple-salesforce client connected to it."""
+    """Yields a SimConnection (.org, .sf, .adapter) for ``sf_org`` behind ``mock_org()``.
+
+    Requests are intercepted in-process (no network). The
+    :class:`~sforg_sim._pytest_plugin.SimConnection`: ``.org`` the Org, ``.sf``
+    a connected ``simple_salesforce.Salesforce``, ``.adapter`` the ``mock_org`` handle
+    (``instance_url``, ``session_id``, ``username``, ``password``, ``security_token``,
+    ``requests``: what was served). Needs ``responses`` (the ``[mock]`` extra).
+    """
     from simple_salesforce import Salesforce
 
     from sforg_sim import mock_org
@@ -89,7 +129,15 @@ def sf_mock(sf_org: Any) -> Iterator[SimConnection]:
 
 @pytest.fixture
 def sf_server(sf_org: Any) -> Iterator[SimConnection]:
-    """``sf_org`` served over HTTPS on 127.0.0.1, with a client that trusts its CA."""
+    """Yields a SimConnection (.org, .sf, .adapter) for ``sf_org`` served over HTTPS.
+
+    A real socket on 127.0.0.1 and a throwaway CA. The
+    :class:`~sforg_sim._pytest_plugin.SimConnection`: ``.org`` the Org, ``.sf``
+    a ``simple_salesforce.Salesforce`` trusting the server's CA, ``.adapter`` the server
+    (``instance_url`` ``https://127.0.0.1:PORT``, ``access_token``, ``ca_bundle_path``:
+    the CA bundle to hand to other clients, ``http_session()``). Needs werkzeug and
+    trustme (the ``[server]`` extra).
+    """
     from simple_salesforce import Salesforce
 
     from sforg_sim import serve

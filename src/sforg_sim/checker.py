@@ -17,8 +17,9 @@ went wrong, plus the ``Case(...)`` to paste into ``examples=`` (hypothesis's
 Settings: ``profile=None`` uses the loaded hypothesis profile, so ``pytest
 --hypothesis-profile sforg-thorough`` reaches it; ``profile="sforg-ci"`` picks one of the
 kit's profiles by name (``sforg-ci``: 50 derandomized examples, ``sforg-dev``: 25,
-``sforg-thorough``: 1,000; the short names ``ci``/``dev``/``thorough`` mean the same here). Deadlines are always off (simulated runs vary in
-wall time, not in outcome) and only one bug is reported (the first one shrunk).
+``sforg-thorough``: 1,000; the short names ``ci``/``dev``/``thorough`` mean the same here).
+Deadlines are always off (simulated runs vary in wall time, not in outcome) and only one
+bug is reported (the first one shrunk).
 """
 
 from __future__ import annotations

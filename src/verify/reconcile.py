@@ -6,7 +6,8 @@ one per result page. Both sides are then loaded, row by row, into a temporary SQ
 and compared with indexed joins, so memory stays bounded (SQLite's page cache, capped
 below, plus one CSV row at a time) whether there are 2,000 or 2,000,000 rows.
 
-Mismatches are written as CSV ``kind,external_id,expected,actual`` where kind is one of
+Mismatches are written, only when asked (``--out FILE``), as CSV
+``kind,external_id,expected,actual`` where kind is one of
 ``missing_in_org`` (in the source, not in the org), ``unexpected`` (in the org, not in the
 source), ``wrong_value`` and ``duplicate_in_source``.
 
@@ -45,7 +46,8 @@ class ReconcileResult:
     org_rows: int
     matched: int
     mismatches: dict[str, int]
-    output: str
+    output: str | None
+    """The mismatches CSV, or None when none was asked for (``--out``)."""
     soql: str
     pages: int = 0
     samples: list[dict[str, str]] = field(default_factory=list)
@@ -151,18 +153,28 @@ def _org_file_rows(path: str, key_field: str, val_field: str,
                 yield (key.upper() if fold else key), key, row[vi]
 
 
-def reconcile(checker: Checker, spec: CheckSpec, source: str, output: str,
+def reconcile(checker: Checker, spec: CheckSpec, source: str, output: str | None,
               key_column: str | None = None, value_column: str | None = None,
               case_sensitive_keys: bool = False, bulk_wait: float = 1.0,
               page_size: int = 50_000, workdir: str | None = None,
               samples: int = 10) -> ReconcileResult:
-    """Compare ``source`` (CSV: External ID, expected value) with the org; see module doc."""
+    """Compare ``source`` (CSV: External ID, expected value) with the org; see module doc.
+
+    ``output``: where to write every mismatch (None: nowhere; the result still has the
+    counts and the first ``samples`` mismatches). It is checked before the Bulk query.
+    """
     fold = not case_sensitive_keys
     key_field, val_field = spec.partition_field, spec.field
     where = f" WHERE {spec.where}" if spec.where else ""
     soql = f"SELECT {key_field}, {val_field} FROM {spec.sobject}{where}"
     if not os.path.isfile(source):
         raise VerifyError(f"--source {source!r} does not exist", "BAD_SOURCE")
+    if output is not None:
+        folder = os.path.dirname(output) or "."
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            # Before the Bulk query, not after it: a long run must not end unwritable.
+            raise VerifyError(f"cannot write --out {output}: no writable directory "
+                              f"{folder!r}", "BAD_OUTPUT")
     with tempfile.TemporaryDirectory(prefix="verify-reconcile-", dir=workdir) as tmp:
         db = _open_db(Path(tmp) / "reconcile.db")
         try:
@@ -193,7 +205,7 @@ def reconcile(checker: Checker, spec: CheckSpec, source: str, output: str,
             db.close()
 
 
-def _compare(db: sqlite3.Connection, output: str, soql: str, source_rows: int,
+def _compare(db: sqlite3.Connection, output: str | None, soql: str, source_rows: int,
              org_rows: int, pages: int, n_samples: int) -> ReconcileResult:
     queries = {
         "missing_in_org": "SELECT s.key, s.val, NULL FROM src s "
@@ -207,7 +219,8 @@ def _compare(db: sqlite3.Connection, output: str, soql: str, source_rows: int,
     counts = dict.fromkeys(KINDS, 0)
     samples: list[dict[str, str]] = []
     try:
-        out = open(output, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        out = (open(output, "w", newline="", encoding="utf-8")  # noqa: SIM115
+               if output is not None else open(os.devnull, "w"))  # noqa: SIM115
     except OSError as e:
         raise VerifyError(f"cannot write {output}: {e.strerror}", "BAD_OUTPUT") from None
     with out:

@@ -2,7 +2,7 @@
 
 Every JSON document has the same envelope, whatever the subcommand and outcome::
 
-    {"schema": 1, "command": "check", "ok": true, "exit_code": 0,
+    {"schema": 1, "command": "check", "status": 0, "ok": true, "exit_code": 0,
      "org": {"instance_url": ..., "api_version": ..., "source": ...} | null,
      "api_calls": {"used_by_run", "requests", "counted", "org_used", "org_max",
                    "remaining"} | null,
@@ -11,6 +11,9 @@ Every JSON document has the same envelope, whatever the subcommand and outcome::
         "partitions", "modified_since"; limits: "limits"; progress: "jobs_by_status",
         "jobs", "stages"; reconcile: "reconcile")}
 
+``status`` is the exit code under the key the Salesforce CLI's ``--json`` uses; ``sforg-sim
+seed``/``replay --json`` print the same envelope (``schema``, ``command``, ``status``,
+``ok``, ``exit_code``, ``error``) with their own keys, so one parser reads both CLIs.
 Keys are never removed or renamed within a schema version; everything printed passes
 through :func:`verify.redact.redact_obj` so no secret reaches the output.
 """
@@ -50,7 +53,8 @@ def envelope(command: str, exit_code: int, conn: Connection | None, notes: Seque
              error: dict[str, str] | None = None, retries: int = 0) -> dict[str, Any]:
     """The keys every JSON document carries."""
     return {
-        "schema": SCHEMA_VERSION, "command": command, "ok": exit_code == 0,
+        "schema": SCHEMA_VERSION, "command": command, "status": exit_code,
+        "ok": exit_code == 0,
         "exit_code": exit_code,
         "org": None if conn is None else {"instance_url": conn.instance_url,
                                           "api_version": conn.api_version,
@@ -123,10 +127,12 @@ def render_check(console: Console, result: CheckResult, conn: Connection,
     console.print(t)
     c = result.counted
     if c.partitions:
+        # Readable at 80 columns: the counts never truncated, the range and the values
+        # wrapped inside their cells.
         p = Table(title=f"Counted in {len(c.partitions)} partitions (half-open ranges)")
-        p.add_column("Range")
-        p.add_column("Records", justify="right")
-        p.add_column("By value")
+        p.add_column("Range", overflow="fold", ratio=2)
+        p.add_column("Records", justify="right", no_wrap=True)
+        p.add_column("By value", overflow="fold", ratio=3)
         for pc in c.partitions:
             p.add_row(pc.partition.label, _n(pc.total),
                       ", ".join(f"{k}: {v:,}" for k, v in sorted(pc.counts.items())))
@@ -198,15 +204,20 @@ def render_progress(console: Console, summary: list[dict[str, Any]],
                   _n(s["total_items"]), _n(s["errors"]))
     console.print(t)
     if jobs:
+        # Readable at 80 columns: counts in one column ("processed/total"), the date to the
+        # minute, the detail wrapped; ids and numbers are never truncated.
         j = Table(title=f"Latest {min(shown, len(jobs))} of {len(jobs)} jobs")
-        for col in ("Id", "Type", "Status", "Processed", "Total", "Errors", "Created",
-                    "Detail"):
-            j.add_column(col)
+        for col in ("Id", "Type", "Status", "Batches", "Err", "Created (UTC)", "Detail"):
+            j.add_column(col, no_wrap=col in ("Id", "Batches", "Err"),
+                         overflow="fold",
+                         justify="right" if col in ("Batches", "Err") else "left")
         for job in jobs[:shown]:
+            created = str(job.get("CreatedDate") or "")
             j.add_row(str(job.get("Id")), str(job.get("JobType") or ""),
-                      str(job.get("Status") or ""), _n(job.get("JobItemsProcessed")),
-                      _n(job.get("TotalJobItems")), _n(job.get("NumberOfErrors")),
-                      str(job.get("CreatedDate") or ""), str(job.get("ExtendedStatus") or ""))
+                      str(job.get("Status") or ""),
+                      f"{_n(job.get('JobItemsProcessed'))}/{_n(job.get('TotalJobItems'))}",
+                      _n(job.get("NumberOfErrors")),
+                      created[:16].replace("T", " "), str(job.get("ExtendedStatus") or ""))
         console.print(j)
     c = Table(title="Current counts")
     c.add_column("Value")
@@ -248,7 +259,10 @@ def render_reconcile(console: Console, result: ReconcileResult, conn: Connection
         for m in result.samples:
             s.add_row(m["kind"], m["external_id"], m["expected"], m["actual"])
         console.print(s)
-    console.print(f"mismatches written to {result.output}")
+    if result.output:
+        console.print(f"mismatches written to {result.output}")
+    elif not result.ok:
+        console.print(Text("every mismatch: add --out FILE.csv to write them", style="dim"))
     _footer(console, conn, [], retries)
     console.print(Text("source and org agree" if result.ok else "source and org DIFFER",
                        style="green" if result.ok else "bold red"))

@@ -1,43 +1,71 @@
 """``sforg-sim replay``: replay V1/V2 (or a named scenario) on a seeded org and report.
 
-Prints a rich table (or ``--json``), shows a progress bar on a terminal, optionally
-compares processors side by side (``--compare v1,v2``), saves the org after the run
-(``--save-org``) and plots coverage and API calls over simulated time (``--plot``, needs
-matplotlib; skipped with a message when it is not installed).
+The report starts with one verdict line per processor, in words ("v1 (OFFSET paging):
+FAILED — 20,000 of 50,000 records never processed; stopped: loop detected after 594 data
+calls"), then the figures side by side (``--compare v1,v2``), then each run's partitions,
+all readable at 80 columns. ``--json`` prints the same in the envelope every command uses;
+``--save-org`` saves the org after the run and ``--plot`` draws coverage and data calls
+over simulated time (the ``[plot]`` extra). Both paths are checked before any work starts.
+
+Exit status: 0 when the processor did its job (every record in scope processed exactly
+once), 1 when it did not (with ``--compare``: when any run did not), 2 on a usage error.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
+import os
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from ..apex import CostModel, FaultSchedule
+from ..errors import UsageError
 from ..org import Org
 from ..replay import PROCESSORS, Report, replay
-from .common import add_org_arguments
+from .common import (
+    add_org_arguments,
+    build_org,
+    check_writable,
+    envelope,
+    print_json,
+    progress_console,
+)
 
-__all__ = ["DEFAULT_RECORDS", "register", "run"]
+__all__ = ["LABELS", "register", "run", "succeeded", "verdict"]
 
-DEFAULT_RECORDS = 50_000
-"""Default size: runs in about ten seconds and is large enough (partitions of 5,000, over the
-2,000 OFFSET cap) for V1 to show the skipped records; the team's size is ``--records 2000000``."""
+LABELS = {"v2": "keyset paging", "v1": "OFFSET paging",
+          "v1-burn-quota": "OFFSET paging, no loop detection",
+          "v1-offset-cap": "OFFSET paging, source capped at 2,000",
+          "v1-skip": "OFFSET over a query on the field it writes",
+          "v1-premature-stop": "OFFSET paging, stable order"}
+"""Short names of the built-in processors for the verdict line (the rest: description)."""
+
+EPILOG = """exit status:
+  0  the processor did its job: every record in scope processed exactly once
+  1  it did not (with --compare: any run did not)
+  2  usage error (bad flag, unknown processor, unwritable --save-org/--plot path,
+     --plot without matplotlib: pip install 'sforg-sim[plot]')"""
 
 
 def register(sub: Any) -> None:
     """Add the ``replay`` subcommand."""
-    p = sub.add_parser("replay", help="replay a bulk job (V1 offset, V2 keyset) and report")
-    add_org_arguments(p, default_records=DEFAULT_RECORDS)
+    p = sub.add_parser("replay", help="replay a bulk job (V1 offset, V2 keyset) and report",
+                       description="Replay a bulk job (V1 OFFSET, V2 keyset, ...) on a seeded org "
+                       "and report what it did:\na verdict line per processor, then the "
+                       "figures and the partitions.", epilog=EPILOG)
+    add_org_arguments(p)
     names = ", ".join(PROCESSORS)
     p.add_argument("--processor", default="v2", choices=sorted(PROCESSORS),
                    help=f"processor or named scenario ({names})")
     p.add_argument("--compare", metavar="A,B", help="replay several processors on identical "
                    "orgs and report them side by side, e.g. v1,v2")
-    p.add_argument("--partitions", type=_positive, default=10)
-    p.add_argument("--page-size", type=_page, default=500)
-    p.add_argument("--faults", default="", help="fault schedule, e.g. callout:0.01,lock@3")
+    p.add_argument("--partitions", type=_positive, default=10, metavar="N",
+                   help="parallel partitions of External ID ranges")
+    p.add_argument("--page-size", type=_page, default=500, metavar="N",
+                   help="records per data call")
+    p.add_argument("--faults", default="", metavar="SPEC",
+                   help="fault schedule, e.g. callout:0.01,lock@3")
     p.add_argument("--org-file", metavar="PATH",
                    help="start from a saved org (Org.open) instead of seeding one")
     p.add_argument("--save-org", metavar="FILE", help="save the org after the replay")
@@ -47,8 +75,10 @@ def register(sub: Any) -> None:
     p.add_argument("--cost", type=_cost, action="append", default=[], metavar="NAME=SECONDS",
                    help="set one cost of the model that forecasts the run's duration "
                         f"(repeatable; names: {', '.join(_COST_NAMES)}), e.g. dml_row=0.04")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--plot", metavar="FILE.png", help="plot coverage and API calls")
+    p.add_argument("--json", action="store_true", help="print the report as JSON (key "
+                   "reports: one per run) in the envelope every command uses")
+    p.add_argument("--plot", metavar="FILE.png", help="plot coverage and data calls over "
+                   "simulated time (needs the [plot] extra)")
     p.set_defaults(handler=run)
 
 
@@ -92,60 +122,115 @@ def _names(args: argparse.Namespace) -> list[str]:
     names = [n.strip() for n in args.compare.split(",") if n.strip()]
     bad = [n for n in names if n not in PROCESSORS]
     if bad or not names:
-        print(f"sforg-sim replay: error: unknown processor in --compare: "
-              f"{', '.join(bad) or args.compare!r} (choose from {', '.join(PROCESSORS)})",
-              file=sys.stderr)
-        raise SystemExit(2)
+        raise UsageError(f"unknown processor in --compare: {', '.join(bad) or args.compare!r}"
+                         f" (choose from {', '.join(PROCESSORS)})")
     return names
 
 
-def _org(args: argparse.Namespace) -> Org:
+def _org(args: argparse.Namespace, console: Any) -> Org:
     if args.org_file:
         return Org.open(args.org_file, in_memory=True)
-    org = Org(edition=args.edition, licenses=args.licenses)
-    org.load_scenario(args.scenario, records=args.records, seed=args.seed)
-    return org
+    return build_org(args, console=console)
+
+
+def _preflight(args: argparse.Namespace) -> None:
+    """Everything that can fail after a long replay, checked before it starts."""
+    FaultSchedule.parse(args.faults)
+    if args.scenario != "massive-upload" and not args.org_file:
+        raise UsageError("replays need --scenario massive-upload (or --org-file)")
+    if args.org_file and not os.path.isfile(args.org_file):
+        raise UsageError(f"--org-file {args.org_file}: no such file")
+    check_writable(args.save_org, "--save-org")
+    check_writable(args.plot, "--plot")
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UsageError("--plot needs matplotlib: pip install 'sforg-sim[plot]'") from None
 
 
 def run(args: argparse.Namespace) -> int:
-    """Replay, print, save, plot."""
+    """Replay, print, save, plot; the exit status says whether every run did its job."""
     names = _names(args)
-    FaultSchedule.parse(args.faults)  # fail fast, before seeding, on a bad spec
-    if args.scenario != "massive-upload" and not args.org_file:
-        print("sforg-sim replay: error: replays need --scenario massive-upload",
-              file=sys.stderr)
-        return 2
-    from rich.console import Console
-
-    console = Console(stderr=True)
+    _preflight(args)
+    console = progress_console()
     reports: list[Report] = []
     org: Org | None = None
     for name in names:
-        org = _org(args)
+        org = _org(args, console)
         if args.api_remaining is not None:
             org.set_api_remaining(args.api_remaining)
         reports.append(_one(org, name, args, console))
+    status = 0 if all(succeeded(r) for r in reports) else 1
     if args.save_org and org is not None:
         org.save(args.save_org)
         console.print(f"org saved to {args.save_org}")
     if args.json:
-        out: Any = [r.to_json() for r in reports] if args.compare else reports[0].to_json()
-        print(json.dumps(out, indent=2))
+        print_json(envelope("replay", status, reports=[_json(r) for r in reports]))
     else:
         _print(reports)
     if args.plot:
-        _plot(reports, args.plot, console)
-    return 0
+        _plot(reports, args, console)
+    return status
+
+
+def succeeded(r: Report) -> bool:
+    """The processor did its job: every record in scope processed, none twice."""
+    return r.processed == r.records and r.skipped == 0 and r.duplicates == 0
+
+
+def _label(name: str) -> str:
+    preset = PROCESSORS.get(name)
+    return LABELS.get(name) or (preset.description if preset else name)
+
+
+def _stopped(r: Report) -> str:
+    calls, requests = r.api_calls.get("data", 0), r.api_calls.get("total", 0)
+    return {
+        "completed": "ended by itself",
+        "loop_detected": f"stopped: loop detected after {calls:,} data calls",
+        "request_limit_exceeded": "stopped: the API quota ran out (REQUEST_LIMIT_EXCEEDED) "
+                                  f"after {requests:,} requests",
+        "aborted": "stopped: its jobs were aborted",
+        "governor_limit": "stopped: a governor limit ended a job",
+        "failed": "stopped: a job failed with an uncaught error",
+        "timeout": "stopped: the replay's time limit passed",
+        "running": "still running",
+    }.get(r.outcome, f"ended: {r.outcome}")
+
+
+def verdict(r: Report) -> str:
+    """One line in words: did the processor do its job, and if not what went wrong."""
+    head = f"{r.processor} ({_label(r.processor)})"
+    if succeeded(r):
+        tail = "" if r.outcome == "completed" else f"; {_stopped(r)}"
+        return f"{head}: OK — every record processed once ({r.records:,}){tail}"
+    wrong = []
+    never = r.records - r.processed if r.records >= r.processed else r.skipped
+    if never or r.skipped:
+        wrong.append(f"{max(never, r.skipped):,} of {r.records:,} records never processed")
+    if r.duplicates:
+        wrong.append(f"{r.duplicates:,} processed more than once")
+    return f"{head}: FAILED — {', '.join(wrong) or 'records not processed'}; {_stopped(r)}"
+
+
+def _json(r: Report) -> dict[str, Any]:
+    d = r.to_json()
+    # One name for the StageName counts across commands (seed, verify-org progress).
+    if "stage_counts" in d:
+        d["stages"] = d.pop("stage_counts")
+    return {"ok": succeeded(r), "verdict": verdict(r), **d}
 
 
 def _one(org: Org, name: str, args: argparse.Namespace, console: Any) -> Report:
-    from rich.progress import BarColumn, Progress, TextColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     total = org.store.count(org.schema.get("Opportunity"))
     with Progress(TextColumn(f"[bold]{name}[/bold]"), BarColumn(),
                   TextColumn("{task.completed:,}/{task.total:,} records"),
-                  TextColumn("{task.fields[calls]:,} calls"), console=console,
-                  transient=True, disable=not console.is_terminal) as bar:
+                  TextColumn("{task.fields[calls]:,} calls"), TimeElapsedColumn(),
+                  console=console, transient=True,
+                  disable=not console.is_terminal) as bar:
         task = bar.add_task(name, total=total, calls=0)
 
         def tick(r: Report) -> None:
@@ -156,25 +241,41 @@ def _one(org: Org, name: str, args: argparse.Namespace, console: Any) -> Report:
                       faults=args.faults, seed=args.seed, costs=costs, progress=tick)
 
 
+def compact(n: int | float) -> str:
+    """A count in at most 6 characters: 950, 12,500, 200k, 2.00M (for 80-column tables)."""
+    n = int(n)
+    if abs(n) < 100_000:
+        return f"{n:,}"
+    if abs(n) < 1_000_000:
+        return f"{n / 1000:.0f}k"
+    return f"{n / 1_000_000:.2f}M"
+
+
 def _print(reports: list[Report]) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    console = Console(width=None if sys.stdout.isatty() else 120)
-    table = Table(title="replay")
+    console = Console()  # a pipe or CI log gets 80 columns (or $COLUMNS)
+    for r in reports:
+        # One line however narrow the console: a CI log can grep it.
+        console.print(Text(verdict(r), style="bold green" if succeeded(r) else "bold red"),
+                      soft_wrap=True)
+    table = Table(title="replay", box=box.SIMPLE_HEAD)
     table.add_column("")
     for r in reports:
-        table.add_column(r.processor, justify="right")
+        table.add_column(r.processor, justify="right", no_wrap=True)
     rows: list[tuple[str, Any]] = [
         ("records in scope", lambda r: f"{r.records:,}"),
         ("processed", lambda r: f"{r.processed:,} ({_pct(r.processed, r.records)})"),
+        ("never processed", lambda r: f"{r.skipped:,}"),
         ("duplicates", lambda r: f"{r.duplicates:,}"),
-        ("skipped", lambda r: f"{r.skipped:,}"),
         ("data calls", lambda r: f"{r.api_calls['data']:,}"),
         ("API requests used", lambda r: f"{r.api_calls['total']:,}"),
         ("async executions", lambda r: f"{r.async_executions:,}"),
         ("simulated time", lambda r: _duration(r.simulated_seconds)),
-        ("outcome", lambda r: r.outcome),
+        ("outcome", lambda r: r.outcome.replace("_", " ")),
         ("wall time", lambda r: f"{r.wall_seconds:.1f} s"),
     ]
     stages = sorted({s for r in reports for s in r.stage_counts})
@@ -182,16 +283,58 @@ def _print(reports: list[Report]) -> None:
         table.add_row(label, *(fn(r) for r in reports))
     for s in stages:
         table.add_row(f"StageName {s}", *(f"{r.stage_counts.get(s, 0):,}" for r in reports))
+    errors = sorted({k for r in reports for k in getattr(r, "errors", {})})
+    for k in errors:
+        table.add_row(f"error {k}", *(f"{getattr(r, 'errors', {}).get(k, 0):,}"
+                                      for r in reports))
     console.print(table)
     for r in reports:
-        pt = Table(title=f"{r.processor}: partitions")
-        for c in ("#", "range", "in scope", "written", "data calls", "executions", "end"):
-            pt.add_column(c, justify="left" if c in ("range", "end") else "right",
-                          no_wrap=c == "range")
+        _print_partitions(console, r)
+
+
+def _print_partitions(console: Any, r: Report) -> None:
+    """Per-partition rows at 80 columns: the ranges' shared prefix in the title, compact
+    counts, the end reason wrapped; below 60 columns one stacked line per partition."""
+    from rich import box
+    from rich.table import Table
+
+    # "externalOpp" of "externalOpp0000001 to ...": the digits that differ stay whole.
+    prefix = _shared_prefix([p.range for p in r.partitions]).rstrip("0123456789")
+    if prefix.endswith(" to"):  # one partition: nothing shared but itself
+        prefix = ""
+
+    def short(text: str) -> str:
+        return text.replace(prefix, "") if prefix else text
+
+    title = f"{r.processor}: partitions" + (f" (ids start {prefix})" if prefix else "")
+    if console.width < 60:
+        console.print(title)
         for p in r.partitions:
-            pt.add_row(str(p.index), p.range, f"{p.in_scope:,}", f"{p.written:,}",
-                       f"{p.data_calls:,}", f"{p.executions:,}", p.end)
-        console.print(pt)
+            console.print(f"  {p.index}: {short(p.range)}: {p.written:,} of {p.in_scope:,} "
+                          f"written, {p.data_calls:,} calls, {p.executions:,} executions;"
+                          f" {p.end}")
+        return
+    pt = Table(title=title, box=box.SIMPLE_HEAD)
+    for c in ("#", "range", "in scope", "written", "calls", "execs", "end"):
+        pt.add_column(c, justify="left" if c in ("range", "end") else "right",
+                      no_wrap=c != "end", overflow="fold")
+    for p in r.partitions:
+        missed = p.in_scope - p.written
+        written = f"{p.written:,}" if missed == 0 or p.written < 100_000 else (
+            f"{compact(p.written)} (-{missed:,})")
+        pt.add_row(str(p.index), short(p.range), compact(p.in_scope), written,
+                   compact(p.data_calls), compact(p.executions), p.end)
+    console.print(pt)
+
+
+def _shared_prefix(texts: list[str]) -> str:
+    if not texts:
+        return ""
+    first, last = min(texts), max(texts)  # the shared prefix of all is theirs
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    return first[:n]
 
 
 def _pct(a: int, b: int) -> str:
@@ -203,24 +346,52 @@ def _duration(s: float) -> str:
     return f"{h}h {rem // 60:02d}m {rem % 60:02d}s"
 
 
-def _plot(reports: list[Report], path: str, console: Any) -> None:
-    try:
-        import matplotlib
+def time_unit(seconds: float) -> tuple[str, float]:
+    """The unit a time axis of this length reads best in: (name, seconds per unit)."""
+    if seconds < 120:
+        return "seconds", 1.0
+    if seconds < 2 * 3600:
+        return "minutes", 60.0
+    if seconds < 2 * 86400:
+        return "hours", 3600.0
+    return "days", 86400.0
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        console.print("plot skipped: matplotlib is not installed (pip install matplotlib)")
-        return
-    fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, figsize=(8, 6))
+
+def _plot(reports: list[Report], args: argparse.Namespace, console: Any) -> None:
+    """Coverage and data calls over simulated time, one line per run, a marker where a
+    run was stopped (any outcome but ``completed``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    longest = max((r.timeline[-1][0] for r in reports if r.timeline), default=0.0)
+    unit, per = time_unit(longest)
+    fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, figsize=(9, 6.5))
+    source = (f"org file {Path(args.org_file).name}" if args.org_file
+              else args.scenario)
+    records = max((r.records for r in reports), default=0)
+    fig.suptitle(f"replay of {source}: {records:,} records, "
+                 f"{', '.join(r.processor for r in reports)}")
     for r in reports:
-        hours = [t / 3600 for t, _, _ in r.timeline]
-        ax1.plot(hours, [100 * p / max(1, r.records) for _, p, _ in r.timeline],
-                 label=r.processor)
-        ax2.plot(hours, [c for _, _, c in r.timeline], label=r.processor)
-    ax1.set_ylabel("coverage %")
+        xs = [t / per for t, _, _ in r.timeline]
+        cover = [100 * p / max(1, r.records) for _, p, _ in r.timeline]
+        calls = [c for _, _, c in r.timeline]
+        (line,) = ax1.plot(xs, cover, label=f"{r.processor} ({_label(r.processor)})")
+        ax2.plot(xs, calls, label=r.processor, color=line.get_color())
+        if r.outcome != "completed" and xs:
+            stop = r.outcome.replace("_", " ")
+            for ax, ys in ((ax1, cover), (ax2, calls)):
+                ax.plot([xs[-1]], [ys[-1]], marker="X", markersize=10, linestyle="none",
+                        color=line.get_color(), label=f"{r.processor} stopped: {stop}")
+    ax1.set_ylabel("records processed (%)")
+    ax1.set_ylim(0, 105)
     ax2.set_ylabel("data calls")
-    ax2.set_xlabel("simulated hours")
-    ax1.legend()
-    fig.savefig(path)
-    console.print(f"plot written to {path}")
+    ax2.set_xlabel(f"simulated time ({unit})")
+    ax1.legend(loc="lower right", fontsize="small")
+    ax2.legend(loc="upper left", fontsize="small")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+    fig.savefig(args.plot)
+    plt.close(fig)
+    console.print(f"plot written to {args.plot}")

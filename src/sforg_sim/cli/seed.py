@@ -10,7 +10,14 @@ from typing import Any
 
 from ..org import Org
 from ..store import check_replaceable, discard_org_file, replace_org_file
-from .common import add_org_arguments, build_org, stage_counts
+from .common import (
+    add_org_arguments,
+    build_org,
+    envelope,
+    print_json,
+    progress_console,
+    stage_counts,
+)
 
 __all__ = ["register"]
 
@@ -21,6 +28,9 @@ def register(sub: Any) -> None:
     add_org_arguments(p)
     p.add_argument("--org-file", metavar="PATH",
                    help="save the seeded org to this SQLite file (reopen with Org.open)")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as JSON (keys: scenario, records, stages, "
+                        "org_file, wall_seconds) in the envelope every command uses")
     p.set_defaults(handler=run)
 
 
@@ -35,13 +45,14 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     target = Path(args.org_file) if args.org_file else None
     if target is None:
-        return _report(args, build_org(args), started, None)
+        return _report(args, build_org(args, console=progress_console()), started, None)
     if not target.parent.is_dir():
         raise OSError(f"cannot write org file {target}: no directory {target.parent}")
     check_replaceable(target, overwrite=False)  # fail before seeding, not after
     tmp = str(target.parent / f".{target.name}.{secrets.token_hex(4)}.seeding")
     try:
-        return _report(args, build_org(args, tmp), started, (tmp, target))
+        return _report(args, build_org(args, tmp, console=progress_console()), started,
+                       (tmp, target))
     finally:
         discard_org_file(tmp)  # gone already when it replaced the target
 
@@ -52,10 +63,20 @@ def _report(args: argparse.Namespace, org: Org, started: float,
     from rich.table import Table
 
     seconds = time.perf_counter() - started
+    counts = stage_counts(org)
+    if files is not None:
+        tmp, target = files
+        org.close()
+        replace_org_file(tmp, target)
+    if args.json:
+        print_json(envelope("seed", 0, scenario=args.scenario,
+                            records=sum(counts.values()), stages=dict(sorted(counts.items())),
+                            org_file=None if files is None else str(files[1]),
+                            wall_seconds=round(seconds, 3)))
+        return 0
     table = Table(title=f"{args.scenario}: Opportunities by StageName")
     table.add_column("StageName")
     table.add_column("count", justify="right")
-    counts = stage_counts(org)
     for stage, n in sorted(counts.items()):
         table.add_row(stage, f"{n:,}")
     table.add_row("[bold]total[/bold]", f"[bold]{sum(counts.values()):,}[/bold]")
@@ -63,8 +84,5 @@ def _report(args: argparse.Namespace, org: Org, started: float,
     console.print(table)
     console.print(f"seeded in {seconds:.1f} s (wall clock)")
     if files is not None:
-        tmp, target = files
-        org.close()
-        replace_org_file(tmp, target)
-        console.print(f"saved to {target}")
+        console.print(f"saved to {files[1]}")
     return 0

@@ -6,9 +6,21 @@ Prints, one per line and ready for ``export``::
     SF_ACCESS_TOKEN=00D...!AQ...
     REQUESTS_CA_BUNDLE=/tmp/sforg-sim-.../sforg-sim-ca.pem
     NODE_EXTRA_CA_CERTS=/tmp/sforg-sim-.../sforg-sim-ca.pem
+    SF_JWT_KEY_FILE=/tmp/sforg-sim-.../connected-app-key.pem
+    SF_JWT_CERT_FILE=/tmp/sforg-sim-.../connected-app-cert.pem
 
-then serves until interrupted (Ctrl-C / SIGINT / SIGTERM). Binds 127.0.0.1 unless
-``--host`` says otherwise; ``--port 0`` (the default) picks a free port.
+then a comment line with the login credentials (``SF_USERNAME``, ``SF_PASSWORD``,
+``SF_SECURITY_TOKEN``, ``SF_CLIENT_ID``, ``SF_CLIENT_SECRET``), and serves until interrupted
+(Ctrl-C / SIGINT / SIGTERM). Binds 127.0.0.1 unless ``--host`` says otherwise; ``--port 0``
+(the default) picks a free port.
+
+Credentials: by default the admin's password and security token and the connected app's
+client id and secret are **random, new at every start**, so a server left running (or
+bound to another address) cannot be logged into with the simulator's published test
+values. ``--credentials fixed`` keeps those published test-only values
+(``rest.auth.DEFAULT_PASSWORD`` ...), for scripts that log in without reading the output.
+JWT bearer assertions must be signed with the key in ``SF_JWT_KEY_FILE`` (a pair made at
+start), or with your own key when ``--jwt-cert`` gives its certificate.
 """
 
 from __future__ import annotations
@@ -17,8 +29,10 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
+from ..errors import UsageError
 from ..org import Org
 from .common import add_org_arguments, build_org
 
@@ -36,6 +50,18 @@ def register(sub: Any) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1; 0.0.0.0 exposes it)")
     p.add_argument("--port", type=int, default=0, help="port (default 0: a free port)")
+    p.add_argument("--credentials", choices=("random", "fixed"), default="random",
+                   help="random (default): a new password, security token and client "
+                        "secret per start; fixed: the documented test-only values")
+    p.add_argument("--jwt-cert", metavar="PEM",
+                   help="verify JWT bearer assertions against this certificate (or "
+                        "public key) instead of the key pair made at start")
+    p.add_argument("--max-open-cursors", type=int, metavar="N",
+                   help="assumption, off by default (Salesforce has no cap since API "
+                        "v56.0): keep at most N open query cursors, releasing the oldest")
+    p.add_argument("--no-concurrency-limit", action="store_true",
+                   help="never answer REQUEST_LIMIT_EXCEEDED for concurrent "
+                        "long-running requests")
     p.set_defaults(handler=run)
 
 
@@ -45,6 +71,10 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     from ..rest.auth import sessions
     from ..rest.server import serve
 
+    jwt_cert = _read_cert(args.jwt_cert) if getattr(args, "jwt_cert", None) else None
+    max_cursors = getattr(args, "max_open_cursors", None)
+    if max_cursors is not None and max_cursors < 1:
+        raise UsageError(f"--max-open-cursors must be at least 1, not {max_cursors}")
     # A saved org (e.g. from `replay --save-org`) is served from an in-memory copy, so
     # what clients do while it is served never changes the file they may reuse.
     org = Org.open(args.org_file, in_memory=True) if args.org_file else build_org(args)
@@ -53,13 +83,23 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
         # SIGTERM (e.g. from a supervisor) stops as cleanly as Ctrl-C does.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     creds = sessions(org)
-    with serve(org, host=args.host, port=args.port) as server:
+    if getattr(args, "credentials", "random") == "random":
+        creds.randomize()
+    if jwt_cert is not None:
+        creds.jwt_public_key = jwt_cert
+    org.soql.cursors.max_open = max_cursors
+    with serve(org, host=args.host, port=args.port,
+               concurrency_limit=not getattr(args, "no_concurrency_limit", False)) as server:
         print(f"SF_INSTANCE_URL={server.instance_url}")
         print(f"SF_ACCESS_TOKEN={server.access_token}")
         print(f"REQUESTS_CA_BUNDLE={server.ca_bundle_path}")
         print(f"NODE_EXTRA_CA_CERTS={server.ca_bundle_path}")
-        print(f"# username={creds.username} password={creds.password} "
-              f"security_token={creds.security_token}")
+        if server.jwt_key_path:
+            print(f"SF_JWT_KEY_FILE={server.jwt_key_path}")
+            print(f"SF_JWT_CERT_FILE={server.jwt_cert_path}")
+        print(f"# SF_USERNAME={creds.username} SF_PASSWORD={creds.password} "
+              f"SF_SECURITY_TOKEN={creds.security_token} SF_CLIENT_ID={creds.consumer_key} "
+              f"SF_CLIENT_SECRET={creds.consumer_secret}")
         print(f"# serving {org!r} on {server.instance_url}; Ctrl-C to stop", flush=True)
         try:
             while not stop.wait(0.5):
@@ -67,3 +107,14 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
         except KeyboardInterrupt:
             print("sforg-sim: stopped", file=sys.stderr)
     return 0
+
+
+def _read_cert(path: str) -> bytes:
+    """The PEM at ``path`` (a certificate or a public key), or UsageError saying why not."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise UsageError(f"--jwt-cert {path}: {e.strerror or e}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in raw and b"-----BEGIN PUBLIC KEY-----" not in raw:
+        raise UsageError(f"--jwt-cert {path}: not a PEM certificate or public key")
+    return raw

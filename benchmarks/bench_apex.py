@@ -1,0 +1,101 @@
+"""Apex runtime benchmarks (issue 15's targets), wall clock.
+
+1. Deploy 10 classes of about 300 lines each (target: under a second in total).
+2. A loop of 1,000,000 simple statements in anonymous Apex against the same loop in plain
+   Python (target: within 20x). Two loop shapes: the classic ``for`` the compiler turns
+   into ``range`` and a ``while`` loop that keeps Apex's per-iteration checks.
+3. V2 end to end on a small massive-upload org (start_v2 + run_until_idle).
+
+    .venv/bin/python benchmarks/bench_apex.py
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sforg_sim import Org
+from sforg_sim.apexlang import deploy, execute_anonymous
+from sforg_sim.datacloud import DataCloudSource
+
+ROOT = Path(__file__).resolve().parent.parent
+CLASSES = ROOT / "examples" / "massive-upload" / "force-app" / "main" / "default" / "classes"
+
+
+def _class(i: int) -> str:
+    methods = []
+    for m in range(28):
+        methods.append(f"""    public Integer work{m}(Integer n) {{
+        Integer total = 0;
+        List<String> names = new List<String>();
+        for (Integer k = 0; k < n; k++) {{
+            if (Math.mod(k, 3) == 0) {{ total += k; }} else {{ total -= 1; }}
+            names.add('item' + k);
+        }}
+        Map<String, Object> m = new Map<String, Object>{{'total' => total}};
+        return total + names.size() + (m.containsKey('total') ? 1 : 0);
+    }}""")
+    return f"public class Bench{i} {{\n    public Integer field = {i};\n" + \
+        "\n".join(methods) + "\n}\n"
+
+
+def bench_deploy() -> None:
+    sources = {f"Bench{i}": _class(i) for i in range(10)}
+    lines = sum(s.count("\n") for s in sources.values())
+    org = Org()
+    t = time.perf_counter()
+    results = deploy(org, sources)
+    took = time.perf_counter() - t
+    assert all(r.success for r in results), results
+    print(f"deploy: 10 classes, {lines:,} lines in {took * 1000:.0f} ms")
+
+
+def bench_loop(n: int = 1_000_000) -> None:
+    org = Org()
+    # Python baselines: the same work, written plainly.
+    t = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x = x + i
+    py_for = time.perf_counter() - t
+    t = time.perf_counter()
+    x, i = 0, 0
+    while i < n:
+        x = x + i
+        i = i + 1
+    py_while = time.perf_counter() - t
+    for label, src, base in [
+        ("for (Integer i = 0; i < N; i++) { x = x + i; }",
+         f"Long x = 0; for (Integer i = 0; i < {n}; i++) {{ x = x + i; }} System.debug(x);",
+         py_for),
+        ("while (i < N) { x = x + i; i = i + 1; }",
+         f"Long x = 0; Integer i = 0; while (i < {n}) {{ x = x + i; i = i + 1; }} "
+         "System.debug(x);", py_while),
+    ]:
+        t = time.perf_counter()
+        res = execute_anonymous(org, src)
+        took = time.perf_counter() - t
+        assert res.success, res.exception_message
+        print(f"loop {label}: Apex {took * 1000:.0f} ms, Python {base * 1000:.0f} ms, "
+              f"ratio {took / base:.1f}x")
+
+
+def bench_v2(records: int = 20_000) -> None:
+    org = Org()
+    org.load_scenario("massive-upload", records=records)
+    DataCloudSource(org).attach(org.apex)
+    assert all(r.success for r in deploy(org, CLASSES))
+    src = (ROOT / "examples" / "massive-upload" / "scripts" / "start_v2.apex").read_text()
+    t = time.perf_counter()
+    assert execute_anonymous(org, src.replace("2000000", str(records))).success
+    sim0 = org.clock.time()
+    org.apex.run_until_idle()
+    took = time.perf_counter() - t
+    print(f"V2 in Apex, {records:,} records: {took:.1f} s wall, "
+          f"{(org.clock.time() - sim0) / 60:.1f} min simulated")
+
+
+if __name__ == "__main__":
+    bench_deploy()
+    bench_loop()
+    bench_v2()

@@ -1,0 +1,50 @@
+"""Apex, run inside the simulated org: parse (lark, LALR), check, compile to Python code
+objects once per deploy, and run on the org's async engine.
+
+    from sforg_sim.apexlang import deploy, execute_anonymous
+    deploy(org, "force-app/main/default/classes")
+    result = execute_anonymous(org, "System.enqueueJob(new MyJob()); ")
+    org.apex.run_until_idle()
+
+Supported (this foundation):
+
+- classes (top-level and inner; public/private/global/with sharing/without sharing/
+  virtual/abstract), interfaces, ``implements`` (Queueable, Database.Batchable<sObject>,
+  Database.Stateful, Database.AllowsCallouts, Schedulable, user interfaces), ``extends``
+  (user classes and ``Exception``), constructors with ``this(...)``/``super(...)``,
+  static and instance fields, methods (overloads of different arity), ``final``,
+  auto-properties ``{ get; set; }``, enums; anonymous blocks with local classes;
+- statements: if/else, for (classic, for-each, SOQL for-loop incl. the List form), while,
+  do/while, switch on ... when (literals, enum values, else, sObject type), break,
+  continue, return, try/catch/finally, throw, DML statements insert/update/upsert/delete;
+- expressions with Apex precedence, ternary, ``?.``, ``??``, instanceof, casts, ``new``
+  with collection initialisers, ``Type[]``, inline SOQL with binds (``:x``,
+  ``:obj.method()``) and the Apex-only clauses stripped (WITH USER_MODE/SYSTEM_MODE/
+  SECURITY_ENFORCED, FOR UPDATE/VIEW/REFERENCE; ALL ROWS is a queryAll);
+- Apex semantics: case-insensitive names, ``==`` on Strings case-insensitive, Ids 15/18,
+  32/64-bit wraparound, Decimal scale, null rules, uncaught exceptions with Apex types and
+  messages, LimitException uncatchable, statics reset per transaction;
+- library: see :mod:`.stdlib` (System, Database, Limits, OrgLimits, String, Integer/Long/
+  Decimal/Double, Math, Date/Datetime, List/Set/Map, sObject get/put, JSON serialize/
+  deserializeUntyped, Http/HttpRequest/HttpResponse, Test.isRunningTest, UserInfo,
+  Exception methods, Queueable/Batchable/Schedulable contexts).
+
+Not supported (each is a compile error ``Not supported by sforg-sim: ...`` at its line and
+column, never silently skipped): SOSL, undelete, merge, property accessors with bodies,
+annotations other than @IsTest/@TestVisible/@SuppressWarnings/@Deprecated/@ReadOnly/
+@TestSetup/@NamespaceAccessible (so @future, @AuraEnabled ...), overloads with the same
+arity, ``%`` (Apex has none), assignments and ``++`` used as values except on locals,
+Limits.getHeapSize, Math.random, System.runAs, JSON.deserialize into typed targets,
+Database.undelete/merge, bind variables in dynamic Database.query, triggers.
+Known gaps: Apex CPU time of compiled statements is not charged to the governor (only the
+cost model's SOQL/DML/callout times are); System.schedule is not rolled back with a
+failing transaction and writes no CronTrigger rows (the engine keeps triggers in memory).
+"""
+
+from __future__ import annotations
+
+from .api import AnonymousResult, ApexRuntime, CompileResult, deploy, execute_anonymous, runtime_for
+from .errors import ApexCompileError
+
+__all__ = ["AnonymousResult", "ApexCompileError", "ApexRuntime", "CompileResult", "deploy",
+           "execute_anonymous", "runtime_for"]

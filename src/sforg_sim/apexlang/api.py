@@ -1,0 +1,337 @@
+"""Entry points: :func:`deploy`, :func:`execute_anonymous` and the per-org
+:class:`ApexRuntime` (kept with ``org.attached``) holding the deployed classes.
+
+``execute_anonymous`` returns what the SOAP/Tooling ``executeAnonymous`` call returns
+(``compiled``, ``success``, ``line``, ``column``, ``compileProblem``, ``exceptionMessage``,
+``exceptionStackTrace``: "SOAP API Developer Guide", *ExecuteAnonymousResult*,
+https://developer.salesforce.com/docs/platform/api/guide/sforce-api-calls-executeanonymous-result.html)
+plus the debug log's ``USER_DEBUG`` lines in the layout ``sf apex run`` prints
+(``HH:MM:SS.sss (nanos)|USER_DEBUG|[line]|LEVEL|message``). The anonymous block is one
+synchronous transaction (``org.apex.execute_anonymous``: sync governor limits; the jobs it
+enqueued start when it commits; a failure rolls it back).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from . import jobs, runtime, stdlib
+from .compiler import ClassInfo, Compiler, _Emitter
+from .errors import ApexCompileError
+from .parser import parse_anonymous, parse_class
+from .values import BUILTIN_EXCEPTIONS, ApexException, ApexMap, ApexObject, ApexSet, SObject
+
+__all__ = ["AnonymousResult", "ApexRuntime", "CompileResult", "deploy", "execute_anonymous",
+           "runtime_for"]
+
+_COUNTER = itertools.count(1)
+
+
+@dataclass
+class CompileResult:
+    """One class's deploy result (as a Metadata API deploy reports a component)."""
+
+    name: str
+    success: bool
+    line: int = 0
+    column: int = 0
+    problem: str | None = None
+    file: str | None = None
+
+
+@dataclass
+class AnonymousResult:
+    """``ExecuteAnonymousResult`` plus the debug log lines."""
+
+    compiled: bool
+    success: bool
+    line: int = -1
+    column: int = -1
+    compile_problem: str | None = None
+    exception_message: str | None = None
+    exception_stack_trace: str | None = None
+    log: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The SOAP/Tooling field names."""
+        return {"compiled": self.compiled, "success": self.success, "line": self.line,
+                "column": self.column, "compileProblem": self.compile_problem,
+                "exceptionMessage": self.exception_message,
+                "exceptionStackTrace": self.exception_stack_trace}
+
+
+def _base_namespace() -> dict[str, Any]:
+    from .stdlib import EnumValue
+
+    class _EnumBase:
+        apex_type = "Enum"
+
+    ns: dict[str, Any] = {
+        "_ApexObject": ApexObject, "_ApexException": ApexException, "_EnumBase": _EnumBase,
+        "_Enum": EnumValue, "_ApexQueueable": jobs.ApexQueueable,
+        "_ApexSchedulable": jobs.ApexSchedulable, "_ApexBatchable": jobs.ApexBatchable,
+        "_ApexStateful": jobs.ApexStateful, "_EXC": BUILTIN_EXCEPTIONS,
+        "_IN": stdlib.INSTANCE, "_ST": stdlib.STATIC, "_BC": stdlib.BUILTIN_CLASSES,
+        "_LEVEL": stdlib.LOGGING_LEVELS, "_Decimal": Decimal, "_Set": ApexSet,
+        "_Map": ApexMap, "_new_map": runtime.new_map, "_debug": stdlib.system_debug,
+        "_soql": stdlib.run_soql, "_single": stdlib.single_row, "_dml": stdlib.dml,
+        "_locator": lambda soql, binds, all_rows: stdlib.QueryLocatorValue(soql, binds),
+        "_w32": runtime.w32, "_w64": runtime.w64, "_idiv": runtime.idiv,
+        "_concat": runtime.concat, "_add": runtime.add, "_arith": runtime.arith,
+        "_eq": runtime.eq, "_id_eq": runtime.id_eq, "_cmp": runtime.cmp,
+        "_truth": runtime.truth, "_neg": runtime.neg, "_cast": runtime.cast,
+        "_instanceof": runtime.is_instance, "_to_dec": runtime.to_decimal,
+        "_to_dbl": runtime.to_double, "_lget": runtime.list_get, "_lset": runtime.list_set,
+        "_iterate": runtime.iterate, "_wrap": runtime.wrap_error, "_dyn": stdlib.dyn_call,
+        "_dynf": _dyn_field, "_newso": _new_sobject, "_throw": _throw,
+        "_catchable": _catchable, "_chunks": _chunks, "_map_from": _map_from,
+    }
+    return ns
+
+
+def _dyn_field(obj: Any, low: str) -> Any:
+    if obj is None:
+        raise runtime.npe() if hasattr(runtime, "npe") else TypeError("NoneType")
+    if isinstance(obj, SObject):
+        return obj.v.get(low)
+    return getattr(obj, f"f_{low}")
+
+
+def _new_sobject(stype: str, pairs: tuple[tuple[str, str, Any], ...]) -> SObject:
+    s = SObject(stype)
+    for low, name, v in pairs:
+        s.set(low, name, v)
+    return s
+
+
+def _throw(x: Any, line: int, col: int) -> BaseException:
+    if x is None:
+        from .values import npe
+
+        return npe()
+    if not isinstance(x, ApexException):
+        return BUILTIN_EXCEPTIONS["typeexception"]("Throw requires an exception")
+    if not x.line:
+        x.line, x.column = line, col
+    return x
+
+
+def _catchable(x: BaseException, cls: type) -> bool:
+    return isinstance(x, ApexException) and isinstance(x, cls) and not isinstance(
+        x, BUILTIN_EXCEPTIONS["limitexception"])
+
+
+def _chunks(rows: list[Any], size: int) -> Iterable[list[Any]]:
+    for i in range(0, len(rows), size):
+        yield rows[i:i + size]
+
+
+def _map_from(src: Any) -> ApexMap:
+    if isinstance(src, list):
+        return runtime.new_map((s.v.get("id"), s) for s in src)
+    return ApexMap(src)
+
+
+class ApexRuntime:
+    """The Apex classes deployed to one org, their shared namespace and the debug log."""
+
+    def __init__(self, org: Any) -> None:
+        self.org = org
+        self.infos: dict[str, ClassInfo] = {}
+        self.ns = _base_namespace()
+        self.classes: dict[str, type] = {}
+        self.log: list[str] = []
+
+    # --- deploy -----------------------------------------------------------------------------
+
+    def deploy(self, sources: str | Path | Iterable[str | Path] | Mapping[str, str]
+               ) -> list[CompileResult]:
+        """Compile and install classes from a folder (``*.cls``), files, source strings or
+        ``{name: source}``. All or none, as a Metadata API deploy: when one class fails,
+        none is installed and every result says why."""
+        items = _sources(sources)
+        trees: list[tuple[str, str, Any]] = []
+        results: list[CompileResult] = []
+        for label, text in items:
+            try:
+                trees.append((label, text, parse_class(text)))
+            except ApexCompileError as e:
+                results.append(CompileResult(label, False, e.line, e.column, e.problem, label))
+        if results:
+            return results + [CompileResult(lbl, False, 0, 0, "Deploy failed: another class "
+                              "has errors", lbl) for lbl, _, _ in trees]
+        known = dict(self.infos)
+        comp = Compiler(self.org.schema, known)
+        infos: list[tuple[str, ClassInfo]] = []
+        for label, _, tree in trees:
+            for decl in tree.children:
+                try:
+                    info = comp.declare(decl)
+                except ApexCompileError as e:
+                    results.append(CompileResult(label, False, e.line, e.column, e.problem,
+                                                 label))
+                    continue
+                known[info.name.lower()] = info
+                infos.append((label, info))
+        code: dict[str, tuple[str, Any]] = {}
+        for label, info in infos:
+            try:
+                comp.link(info)
+                comp.e = _Emitter()
+                comp.compile_class(info)
+                fname = f"<apex:{info.name}>"
+                runtime.LINE_MAPS[fname] = comp.e.where
+                code[info.name] = (fname, compile("\n".join(comp.e.lines), fname, "exec"))
+                results.append(CompileResult(info.name, True, file=label))
+            except ApexCompileError as e:
+                results.append(CompileResult(info.name, False, e.line, e.column, e.problem,
+                                             label))
+        if not all(r.success for r in results):
+            return results
+        for _, (_, obj) in code.items():
+            exec(obj, self.ns)
+        self.infos = known
+        for _, info in infos:
+            self._register(info)
+        return results
+
+    def _register(self, info: ClassInfo) -> None:
+        cls = self.ns[info.pyname]
+        cls.apex_runtime = self
+        self.classes[info.name.lower()] = cls
+        for inner in info.inner.values():
+            self._register(inner)
+
+    def reset_statics(self) -> None:
+        """Run every class's static initialisers (once per transaction)."""
+        for cls in self.classes.values():
+            si = getattr(cls, "_si", None)
+            if si is not None:
+                si()
+
+    # --- anonymous ---------------------------------------------------------------------------
+
+    def compile_anonymous(self, source: str) -> tuple[Any, dict[str, Any]]:
+        """Compile an anonymous block: (code object of ``_anon``, namespace)."""
+        tree = parse_anonymous(source)
+        known = dict(self.infos)
+        comp = Compiler(self.org.schema, known)
+        local: list[ClassInfo] = []
+        stmts = []
+        for item in tree.children:
+            if item.data in ("class_core", "anon_class_mods"):
+                core = item if item.data == "class_core" else item.children[-1]
+                info = comp.declare(core)
+                known[info.name.lower()] = info
+                local.append(info)
+            else:
+                stmts.append(item)
+        for info in local:
+            comp.link(info)
+        comp.e = _Emitter()
+        for info in local:
+            comp.compile_class(info)
+        from .compiler import _Scope
+
+        comp.sc = _Scope(None, True)
+        comp.e.pos = (1, 1)
+        comp.e.emit("def _anon():")
+        comp.e.indent += 1
+        comp.e.emit("pass")
+        for s in stmts:
+            comp.stmt(s)
+        fname = f"<apex:AnonymousBlock{next(_COUNTER)}>"
+        runtime.LINE_MAPS[fname] = comp.e.where
+        obj = compile("\n".join(comp.e.lines), fname, "exec")
+        ns = dict(self.ns)
+        exec(obj, ns)
+        for info in local:
+            ns[info.pyname].apex_runtime = self
+        return ns["_anon"], ns
+
+    def execute_anonymous(self, source: str) -> AnonymousResult:
+        """Compile and run an anonymous block as one synchronous transaction."""
+        if not isinstance(source, str):
+            raise UsageError("execute_anonymous needs Apex source text")
+        start = len(self.log)
+        try:
+            fn, _ = self.compile_anonymous(source)
+        except ApexCompileError as e:
+            return AnonymousResult(False, False, e.line, e.column, e.problem)
+
+        def body(ctx: Any) -> None:
+            with runtime.entered(runtime.Execution(ctx, self)):
+                self.reset_statics()
+                try:
+                    fn()
+                except BaseException as e:
+                    x = runtime.wrap_error(e)
+                    if isinstance(x, ApexException):
+                        runtime.locate(x)
+                    if x is e:
+                        raise
+                    raise x from None
+
+        try:
+            self.org.apex.execute_anonymous(body)
+        except ApexException as x:
+            runtime.locate(x)
+            stack = "\n".join(s.replace("AnonymousBlock", "AnonymousBlock", 1)
+                              for s in x.stack) or f"AnonymousBlock: line {x.line}, column " \
+                                                     f"{x.column}"
+            return AnonymousResult(True, False, x.line, x.column, None, str(x), stack,
+                                   self.log[start:])
+        except Exception as e:  # a platform error the block did not catch
+            from ..errors import SalesforceError
+
+            if not isinstance(e, SalesforceError):
+                raise
+            msg = (f"System.LimitException: {e.message}" if e.error_code == "LIMIT_EXCEPTION"
+                   else f"{e.error_code}: {e.message}")
+            return AnonymousResult(True, False, -1, -1, None, msg, "AnonymousBlock: line 1, "
+                                   "column 1", self.log[start:])
+        return AnonymousResult(True, True, log=self.log[start:])
+
+
+def _sources(sources: Any) -> list[tuple[str, str]]:
+    if isinstance(sources, Mapping):
+        return [(str(k), str(v)) for k, v in sources.items()]
+    if isinstance(sources, (str, Path)):
+        p = Path(sources) if isinstance(sources, Path) or ("\n" not in str(sources) \
+            and not str(sources).lstrip().lower().startswith(("public", "global", "private",
+                                                              "class", "@"))) else None
+        if p is not None:
+            if p.is_dir():
+                files = sorted(p.glob("*.cls"))
+                if not files:
+                    raise UsageError(f"no .cls files in {p}")
+                return [(f.stem, f.read_text(encoding="utf-8")) for f in files]
+            if p.is_file():
+                return [(p.stem, p.read_text(encoding="utf-8"))]
+            raise UsageError(f"no such file or folder: {p}")
+        return [(f"source{next(_COUNTER)}", str(sources))]
+    out: list[tuple[str, str]] = []
+    for s in sources:
+        out.extend(_sources(s))
+    return out
+
+
+def runtime_for(org: Any) -> ApexRuntime:
+    """The org's Apex runtime (created on first use, kept with ``org.attached``)."""
+    return org.attached(ApexRuntime, lambda: ApexRuntime(org))
+
+
+def deploy(org: Any, sources: Any) -> list[CompileResult]:
+    """Deploy Apex classes to ``org`` (see :meth:`ApexRuntime.deploy`)."""
+    return runtime_for(org).deploy(sources)
+
+
+def execute_anonymous(org: Any, source: str) -> AnonymousResult:
+    """Run anonymous Apex on ``org`` (see :meth:`ApexRuntime.execute_anonymous`)."""
+    return runtime_for(org).execute_anonymous(source)

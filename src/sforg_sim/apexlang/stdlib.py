@@ -1,0 +1,1118 @@
+"""The Apex standard library subset: static classes (System, Database, Limits, String,
+Math, JSON, ...) and instance methods of built-in types, each as Apex defines it.
+
+Each table maps a lower-case method name to ``(function, return type)``; the compiler
+uses the return type for checking and dispatch (``T``, ``K``, ``V`` stand for the
+receiver's type arguments). Sources: the Apex Reference Guide pages of each class
+(https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/ : *String Class*,
+*List Class*, *Set Class*, *Map Class*, *Limits Class*, *Database Class*, *System Class*,
+*OrgLimits Class*, *JSON Class*, *HttpRequest Class*, *Math Class*); the governor counters
+come from the engine's :class:`~sforg_sim.apex.governor.Governor`.
+
+Not modelled (a call is a compile error naming it): ``Limits.getHeapSize`` (heap is not
+modelled), ``Math.random`` (no wall-clock randomness in a simulator), ``System.runAs``,
+``Database.undelete``, ``Database.merge``, SOSL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from ..apex.context import QueryLocator as EngineLocator
+from ..apex.governor import LimitBreach
+from ..errors import SalesforceError
+from .runtime import current, from_json, list_get, new_map
+from .soqltext import split_soql
+from .values import (
+    ApexException,
+    ApexMap,
+    ApexObject,
+    ApexSet,
+    SObject,
+    apex_str,
+    exception_class,
+    npe,
+)
+
+__all__ = ["INSTANCE", "STATIC", "BuiltinObject", "dml", "run_soql", "to_sobject"]
+
+Sig = tuple[Callable[..., Any], str]
+
+
+# --- sObjects from query rows ---------------------------------------------------------------
+
+def _value(v: Any, ftype: str | None) -> Any:
+    if v is None:
+        return None
+    if ftype in ("currency", "double", "percent") and isinstance(v, (int, float)):
+        return Decimal(repr(float(v))) if isinstance(v, float) else Decimal(v)
+    if ftype == "date" and isinstance(v, str):
+        return dt.date.fromisoformat(v[:10])
+    if ftype == "datetime" and isinstance(v, str):
+        return dt.datetime.strptime(v[:19], "%Y-%m-%dT%H:%M:%S")
+    return v
+
+
+def to_sobject(row: dict[str, Any]) -> SObject:
+    """A SOQL row (REST shape) as an sObject; nested relationship rows too."""
+    stype = row.get("attributes", {}).get("type", "SObject")
+    ex = getattr(current_schema, "schema", None)
+    obj = None
+    if ex is not None and stype in ex:
+        obj = ex.get(stype)
+    values: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    for k, v in row.items():
+        if k == "attributes":
+            continue
+        low = k.lower()
+        names[low] = k
+        if isinstance(v, dict) and "attributes" in v:
+            values[low] = to_sobject(v)
+        else:
+            f = obj.get(k) if obj is not None else None
+            values[low] = _value(v, f.type if f is not None else None)
+    return SObject(stype, values, names)
+
+
+class _SchemaHolder:
+    schema: Any = None
+
+
+current_schema = _SchemaHolder()
+
+
+# --- SOQL ------------------------------------------------------------------------------------
+
+_COUNT = re.compile(r"^\s*select\s+count\(\s*\)\s+from\b", re.IGNORECASE)
+
+
+def _bind(v: Any) -> Any:
+    if isinstance(v, SObject):
+        return v.v.get("id")
+    if isinstance(v, ApexSet):
+        return [_bind(x) for x in v]
+    if isinstance(v, list):
+        return [_bind(x) for x in v]
+    if isinstance(v, Decimal):
+        return float(v)
+    return v
+
+
+def run_soql(soql: str, binds: dict[str, Any], all_rows: bool = False) -> Any:
+    """Run inline SOQL in the current transaction: a list of sObjects, or an Integer for
+    ``SELECT COUNT()``. Counted against the governor (queries and rows)."""
+    ex = current()
+    ctx = ex.ctx
+    current_schema.schema = ctx.org.schema
+    b = {k: _bind(v) for k, v in binds.items()}
+    try:
+        if _COUNT.match(soql):
+            total = int(ctx.org.query(soql, include_deleted=all_rows, **b)["totalSize"])
+            ctx.governor.soql(1)
+            return total
+        if all_rows:
+            rows = ctx.org.query_records(soql, include_deleted=True, **b)
+            ctx.governor.soql(len(rows))
+        else:
+            rows = ctx.query(soql, **b)
+    except LimitBreach:
+        raise
+    except SalesforceError as e:
+        if isinstance(e, ApexException):
+            raise
+        raise exception_class("QueryException")(e.message) from None
+    return [to_sobject(r) for r in rows]
+
+
+def single_row(rows: Any) -> Any:
+    """Assigning a query to one sObject: exactly one row, or QueryException."""
+    if isinstance(rows, int):
+        return rows
+    if len(rows) == 1:
+        return rows[0]
+    if not rows:
+        raise exception_class("QueryException")("List has no rows for assignment to SObject")
+    raise exception_class("QueryException")("List has more than 1 row for assignment to SObject")
+
+
+# --- DML -------------------------------------------------------------------------------------
+
+class BuiltinObject(ApexObject):
+    """A built-in Apex object; its Apex methods are lower-case Python methods."""
+
+
+class SaveResult(BuiltinObject):
+    """``Database.SaveResult`` / ``UpsertResult`` / ``DeleteResult``."""
+
+    apex_type = "Database.SaveResult"
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        self.r = result
+
+    def issuccess(self) -> bool:
+        """``isSuccess()``."""
+        return bool(self.r.get("success"))
+
+    def getid(self) -> str | None:
+        """``getId()``."""
+        return self.r.get("id")
+
+    def iscreated(self) -> bool:
+        """``isCreated()`` (UpsertResult)."""
+        return bool(self.r.get("created"))
+
+    def geterrors(self) -> list[DatabaseError]:
+        """``getErrors()``."""
+        return [DatabaseError(e) for e in self.r.get("errors") or []]
+
+
+class DatabaseError(BuiltinObject):
+    """``Database.Error``."""
+
+    apex_type = "Database.Error"
+
+    def __init__(self, err: dict[str, Any]) -> None:
+        self.e = err
+
+    def getstatuscode(self) -> str:
+        """``getStatusCode()`` (a StatusCode enum value; its name here)."""
+        return str(self.e.get("statusCode"))
+
+    def getmessage(self) -> str:
+        """``getMessage()``."""
+        return str(self.e.get("message"))
+
+    def getfields(self) -> list[str]:
+        """``getFields()``."""
+        return list(self.e.get("fields") or [])
+
+
+def _records(value: Any) -> list[SObject]:
+    if value is None:
+        raise npe()
+    recs = [value] if isinstance(value, SObject) else list(value)
+    for r in recs:
+        if not isinstance(r, SObject):
+            raise exception_class("TypeException")("DML requires SObject or SObject list type")
+    return recs
+
+
+def dml(op: str, value: Any, all_or_none: bool = True, external_id: str | None = None,
+        as_results: bool = False) -> Any:
+    """``insert/update/upsert/delete x`` (all or none, DmlException on the first failure:
+    ``Update failed. First exception on row 0 with id ...; first error: CODE, message``)
+    and ``Database.insert/update/upsert/delete(x, allOrNone)`` returning results."""
+    ctx = current().ctx
+    recs = _records(value)
+    if not recs:
+        return [] if as_results else None
+    types = {r.type for r in recs}
+    if len(types) > 1:
+        raise exception_class("UnexpectedException")(
+            "Not supported by sforg-sim: DML on a list of more than one sObject type")
+    stype = recs[0].type
+    try:
+        if op == "insert":
+            res = ctx.insert(stype, [r.values_for_dml(False) for r in recs],
+                             all_or_none=all_or_none)
+        elif op == "update":
+            res = ctx.update(stype, [r.values_for_dml(True) for r in recs],
+                             all_or_none=all_or_none)
+        elif op == "upsert":
+            res = ctx.upsert(stype, external_id or "Id", [r.values_for_dml(False) for r in recs],
+                             all_or_none=all_or_none)
+        else:
+            res = ctx.delete(stype, [r.v.get("id") for r in recs], all_or_none=all_or_none)
+    except LimitBreach:
+        raise
+    except SalesforceError as e:
+        raise _dml_exception(op, recs, e) from None
+    for r, result in zip(recs, res):
+        if result.get("success"):
+            if op in ("insert", "upsert") and result.get("id"):
+                r.set("id", "Id", result["id"])
+            r.dirty.clear()
+    if as_results:
+        return [SaveResult(r) for r in res]
+    return None
+
+
+def _dml_exception(op: str, recs: list[SObject], e: SalesforceError) -> ApexException:
+    m = re.match(r".*? failed\. First exception on row (\d+); first error: (.*)$", e.message,
+                 re.DOTALL)
+    if m is None:
+        x = exception_class("DmlException")(e.message)
+    else:
+        row = int(m.group(1))
+        rid = recs[row].v.get("id") if row < len(recs) else None
+        with_id = f" with id {rid}" if rid else ""
+        x = exception_class("DmlException")(
+            f"{op.title()} failed. First exception on row {row}{with_id}; first error: "
+            f"{m.group(2)}")
+    x.cause = e
+    return x
+
+
+# --- System, Limits, OrgLimits, UserInfo, Test ---------------------------------------------
+
+def system_debug(line: int, *args: Any) -> None:
+    """``System.debug([LoggingLevel level,] msg)``."""
+    level = "DEBUG"
+    if len(args) == 2:
+        level = str(args[0].name if isinstance(args[0], EnumValue) else args[0]).upper()
+        msg = args[1]
+    else:
+        msg = args[0]
+    current().log(line, level, apex_str(msg))
+
+
+class EnumValue:
+    """A value of a built-in or compiled enum (``LoggingLevel.ERROR``)."""
+
+    __slots__ = ("enum", "name", "ordinal_")
+
+    def __init__(self, enum: str, name: str, ordinal: int) -> None:
+        self.enum = enum
+        self.name = name
+        self.ordinal_ = ordinal
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> EnumValue:
+        return self
+
+
+LOGGING_LEVELS = {n.lower(): EnumValue("LoggingLevel", n, i) for i, n in enumerate(
+    ("NONE", "ERROR", "WARN", "INFO", "DEBUG", "FINE", "FINER", "FINEST"))}
+
+
+def enqueue_job(job: Any) -> str:
+    """``System.enqueueJob(queueable)``: the job id."""
+    if job is None:
+        raise npe()
+    return str(current().ctx.enqueue_job(job))
+
+
+def execute_batch(job: Any, scope: int = 200) -> str:
+    """``Database.executeBatch(batchable[, scope])``."""
+    if job is None:
+        raise npe()
+    try:
+        return str(current().ctx.execute_batch(job, scope))
+    except LimitBreach:
+        raise
+    except SalesforceError as e:
+        if isinstance(e, ApexException):
+            raise
+        raise exception_class("AsyncException")(e.message) from None
+
+
+def schedule(name: str, cron: str, job: Any) -> str:
+    """``System.schedule(name, cron, schedulable)``: the CronTrigger id. Deviation: the
+    schedule is made at once (not rolled back with a failing transaction)."""
+    try:
+        return str(current().ctx.engine.schedule(name, cron, job))
+    except ValueError as e:
+        raise exception_class("StringException")(str(e)) from None
+
+
+def abort_job(job_id: str) -> None:
+    """``System.abortJob(id)``."""
+    try:
+        current().ctx.abort_job(job_id)
+    except LimitBreach:
+        raise
+    except SalesforceError as e:
+        if isinstance(e, ApexException):
+            raise
+        raise exception_class("StringException")(
+            f"Invalid id: {job_id}" if e.error_code == "NOT_FOUND" else e.message) from None
+
+
+def now() -> dt.datetime:
+    """``System.now()`` / ``Datetime.now()``: the simulated clock (UTC)."""
+    return dt.datetime.fromtimestamp(current().ctx.now() + current().ctx.governor.elapsed,
+                                     dt.timezone.utc).replace(tzinfo=None)
+
+
+def today() -> dt.date:
+    """``System.today()`` / ``Date.today()``."""
+    return now().date()
+
+
+def _gov() -> Any:
+    return current().ctx.governor
+
+
+def _limit(counter: str) -> Callable[[], int]:
+    def get() -> int:
+        return int(getattr(_gov(), counter))
+    return get
+
+
+def _limit_max(counter: str) -> Callable[[], int]:
+    def get() -> int:
+        return int(getattr(_gov().limits, counter))
+    return get
+
+
+class OrgLimit(BuiltinObject):
+    """``System.OrgLimit``: name, limit and value (used) of one org limit."""
+
+    apex_type = "System.OrgLimit"
+
+    def __init__(self, name: str, limit: int, remaining: int) -> None:
+        self.name, self.limit, self.remaining = name, limit, remaining
+
+    def getname(self) -> str:
+        """``getName()``."""
+        return self.name
+
+    def getlimit(self) -> int:
+        """``getLimit()``: the maximum."""
+        return self.limit
+
+    def getvalue(self) -> int:
+        """``getValue()``: the amount used (Max - Remaining of the /limits body)."""
+        return self.limit - self.remaining
+
+
+def org_limits_map() -> ApexMap:
+    """``OrgLimits.getMap()``: name -> OrgLimit, from the org's /limits body."""
+    body = current().ctx.org.limits()
+    return new_map((k, OrgLimit(k, int(v.get("Max", 0)), int(v.get("Remaining", 0))))
+                   for k, v in body.items())
+
+
+# --- Http ----------------------------------------------------------------------------------
+
+class HttpRequest(BuiltinObject):
+    """``HttpRequest``."""
+
+    apex_type = "HttpRequest"
+
+    def __init__(self) -> None:
+        self.endpoint: str | None = None
+        self.method = "GET"
+        self.body: str | None = None
+        self.headers: dict[str, str] = {}
+        self.timeout = 10_000
+
+    def setendpoint(self, v: str) -> None:
+        """``setEndpoint``."""
+        self.endpoint = v
+
+    def getendpoint(self) -> str | None:
+        """``getEndpoint``."""
+        return self.endpoint
+
+    def setmethod(self, v: str) -> None:
+        """``setMethod``."""
+        self.method = v
+
+    def getmethod(self) -> str:
+        """``getMethod``."""
+        return self.method
+
+    def setbody(self, v: str) -> None:
+        """``setBody``."""
+        self.body = v
+
+    def getbody(self) -> str | None:
+        """``getBody``."""
+        return self.body
+
+    def setheader(self, k: str, v: str) -> None:
+        """``setHeader``."""
+        self.headers[k] = v
+
+    def getheader(self, k: str) -> str | None:
+        """``getHeader``."""
+        return self.headers.get(k)
+
+    def settimeout(self, ms: int) -> None:
+        """``setTimeout`` (1..120,000 ms; the simulated callout cost does not use it)."""
+        if ms is None or not 1 <= ms <= 120_000:
+            raise exception_class("CalloutException")(
+                "Timeout value must be between 1 and 120000 milliseconds")
+        self.timeout = ms
+
+
+class HttpResponse(BuiltinObject):
+    """``HttpResponse``."""
+
+    apex_type = "HttpResponse"
+
+    def __init__(self, status: int = 200, body: str = "", headers: dict[str, str] | None = None
+                 ) -> None:
+        self.status = status
+        self.body = body
+        self.headers = dict(headers or {})
+
+    def getstatuscode(self) -> int:
+        """``getStatusCode``."""
+        return self.status
+
+    def getstatus(self) -> str:
+        """``getStatus``: the reason phrase."""
+        return {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized",
+                403: "Forbidden", 404: "Not Found", 500: "Server Error"}.get(self.status, "")
+
+    def getbody(self) -> str:
+        """``getBody``."""
+        return self.body
+
+    def getheader(self, k: str) -> str | None:
+        """``getHeader``."""
+        return self.headers.get(k)
+
+    def setstatuscode(self, v: int) -> None:
+        """``setStatusCode`` (mocks)."""
+        self.status = v
+
+    def setbody(self, v: str) -> None:
+        """``setBody`` (mocks)."""
+        self.body = v
+
+
+class Http(BuiltinObject):
+    """``Http``: ``send(req)`` goes to the endpoint registered on the org's engine
+    (``callout:DataCloud/...``). An endpoint no handler serves raises CalloutException,
+    as an unauthorised endpoint does on the platform (message wording unconfirmed)."""
+
+    apex_type = "Http"
+
+    def send(self, req: HttpRequest) -> HttpResponse:
+        """``send(request)``."""
+        if req is None:
+            raise npe()
+        if not req.endpoint:
+            raise exception_class("CalloutException")("Endpoint URL is not set")
+        body: Any = req.body
+        if isinstance(body, str):
+            with contextlib.suppress(ValueError):
+                body = json.loads(body)
+        ctx = current().ctx
+        engine = ctx.engine
+        if not any(req.endpoint.startswith(p) for p in getattr(engine, "endpoints", {})):
+            raise exception_class("CalloutException")(
+                "Unauthorized endpoint, please check Setup->Security->Remote site settings. "
+                f"endpoint = {req.endpoint}")
+        res = ctx.callout(req.method, req.endpoint, body)
+        text = res.get_body()
+        return HttpResponse(res.status_code, text, res.headers)
+
+
+# --- JSON ----------------------------------------------------------------------------------
+
+def _scale(d: Decimal) -> int:
+    exp = d.as_tuple().exponent
+    return max(0, -exp) if isinstance(exp, int) else 0
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return float(v) if v != v.to_integral_value() or _scale(v) > 0 else int(v)
+    if isinstance(v, dt.datetime):
+        return v.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, dict):
+        return {apex_str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, ApexSet)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, SObject):
+        out: dict[str, Any] = {"attributes": {"type": v.type}}
+        for low, x in v.v.items():
+            out[v.names.get(low, low)] = _jsonable(x)
+        return out
+    if isinstance(v, EnumValue):
+        return v.name
+    if isinstance(v, ApexObject) and hasattr(v, "__dict__"):
+        return {k[2:]: _jsonable(x) for k, x in vars(v).items() if k.startswith("f_")}
+    return v
+
+
+def json_serialize(v: Any, pretty: bool = False) -> str:
+    """``JSON.serialize`` (compact) / ``serializePretty`` (2-space indent)."""
+    data = _jsonable(v)
+    if pretty:
+        return json.dumps(data, indent=2, separators=(",", " : "))
+    return json.dumps(data, separators=(",", ":"))
+
+
+def json_deserialize_untyped(text: str) -> Any:
+    """``JSON.deserializeUntyped``: Maps, Lists, Strings, Integers/Longs, Decimals."""
+    if text is None:
+        raise npe()
+    try:
+        return from_json(json.loads(text))
+    except ValueError as e:
+        raise exception_class("JSONException")(f"Malformed JSON: {e}") from None
+
+
+# --- String --------------------------------------------------------------------------------
+
+def _s(v: Any) -> str:
+    if v is None:
+        raise npe()
+    return str(v)
+
+
+def s_substring(s: str, a: int, b: int | None = None) -> str:
+    """``substring(start[, end])``: StringException outside the string."""
+    s = _s(s)
+    end = len(s) if b is None else b
+    if a < 0 or end > len(s) or a > end:
+        raise exception_class("StringException")(f"Ending position out of bounds: {end}"
+                                                 if end > len(s) else
+                                                 f"Starting position out of bounds: {a}")
+    return s[a:end]
+
+
+def s_split(s: str, regex: str, limit: int | None = None) -> list[str]:
+    """``split(regex[, limit])``: Java semantics (trailing empty strings removed)."""
+    parts = re.split(regex, _s(s), maxsplit=0 if not limit or limit < 0 else limit - 1)
+    if not limit:
+        while parts and parts[-1] == "":
+            parts.pop()
+    return parts
+
+
+def s_format(fmt: str, args: Sequence[Any]) -> str:
+    """``String.format('{0} to {1}', args)``: each ``{n}`` becomes ``String.valueOf`` of
+    argument n (Java MessageFormat's number grouping is not applied: an assumption)."""
+    def sub(m: re.Match[str]) -> str:
+        i = int(m.group(1))
+        return apex_str(args[i]) if i < len(args) else m.group(0)
+    return re.sub(r"\{(\d+)\}", sub, _s(fmt).replace("''", "'"))
+
+
+def s_value_of(v: Any) -> str:
+    """``String.valueOf(x)`` (null gives 'null')."""
+    return apex_str(v)
+
+
+def _pad(s: str, n: int, pad: str, left: bool) -> str:
+    s = _s(s)
+    if n <= len(s):
+        return s
+    fill = (pad * n)[: n - len(s)]
+    return fill + s if left else s + fill
+
+
+STRING: dict[str, Sig] = {
+    "length": (lambda s: len(_s(s)), "Integer"),
+    "substring": (s_substring, "String"),
+    "contains": (lambda s, x: _s(x) in _s(s), "Boolean"),
+    "containsignorecase": (lambda s, x: _s(x).lower() in _s(s).lower(), "Boolean"),
+    "startswith": (lambda s, x: _s(s).startswith(_s(x)), "Boolean"),
+    "endswith": (lambda s, x: _s(s).endswith(_s(x)), "Boolean"),
+    "touppercase": (lambda s: _s(s).upper(), "String"),
+    "tolowercase": (lambda s: _s(s).lower(), "String"),
+    "trim": (lambda s: _s(s).strip(" \t\n\r\x0b\x0c"), "String"),
+    "replace": (lambda s, a, b: _s(s).replace(_s(a), _s(b)), "String"),
+    "replaceall": (lambda s, a, b: re.sub(_s(a), _s(b).replace("$", "\\"), _s(s)), "String"),
+    "split": (s_split, "List<String>"),
+    "indexof": (lambda s, x: _s(s).find(_s(x)), "Integer"),
+    "equals": (lambda s, x: isinstance(x, str) and _s(s) == x, "Boolean"),
+    "equalsignorecase": (lambda s, x: isinstance(x, str) and _s(s).lower() == x.lower(),
+                         "Boolean"),
+    "compareto": (lambda s, x: (_s(s) > _s(x)) - (_s(s) < _s(x)), "Integer"),
+    "leftpad": (lambda s, n, p=" ": _pad(s, n, p, True), "String"),
+    "rightpad": (lambda s, n, p=" ": _pad(s, n, p, False), "String"),
+    "isblank": (lambda s: not _s(s).strip(), "Boolean"),
+    "isnotblank": (lambda s: bool(_s(s).strip()), "Boolean"),
+    "substringbefore": (lambda s, x: _s(s).split(_s(x), 1)[0], "String"),
+    "substringafter": (lambda s, x: _s(s).split(_s(x), 1)[1] if _s(x) in _s(s) else "",
+                       "String"),
+    "capitalize": (lambda s: _s(s)[:1].upper() + _s(s)[1:], "String"),
+    "repeat": (lambda s, n: _s(s) * n, "String"),
+    "reverse": (lambda s: _s(s)[::-1], "String"),
+    "abbreviate": (lambda s, n: _s(s) if len(_s(s)) <= n else _s(s)[: n - 3] + "...",
+                   "String"),
+    "isnumeric": (lambda s: _s(s).isdigit(), "Boolean"),
+    "tostring": (lambda s: _s(s), "String"),
+    "hashcode": (lambda s: hash(_s(s)) & 0x7FFFFFFF, "Integer"),
+}
+
+STRING_STATIC: dict[str, Sig] = {
+    "valueof": (s_value_of, "String"),
+    "format": (s_format, "String"),
+    "join": (lambda items, sep: _s(sep).join(apex_str(x) for x in items), "String"),
+    "isblank": (lambda s: s is None or not s.strip(), "Boolean"),
+    "isnotblank": (lambda s: s is not None and bool(s.strip()), "Boolean"),
+    "isempty": (lambda s: s is None or s == "", "Boolean"),
+    "isnotempty": (lambda s: s is not None and s != "", "Boolean"),
+    "escapesinglequotes": (lambda s: _s(s).replace("'", "\\'"), "String"),
+}
+
+
+# --- numbers, Math, Date, Datetime -------------------------------------------------------------
+
+def _int_value_of(v: Any) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        try:
+            return int(v.strip())
+        except ValueError:
+            raise exception_class("TypeException")(f"Invalid integer: {v}") from None
+    return int(v)
+
+
+def _dec_value_of(v: Any) -> Decimal | None:
+    if v is None:
+        return None
+    try:
+        return Decimal(v.strip()) if isinstance(v, str) else Decimal(repr(v)) \
+            if isinstance(v, float) else Decimal(v)
+    except ArithmeticError:
+        raise exception_class("TypeException")(f"Invalid decimal: {v}") from None
+
+
+def _format_int(n: int) -> str:
+    return f"{n:,}"
+
+
+NUMBER: dict[str, Sig] = {
+    "intvalue": (lambda n: int(n), "Integer"),
+    "longvalue": (lambda n: int(n), "Long"),
+    "doublevalue": (lambda n: float(n), "Double"),
+    "format": (lambda n: _format_int(n) if isinstance(n, int) else f"{n:,}", "String"),
+    "setscale": (lambda n, k: Decimal(n).quantize(Decimal(1).scaleb(-k), ROUND_HALF_UP),
+                 "Decimal"),
+    "scale": (lambda n: _scale(Decimal(n)), "Integer"),
+    "abs": (lambda n: abs(n), "self"),
+    "round": (lambda n: int(Decimal(n).quantize(Decimal(1), ROUND_HALF_UP)), "Long"),
+    "tostring": (lambda n: apex_str(n), "String"),
+}
+
+INTEGER_STATIC: dict[str, Sig] = {"valueof": (_int_value_of, "Integer")}
+LONG_STATIC: dict[str, Sig] = {"valueof": (_int_value_of, "Long")}
+DECIMAL_STATIC: dict[str, Sig] = {"valueof": (_dec_value_of, "Decimal")}
+DOUBLE_STATIC: dict[str, Sig] = {
+    "valueof": (lambda v: None if v is None else float(v), "Double")}
+BOOLEAN_STATIC: dict[str, Sig] = {
+    "valueof": (lambda v: None if v is None else (v.lower() == "true" if isinstance(v, str)
+                                                  else bool(v)), "Boolean")}
+
+
+def _mod(a: int, b: int) -> int:
+    if b == 0:
+        raise exception_class("MathException")("Divide by 0")
+    return int(math.fmod(a, b))
+
+
+MATH_STATIC: dict[str, Sig] = {
+    "max": (lambda a, b: a if a >= b else b, "arg"),
+    "min": (lambda a, b: a if a <= b else b, "arg"),
+    "abs": (lambda a: abs(a), "arg"),
+    "mod": (_mod, "arg"),
+    "floor": (lambda a: Decimal(math.floor(a)), "Decimal"),
+    "ceil": (lambda a: Decimal(math.ceil(a)), "Decimal"),
+    "round": (lambda a: int(Decimal(a).quantize(Decimal(1), ROUND_HALF_UP)), "Integer"),
+    "roundtolong": (lambda a: int(Decimal(a).quantize(Decimal(1), ROUND_HALF_UP)), "Long"),
+    "pow": (lambda a, b: float(a) ** float(b), "Double"),
+    "sqrt": (lambda a: math.sqrt(a), "Double"),
+}
+
+DATE: dict[str, Sig] = {
+    "adddays": (lambda d, n: d + dt.timedelta(days=n), "Date"),
+    "year": (lambda d: d.year, "Integer"),
+    "month": (lambda d: d.month, "Integer"),
+    "day": (lambda d: d.day, "Integer"),
+    "daysbetween": (lambda d, e: (e - d).days, "Integer"),
+    "format": (lambda d: d.strftime("%m/%d/%Y"), "String"),
+    "tostring": (lambda d: apex_str(d), "String"),
+}
+DATETIME: dict[str, Sig] = {
+    "gettime": (lambda d: int(d.replace(tzinfo=dt.timezone.utc).timestamp() * 1000), "Long"),
+    "addminutes": (lambda d, n: d + dt.timedelta(minutes=n), "Datetime"),
+    "addhours": (lambda d, n: d + dt.timedelta(hours=n), "Datetime"),
+    "adddays": (lambda d, n: d + dt.timedelta(days=n), "Datetime"),
+    "addseconds": (lambda d, n: d + dt.timedelta(seconds=n), "Datetime"),
+    "date": (lambda d: d.date(), "Date"),
+    "dategmt": (lambda d: d.date(), "Date"),
+    "year": (lambda d: d.year, "Integer"),
+    "hour": (lambda d: d.hour, "Integer"),
+    "format": (lambda d, f=None: d.strftime("%Y-%m-%d %H:%M:%S") if f is None
+               else _java_format(d, f), "String"),
+    "formatgmt": (lambda d, f: _java_format(d, f), "String"),
+    "tostring": (lambda d: apex_str(d), "String"),
+}
+
+
+def _java_format(d: dt.datetime, f: str) -> str:
+    table = [("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"),
+             ("ss", "%S"), ("SSS", "000")]
+    out = f
+    for java, py in table:
+        out = out.replace(java, py)
+    return d.strftime(out)
+
+
+DATE_STATIC: dict[str, Sig] = {
+    "today": (today, "Date"),
+    "newinstance": (lambda y, m, d: dt.date(y, m, d), "Date"),
+    "valueof": (lambda s: None if s is None else dt.date.fromisoformat(str(s)[:10]), "Date"),
+}
+DATETIME_STATIC: dict[str, Sig] = {
+    "now": (now, "Datetime"),
+    "newinstance": (lambda *a: dt.datetime(*a) if len(a) > 1 else
+                    dt.datetime.fromtimestamp(a[0] / 1000, dt.timezone.utc).replace(
+                        tzinfo=None), "Datetime"),
+    "newinstancegmt": (lambda *a: dt.datetime(*a), "Datetime"),
+}
+
+
+# --- List, Set, Map, sObject --------------------------------------------------------------------
+
+def _l(x: Any) -> Any:
+    if x is None:
+        raise npe()
+    return x
+
+
+def _l_add(lst: list[Any], a: Any, b: Any = ..., /) -> None:
+    if b is ...:
+        _l(lst).append(a)
+    else:
+        if not 0 <= a <= len(_l(lst)):
+            raise exception_class("ListException")(f"List index out of bounds: {a}")
+        lst.insert(a, b)
+
+
+def _l_remove(lst: list[Any], i: int) -> Any:
+    v = list_get(lst, i)
+    del lst[i]
+    return v
+
+
+def _sort_key(v: Any) -> Any:
+    if isinstance(v, str):
+        return (0, v.lower(), v)
+    return (0, v)
+
+
+LIST: dict[str, Sig] = {
+    "add": (_l_add, "void"),
+    "addall": (lambda lst, xs: _l(lst).extend(_l(xs)), "void"),
+    "get": (list_get, "T"),
+    "set": (lambda lst, i, v: (lambda: None)() if _set_list(lst, i, v) else None, "void"),
+    "size": (lambda lst: len(_l(lst)), "Integer"),
+    "isempty": (lambda lst: not _l(lst), "Boolean"),
+    "clear": (lambda lst: _l(lst).clear(), "void"),
+    "remove": (_l_remove, "T"),
+    "contains": (lambda lst, x: any(_equals(x, y) for y in _l(lst)), "Boolean"),
+    "indexof": (lambda lst, x: next((i for i, y in enumerate(_l(lst)) if _equals(x, y)), -1),
+                "Integer"),
+    "sort": (lambda lst: _l(lst).sort(key=_sort_key), "void"),
+    "clone": (lambda lst: list(_l(lst)), "self"),
+    "deepclone": (lambda lst: __import__("copy").deepcopy(_l(lst)), "self"),
+    "tostring": (lambda lst: apex_str(lst), "String"),
+}
+
+
+def _set_list(lst: list[Any], i: int, v: Any) -> bool:
+    from .runtime import list_set
+
+    list_set(lst, i, v)
+    return False
+
+
+def _equals(a: Any, b: Any) -> bool:
+    from .runtime import eq
+
+    return eq(a, b)
+
+
+def _st_add(s: ApexSet, x: Any) -> bool:
+    if x in _l(s):
+        return False
+    s.d[x] = None
+    return True
+
+
+def _st_remove(s: ApexSet, x: Any) -> bool:
+    if x in _l(s):
+        del s.d[x]
+        return True
+    return False
+
+
+SET: dict[str, Sig] = {
+    "add": (_st_add, "Boolean"),
+    "addall": (lambda s, xs: any([_st_add(s, x) for x in _l(xs)]), "Boolean"),
+    "contains": (lambda s, x: x in _l(s), "Boolean"),
+    "containsall": (lambda s, xs: all(x in _l(s) for x in _l(xs)), "Boolean"),
+    "remove": (_st_remove, "Boolean"),
+    "removeall": (lambda s, xs: any([_st_remove(s, x) for x in list(_l(xs))]), "Boolean"),
+    "retainall": (lambda s, xs: _retain(s, xs), "Boolean"),
+    "size": (lambda s: len(_l(s)), "Integer"),
+    "isempty": (lambda s: not len(_l(s)), "Boolean"),
+    "clear": (lambda s: _l(s).d.clear(), "void"),
+    "clone": (lambda s: ApexSet(_l(s)), "self"),
+    "tostring": (lambda s: apex_str(s), "String"),
+}
+
+
+def _retain(s: ApexSet, xs: Any) -> bool:
+    keep = {x for x in _l(xs)}
+    before = len(_l(s))
+    s.d = {k: None for k in s.d if k in keep}
+    return len(s.d) != before
+
+
+def _m_put(m: dict[Any, Any], k: Any, v: Any) -> Any:
+    old = _l(m).get(k)
+    m[k] = v
+    return old
+
+
+MAP: dict[str, Sig] = {
+    "put": (_m_put, "V"),
+    "get": (lambda m, k: _l(m).get(k), "V"),
+    "containskey": (lambda m, k: k in _l(m), "Boolean"),
+    "keyset": (lambda m: ApexSet(_l(m).keys()), "Set<K>"),
+    "values": (lambda m: list(_l(m).values()), "List<V>"),
+    "size": (lambda m: len(_l(m)), "Integer"),
+    "isempty": (lambda m: not _l(m), "Boolean"),
+    "remove": (lambda m, k: _l(m).pop(k, None), "V"),
+    "putall": (lambda m, o: _l(m).update(_l(o)), "void"),
+    "clear": (lambda m: _l(m).clear(), "void"),
+    "clone": (lambda m: ApexMap(_l(m)), "self"),
+    "tostring": (lambda m: apex_str(m), "String"),
+}
+
+
+def _so_get(o: SObject, name: str) -> Any:
+    return _l(o).v.get(_s(name).lower())
+
+
+def _so_put(o: SObject, name: str, v: Any) -> Any:
+    old = _l(o).v.get(_s(name).lower())
+    o.set(name.lower(), name, v)
+    return old
+
+
+SOBJECT: dict[str, Sig] = {
+    "get": (_so_get, "Object"),
+    "put": (_so_put, "Object"),
+    "clone": (lambda o: SObject(_l(o).type, {k: v for k, v in o.v.items() if k != "id"},
+                                dict(o.names)), "self"),
+    "getsobjecttype": (lambda o: _l(o).type, "String"),
+    "tostring": (lambda o: apex_str(o), "String"),
+}
+
+EXCEPTION: dict[str, Sig] = {
+    "getmessage": (lambda e: _l(e).apex_message, "String"),
+    "gettypename": (lambda e: _l(e).type_name, "String"),
+    "getlinenumber": (lambda e: _l(e).line, "Integer"),
+    "getstacktracestring": (lambda e: "\n".join(_l(e).stack), "String"),
+    "getcause": (lambda e: _l(e).cause if isinstance(e.cause, ApexException) else None,
+                 "Exception"),
+    "setmessage": (lambda e, m: setattr(_l(e), "apex_message", m), "void"),
+    "getdmlmessage": (lambda e, i: _l(e).apex_message, "String"),
+    "getnumdml": (lambda e: 1, "Integer"),
+    "tostring": (lambda e: str(_l(e)), "String"),
+}
+
+
+class ContextObject(BuiltinObject):
+    """``QueueableContext`` / ``Database.BatchableContext`` / ``SchedulableContext``."""
+
+    apex_type = "QueueableContext"
+
+    def __init__(self, job_id: str | None) -> None:
+        self.job_id = job_id
+
+    def getjobid(self) -> str | None:
+        """``getJobId()``."""
+        return self.job_id
+
+    def getchildjobid(self) -> str | None:
+        """``getChildJobId()`` (the batch chunk's job: the batch job id here)."""
+        return self.job_id
+
+    def gettriggerid(self) -> str | None:
+        """``getTriggerId()`` (SchedulableContext)."""
+        return self.job_id
+
+
+class QueryLocatorValue(BuiltinObject):
+    """``Database.QueryLocator``: the engine's locator (SOQL and binds)."""
+
+    apex_type = "Database.QueryLocator"
+
+    def __init__(self, soql: str, binds: dict[str, Any]) -> None:
+        self.locator = EngineLocator(soql, {k: _bind(v) for k, v in binds.items()})
+
+    def getquery(self) -> str:
+        """``getQuery()``."""
+        return self.locator.soql
+
+
+def _db_query(soql: str) -> Any:
+    text, binds, all_rows = split_soql(soql, 0, 0, dynamic=True)
+    if binds:
+        raise exception_class("QueryException")(
+            "Not supported by sforg-sim: bind variables in Database.query")
+    return run_soql(text, {}, all_rows)
+
+
+def _db_locator(soql: Any, binds: dict[str, Any] | None = None) -> QueryLocatorValue:
+    return QueryLocatorValue(soql, binds or {})
+
+
+DATABASE_STATIC: dict[str, Sig] = {
+    "query": (_db_query, "List<SObject>"),
+    "getquerylocator": (_db_locator, "Database.QueryLocator"),
+    "executebatch": (execute_batch, "Id"),
+    "insert": (lambda x, a=True: dml("insert", x, bool(a), as_results=True),
+               "List<Database.SaveResult>"),
+    "update": (lambda x, a=True: dml("update", x, bool(a), as_results=True),
+               "List<Database.SaveResult>"),
+    "delete": (lambda x, a=True: dml("delete", x, bool(a), as_results=True),
+               "List<Database.SaveResult>"),
+    "upsert": (lambda x, f=None, a=True: dml("upsert", x, bool(a),
+                                             external_id=f if isinstance(f, str) else None,
+                                             as_results=True), "List<Database.SaveResult>"),
+}
+
+SYSTEM_STATIC: dict[str, Sig] = {
+    "enqueuejob": (enqueue_job, "Id"),
+    "schedule": (schedule, "Id"),
+    "abortjob": (abort_job, "void"),
+    "now": (now, "Datetime"),
+    "today": (today, "Date"),
+    "currenttimemillis": (lambda: int(now().replace(tzinfo=dt.timezone.utc).timestamp() * 1000),
+                          "Long"),
+    "assert": (lambda c, m=None: _assert(bool(c), m), "void"),
+    "assertequals": (lambda a, b, m=None: _assert(_equals(a, b), m or
+                                                  f"Expected: {apex_str(a)}, Actual: "
+                                                  f"{apex_str(b)}"), "void"),
+    "assertnotequals": (lambda a, b, m=None: _assert(not _equals(a, b), m), "void"),
+}
+
+
+def _assert(ok: bool, msg: Any) -> None:
+    if not ok:
+        raise exception_class("AssertException")(
+            "Assertion Failed" + (f": {apex_str(msg)}" if msg is not None else ""))
+
+
+LIMITS_STATIC: dict[str, Sig] = {
+    "getqueries": (_limit("soql_queries"), "Integer"),
+    "getlimitqueries": (_limit_max("soql_queries"), "Integer"),
+    "getqueryrows": (_limit("query_rows"), "Integer"),
+    "getlimitqueryrows": (_limit_max("query_rows"), "Integer"),
+    "getdmlstatements": (_limit("dml_statements"), "Integer"),
+    "getlimitdmlstatements": (_limit_max("dml_statements"), "Integer"),
+    "getdmlrows": (_limit("dml_rows"), "Integer"),
+    "getlimitdmlrows": (_limit_max("dml_rows"), "Integer"),
+    "getcallouts": (_limit("callouts"), "Integer"),
+    "getlimitcallouts": (_limit_max("callouts"), "Integer"),
+    "getqueueablejobs": (_limit("queueable_jobs"), "Integer"),
+    "getlimitqueueablejobs": (_limit_max("queueable_jobs"), "Integer"),
+    "getcputime": (lambda: int(_gov().cpu_seconds * 1000), "Integer"),
+    "getlimitcputime": (lambda: int(_gov().limits.cpu_seconds * 1000), "Integer"),
+}
+
+USERINFO_STATIC: dict[str, Sig] = {
+    "getuserid": (lambda: current().ctx.org.user_id, "Id"),
+    "getorganizationid": (lambda: current().ctx.org.org_id, "Id"),
+    "getusername": (lambda: "admin@sim.example.com", "String"),
+    "getname": (lambda: "Sim Admin", "String"),
+}
+
+STATIC: dict[str, dict[str, Sig]] = {
+    "system": SYSTEM_STATIC, "database": DATABASE_STATIC, "limits": LIMITS_STATIC,
+    "string": STRING_STATIC, "integer": INTEGER_STATIC, "long": LONG_STATIC,
+    "decimal": DECIMAL_STATIC, "double": DOUBLE_STATIC, "boolean": BOOLEAN_STATIC,
+    "math": MATH_STATIC, "date": DATE_STATIC, "datetime": DATETIME_STATIC,
+    "json": {"serialize": (lambda v: json_serialize(v), "String"),
+             "serializepretty": (lambda v: json_serialize(v, True), "String"),
+             "deserializeuntyped": (json_deserialize_untyped, "Object")},
+    "orglimits": {"getmap": (org_limits_map, "Map<String,System.OrgLimit>")},
+    "test": {"isrunningtest": (lambda: False, "Boolean")},
+    "userinfo": USERINFO_STATIC,
+}
+NOT_MODELLED = {("limits", "getheapsize"): "Limits.getHeapSize (heap size is not modelled)",
+                ("limits", "getlimitheapsize"): "Limits.getLimitHeapSize (heap size is not "
+                                                "modelled)",
+                ("math", "random"): "Math.random (no randomness in the simulator)",
+                ("system", "runas"): "System.runAs",
+                ("database", "undelete"): "Database.undelete",
+                ("database", "merge"): "Database.merge",
+                ("json", "deserialize"): "JSON.deserialize into a typed target (use "
+                                         "deserializeUntyped)"}
+
+INSTANCE: dict[str, dict[str, Sig]] = {
+    "string": STRING, "id": STRING, "integer": NUMBER, "long": NUMBER, "decimal": NUMBER,
+    "double": NUMBER, "date": DATE, "datetime": DATETIME, "list": LIST, "set": SET,
+    "map": MAP, "sobject": SOBJECT, "exception": EXCEPTION,
+}
+
+BUILTIN_CLASSES: dict[str, type] = {
+    "httprequest": HttpRequest, "httpresponse": HttpResponse, "http": Http,
+    "database.saveresult": SaveResult, "database.upsertresult": SaveResult,
+    "database.deleteresult": SaveResult, "database.error": DatabaseError,
+    "system.orglimit": OrgLimit, "orglimit": OrgLimit,
+    "queueablecontext": ContextObject, "database.batchablecontext": ContextObject,
+    "schedulablecontext": ContextObject, "system.queueablecontext": ContextObject,
+    "database.querylocator": QueryLocatorValue,
+}
+
+
+def py_type_key(v: Any) -> str | None:
+    """The INSTANCE table for a run-time value (dynamic dispatch)."""
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float, Decimal)):
+        return "decimal"
+    if isinstance(v, dt.datetime):
+        return "datetime"
+    if isinstance(v, dt.date):
+        return "date"
+    if isinstance(v, list):
+        return "list"
+    if isinstance(v, ApexSet):
+        return "set"
+    if isinstance(v, dict):
+        return "map"
+    if isinstance(v, SObject):
+        return "sobject"
+    if isinstance(v, ApexException):
+        return "exception"
+    return None
+
+
+def dyn_call(obj: Any, name: str, args: tuple[Any, ...]) -> Any:
+    """A method call whose receiver type is only known at run time (``Object``)."""
+    if obj is None:
+        raise npe()
+    key = py_type_key(obj)
+    if key is not None:
+        sig = INSTANCE[key].get(name)
+        if sig is not None:
+            return sig[0](obj, *args)
+    m = getattr(obj, f"m_{name}_{len(args)}", None) or getattr(obj, name, None)
+    if m is None:
+        raise exception_class("UnexpectedException")(
+            f"Method does not exist or incorrect signature: {name} on {type(obj).__name__}")
+    return m(*args)

@@ -1,0 +1,99 @@
+"""``sforg-sim apex run``: anonymous Apex on a simulated org, printed as ``sf apex run``
+prints it (compile and execution status, then the debug log's USER_DEBUG lines).
+
+Exit 0 on success, 1 on a compile error or an uncaught exception (type, message, line and
+column printed). Async jobs the script enqueued run to completion before exiting, and the
+simulated time they took is printed. ``--org-file`` opens a saved org (or creates it from
+``--scenario``) and saves the result back.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from ..nightly import SOURCE_OBJECT
+from ..org import Org
+from .common import add_org_arguments, build_org
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Add the ``apex`` subcommand (``apex run``)."""
+    p = sub.add_parser("apex", help="run anonymous Apex (and the team's classes) on a "
+                                    "simulated org")
+    inner = p.add_subparsers(dest="apex_command", metavar="ACTION",
+                             parser_class=type(p))
+    inner.required = True
+    r = inner.add_parser("run", help="execute an anonymous Apex file, as sf apex run")
+    r.add_argument("--file", "-f", required=True, metavar="F.apex")
+    r.add_argument("--apex-dir", metavar="DIR",
+                   help="deploy the .cls classes in DIR first (force-app/main/default/classes)")
+    r.add_argument("--org-file", metavar="PATH",
+                   help="open this saved org (created from --scenario if missing) and save "
+                        "the result back")
+    r.add_argument("--no-datacloud", action="store_true",
+                   help="do not register the simulated Data Cloud endpoint (callout:DataCloud)")
+    add_org_arguments(r)
+    r.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Deploy, execute, run the enqueued jobs, print; exit 1 on a compile/run failure."""
+    from ..apexlang import deploy, execute_anonymous
+    from ..datacloud import DataCloudSource
+
+    script = Path(args.file)
+    if not script.is_file():
+        raise UsageError(f"no such Apex file: {script}")
+    source = script.read_text(encoding="utf-8")
+    org: Org
+    if args.org_file and Path(args.org_file).exists():
+        org = Org.open(args.org_file)
+    else:
+        org = build_org(args)
+    if not args.no_datacloud and SOURCE_OBJECT in org.schema:
+        DataCloudSource(org).attach(org.apex)
+    if args.apex_dir:
+        results = deploy(org, args.apex_dir)
+        failed = [r for r in results if not r.success]
+        if failed:
+            for r in failed:
+                print(f"Deploy failed: {r.name}: line {r.line}, column {r.column}: {r.problem}")
+            return 1
+    res = execute_anonymous(org, source)
+    if not res.compiled:
+        print(f"Error: Line: {res.line}, Column: {res.column}")
+        print(f"Error: {res.compile_problem}")
+        return 1
+    print("Compiled successfully.")
+    if res.success:
+        print("Executed successfully.")
+    else:
+        print(f"Error: {res.exception_message}")
+        print(f"Error: {res.exception_stack_trace}")
+    print()
+    for line in res.log:
+        print(line)
+    if res.success:
+        before = org.clock.time()
+        events = org.apex.run_until_idle()
+        took = org.clock.time() - before
+        print()
+        print(f"Async jobs: {events} events ran to completion in {_duration(took)} of "
+              f"simulated time (clock now {org.clock.stamp()}).")
+    if args.org_file:
+        org.save(args.org_file, overwrite=True)
+        print(f"saved to {args.org_file}")
+    return 0 if res.success else 1
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.2f} h"
