@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,3 +131,34 @@ def test_open_in_memory_leaves_the_file_alone(tmp_path: Path) -> None:
     copy.delete("Opportunity", [opp])
     untouched = Org.open(path)
     assert untouched.get("Opportunity", opp)["IsDeleted"] is False
+
+
+@pytest.mark.parametrize("name, records", [("massive-upload", 450), ("small", 450)])
+def test_loading_reports_progress_up_to_done(name: str, records: int) -> None:
+    seen: list[tuple[int, int]] = []
+    org = Org()
+    org.load_scenario(name, records=records, progress=lambda d, t: seen.append((d, t)))
+    assert seen and seen[-1][0] == seen[-1][1]
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert org.query("SELECT COUNT() FROM Opportunity")["totalSize"] == records
+
+
+def test_massive_upload_loads_in_chunks_with_the_same_rows(monkeypatch: Any) -> None:
+    # Chunked statements (for the progress bar) must build exactly the rows one statement
+    # builds: the same ids, keys and stages, in the same order.
+    import sforg_sim.scenarios as sc
+
+    def rows(chunk: int) -> list[tuple[Any, ...]]:
+        monkeypatch.setattr(sc, "CHUNK", chunk)
+        steps: list[int] = []
+        org = Org()
+        org.load_scenario("massive-upload", records=1_000,
+                          progress=lambda d, t: steps.append(t))
+        assert steps[-1] == 3 * -(-1_000 // chunk) + len(org.store.index_names(
+            org.schema.get("Opportunity"))) + len(org.store.index_names(
+                org.schema.get("OpportunityHistory"))) + len(org.store.index_names(
+                    org.schema.get("Opportunity_Source__dlm"))) + 1
+        return org.store.select(org.schema.get("Opportunity"),
+                                ["Id", "External_ID__c", "StageName", "Name"])
+
+    assert rows(1_000) == rows(300)

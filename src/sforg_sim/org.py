@@ -13,7 +13,7 @@ from functools import cached_property
 
 from .apex import AsyncEngine
 from .core import API_VERSION, DEFAULT_INSTANCE_URL, DEFAULT_LICENSES, OrgCore
-from .scenarios import load
+from .scenarios import Progress, load
 
 __all__ = ["API_VERSION", "DEFAULT_INSTANCE_URL", "DEFAULT_LICENSES", "Org"]
 
@@ -32,7 +32,9 @@ class Org(OrgCore):
         created on first use."""
         return AsyncEngine(self)
 
-    def load_scenario(self, name: str, records: int | None = None, seed: int = 0) -> None:
-        """Seed a built-in dataset (``massive-upload``, ``small``); see :mod:`.scenarios`."""
+    def load_scenario(self, name: str, records: int | None = None, seed: int = 0,
+                      progress: Progress | None = None) -> None:
+        """Seed a built-in dataset (``massive-upload``, ``small``); see :mod:`.scenarios`.
+        ``progress(done, total)`` is told how far the load is (for a progress bar)."""
         with self.lock:
-            load(self, name, records=records, seed=seed)
+            load(self, name, records=records, seed=seed, progress=progress)

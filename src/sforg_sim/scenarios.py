@@ -38,7 +38,12 @@ from .store import Store, quote
 if TYPE_CHECKING:
     from .core import OrgCore
 
-__all__ = ["SCENARIOS", "load"]
+__all__ = ["CHUNK", "SCENARIOS", "Progress", "load"]
+
+Progress = Callable[[int, int], None]
+"""Told ``(steps done, steps in all)`` while a scenario loads."""
+CHUNK = 200_000
+"""Records per seeding statement of ``massive-upload``."""
 
 MASSIVE_STAGES = ("Prospecting", "Discovery", "Negotiation", "Needs Analysis",
                   "Value Proposition")
@@ -106,7 +111,7 @@ def _mix(i: str, seed: int) -> str:
     return f"(((({h1} | ({h1} >> 16)) - ({h1} & ({h1} >> 16))) * 73244475) % 4294967296)"
 
 
-def _massive(org: OrgCore, records: int, seed: int) -> None:
+def _massive(org: OrgCore, records: int, seed: int, progress: Progress | None) -> None:
     _ensure_source(org)
     opp = org.schema.get("Opportunity")
     hist = org.schema.get("OpportunityHistory")
@@ -177,21 +182,25 @@ def _massive(org: OrgCore, records: int, seed: int) -> None:
     statements = []
     for obj, joins, exprs in plan:
         cols = [c for c in store.columns(obj) if c in exprs]
-        statements.append(
-            f"INSERT INTO {quote(obj.name)} ({', '.join(map(quote, cols))}) "
-            f"SELECT {', '.join(exprs[c] for c in cols)} FROM seq {joins} ORDER BY seq.i")
+        # In chunks of CHUNK records, so a progress bar can say how far a 2,000,000-record
+        # load is (one statement each would leave it silent for half a minute).
+        for lo in range(1, records + 1, CHUNK):
+            statements.append(
+                f"INSERT INTO {quote(obj.name)} ({', '.join(map(quote, cols))}) "
+                f"SELECT {', '.join(exprs[c] for c in cols)} FROM seq {joins} "
+                f"WHERE seq.i BETWEEN {lo} AND {lo + CHUNK - 1} ORDER BY seq.i")
     # verify-org's default check groups all Opportunities by StageName filtered on
     # External_ID__c: a covering index answers it without reading the rows (1 s at 2M
     # instead of 3; see benchmarks/README.md). bulk_load drops it and rebuilds it after.
     store.add_storage_index(opp, [opp.field("StageName"), opp.field(KEY_FIELD)])
     try:
-        store.bulk_load([opp, hist, src], statements)
+        store.bulk_load([opp, hist, src], statements, progress)
     finally:
         for tmp in ["seq", "b62_1", "b62_2", "b62_3", *(f"pool_{n}" for n in tables)]:
             store.write(f"temp.{tmp}", f"DROP TABLE IF EXISTS temp.{tmp}")
 
 
-def _small(org: OrgCore, records: int, seed: int) -> None:
+def _small(org: OrgCore, records: int, seed: int, progress: Progress | None) -> None:
     _ensure_source(org)
     rng = random.Random(seed)
     pools = _pools(seed)
@@ -230,6 +239,8 @@ def _small(org: OrgCore, records: int, seed: int) -> None:
     for i in range(0, len(opps), 200):
         _check(org.insert("Opportunity", opps[i:i + 200]))
         _check(org.insert(SOURCE_OBJECT, sources[i:i + 200]))
+        if progress is not None:
+            progress(min(i + 200, len(opps)), len(opps))
 
 
 def _check(results: list[dict[str, Any]]) -> None:
@@ -238,14 +249,15 @@ def _check(results: list[dict[str, Any]]) -> None:
         raise SalesforceError(f"scenario insert failed: {bad[0]['errors']}")
 
 
-SCENARIOS: dict[str, tuple[Callable[[OrgCore, int, int], None], int]] = {
+SCENARIOS: dict[str, tuple[Callable[[OrgCore, int, int, Progress | None], None], int]] = {
     "massive-upload": (_massive, 2_000_000),
     "small": (_small, 300),
 }
 """name -> (loader, default record count)."""
 
 
-def load(org: OrgCore, name: str, records: int | None = None, seed: int = 0) -> None:
+def load(org: OrgCore, name: str, records: int | None = None, seed: int = 0,
+         progress: Progress | None = None) -> None:
     """Seed scenario ``name`` into ``org`` with ``records`` records (default per scenario)."""
     if name not in SCENARIOS:
         raise UsageError(f"unknown scenario {name!r} (expected one of {', '.join(SCENARIOS)})")
@@ -255,4 +267,4 @@ def load(org: OrgCore, name: str, records: int | None = None, seed: int = 0) -> 
         raise UsageError(f"records must be a whole number >= 0, got {n!r}")
     if n > 99_999_999:
         raise UsageError("records must be at most 99,999,999")
-    loader(org, n, seed)
+    loader(org, n, seed, progress)

@@ -22,7 +22,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, NoReturn
@@ -130,29 +130,34 @@ def build_org(args: argparse.Namespace, path: str | None = None,
     """
     org = Org(edition=args.edition, licenses=args.licenses, path=path)
     records = records_for(args.scenario, args.records)
-    with seeding(console, args.scenario, records):
-        org.load_scenario(args.scenario, records=records, seed=args.seed)
+    with seeding(console, args.scenario, records) as progress:
+        org.load_scenario(args.scenario, records=records, seed=args.seed, progress=progress)
     return org
 
 
 @contextmanager
-def seeding(console: Any, scenario: str, records: int | None) -> Iterator[None]:
-    """A spinner with the elapsed time while a scenario is seeded (on a terminal only).
+def seeding(console: Any, scenario: str, records: int | None
+            ) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar while a scenario is seeded (on a terminal only); yields the callback
+    to hand to ``Org.load_scenario(progress=...)`` (None off a terminal).
 
-    Seeding ``massive-upload`` is a few SQL statements that SQLite runs without reporting
-    back (about 30 s at 2,000,000 records), so this shows that work is going on and for
-    how long, not a fraction done.
+    ``massive-upload`` loads in chunks of :data:`sforg_sim.scenarios.CHUNK` records per
+    statement, so the bar moves every few seconds even at 2,000,000 records.
     """
     if console is None or not console.is_terminal:
-        yield
+        yield None
         return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     size = f"{records:,} records" if records is not None else "default size"
-    with Progress(SpinnerColumn(), TextColumn(f"seeding {scenario} ({size})"),
+    with Progress(TextColumn(f"seeding {scenario} ({size})"), BarColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
-        bar.add_task("seed", total=None)
-        yield
+        task = bar.add_task("seed", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
 
 
 def progress_console() -> Any:
