@@ -87,6 +87,15 @@ class Field:
     defaulted_on_create: bool = False
     precision: int = 0
     scale: int = 0
+    child_relationship: str | None = None
+    """For a lookup: the relationship name the *parent* object's describe lists under
+    ``childRelationships`` and that a parent-to-child subquery names in its FROM
+    (``Contact.AccountId`` -> ``Contacts`` on Account). None: the lookup has no child
+    relationship name, so no subquery can walk it (as many system lookups on Salesforce)."""
+    formula: str | None = None
+    """A read-only field computed from others: SQL over ``{a}``, the table alias (the
+    SOQL compiler substitutes it). Contact and Lead ``Name`` are computed this way, so a
+    query reading them never sees a stale value. The stored column stays null."""
 
     def __post_init__(self) -> None:
         if self.type not in FIELD_TYPES:
@@ -247,7 +256,7 @@ class Field:
             "caseSensitive": self.case_sensitive,
             "idLookup": self.type == "id" or self.external_id or self.name == "Name",
             "custom": self.custom,
-            "calculated": False,
+            "calculated": self.formula is not None,
             "autoNumber": False,
             "filterable": True,
             "sortable": self.type != "textarea",
@@ -279,6 +288,9 @@ class Field:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form, for saving custom definitions with an org file."""
         d = asdict(self)
+        for k in ("child_relationship", "formula"):
+            if d[k] is None:
+                del d[k]  # unset: the file stays readable by versions without them
         d["picklist_values"] = list(self.picklist_values)
         d["reference_to"] = list(self.reference_to)
         return d
@@ -311,6 +323,9 @@ class SObjectDef:
 
     def __post_init__(self) -> None:
         self._lower: dict[str, Field] = {k.lower(): f for k, f in self.fields.items()}
+        self.schema: Schema | None = None
+        """The schema this object is registered in (set by :class:`Schema`): describe
+        lists the child relationships other objects' lookups give it."""
 
     @property
     def custom(self) -> bool:
@@ -363,7 +378,14 @@ class SObjectDef:
         """The REST ``sobjects/{name}/describe`` body."""
         body = self.describe_global_entry(urls_base)
         body["fields"] = [f.describe() for f in self.fields.values()]
-        body["childRelationships"] = []
+        # REST API Developer Guide, "sObject Describe": childRelationships lists, per
+        # lookup on another object pointing here, the child object, the field and the
+        # relationshipName a parent-to-child subquery uses.
+        body["childRelationships"] = [] if self.schema is None else [
+            {"cascadeDelete": False, "childSObject": child.name, "deprecatedAndHidden": False,
+             "field": f.name, "junctionIdListNames": [], "junctionReferenceTo": [],
+             "relationshipName": f.child_relationship, "restrictedDelete": False}
+            for child, f in self.schema.child_relationships(self)]
         body["recordTypeInfos"] = []
         return body
 
@@ -422,10 +444,19 @@ def id_field() -> Field:
 
 
 def _ref(name: str, to: str, rel: str, *, createable: bool = True, nillable: bool = True,
-         defaulted: bool = False) -> Field:
+         defaulted: bool = False, child: str | None = None) -> Field:
     return Field(name, "reference", name, length=18, reference_to=(to,), relationship_name=rel,
                  createable=createable, updateable=createable, nillable=nillable,
-                 defaulted_on_create=defaulted)
+                 defaulted_on_create=defaulted, child_relationship=child)
+
+
+_FULL_NAME = ("NULLIF(TRIM(COALESCE({a}.\"FirstName\", '') || ' ' || "
+              "COALESCE({a}.\"LastName\", '')), '')")
+"""Contact/Lead ``Name``: "FirstName LastName" (the en_US order of the compound name
+field; *Object Reference*, Contact: "Name: Concatenation of FirstName, MiddleName,
+LastName, and Suffix"; MiddleName and Suffix are not modelled)."""
+
+_LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
 
 
 def audit_fields() -> list[Field]:
@@ -488,14 +519,49 @@ def builtin_objects() -> list[SObjectDef]:
                 "Existing Customer - Upgrade", "Existing Customer - Replacement",
                 "Existing Customer - Downgrade", "New Customer")),
             Field("Description", "textarea", "Description", 32000),
-            _ref("AccountId", "Account", "Account"),
+            _ref("AccountId", "Account", "Account", child="Opportunities"),
             owner,
             Field("External_ID__c", "string", "External ID", 255, external_id=True,
                   unique=True, case_sensitive=False),
         ]),
+        # Contact and Lead: what the SOQL and SOSL Reference's own examples query (the
+        # parent-to-child subquery ``(SELECT LastName FROM Contacts)``, GROUP BY ROLLUP
+        # over Lead.LeadSource and Rating). Field lists are a subset of the Object
+        # Reference's.
+        _obj("Contact", "Contact", [
+            Field("FirstName", "string", "First Name", 40),
+            Field("LastName", "string", "Last Name", 80, nillable=False),
+            Field("Name", "string", "Full Name", 121, formula=_FULL_NAME, **ro),
+            Field("Email", "email", "Email", 80),
+            Field("Phone", "phone", "Business Phone", 40),
+            Field("Title", "string", "Title", 128),
+            Field("Department", "string", "Department", 80),
+            Field("LeadSource", "picklist", "Lead Source", 255, picklist_values=_LEAD_SOURCES),
+            Field("Birthdate", "date", "Birthdate"),
+            _ref("AccountId", "Account", "Account", child="Contacts"),
+            owner,
+        ]),
+        _obj("Lead", "Lead", [
+            Field("FirstName", "string", "First Name", 40),
+            Field("LastName", "string", "Last Name", 80, nillable=False),
+            Field("Name", "string", "Full Name", 121, formula=_FULL_NAME, **ro),
+            Field("Company", "string", "Company", 255, nillable=False),
+            Field("Email", "email", "Email", 80),
+            Field("Phone", "phone", "Phone", 40),
+            Field("Status", "picklist", "Lead Status", 255, picklist_values=(
+                "Open - Not Contacted", "Working - Contacted", "Closed - Converted",
+                "Closed - Not Converted")),
+            Field("LeadSource", "picklist", "Lead Source", 255, picklist_values=_LEAD_SOURCES),
+            Field("Rating", "picklist", "Rating", 255, picklist_values=("Hot", "Warm", "Cold")),
+            Field("Industry", "picklist", "Industry", 255, picklist_values=(
+                "Agriculture", "Banking", "Consulting", "Education", "Energy", "Finance",
+                "Healthcare", "Manufacturing", "Retail", "Technology")),
+            Field("AnnualRevenue", "currency", "Annual Revenue", precision=18, scale=0),
+            owner,
+        ], key_prefix="00Q"),
         _obj("OpportunityHistory", "Opportunity History", [
             _ref("OpportunityId", "Opportunity", "Opportunity", createable=False,
-                 nillable=False),
+                 nillable=False, child="OpportunityHistories"),
             Field("StageName", "picklist", "Stage", 255, nillable=False,
                   picklist_values=tuple(s for s, _ in OPPORTUNITY_STAGES), **ro),
             Field("Amount", "currency", "Amount", **ro),
@@ -533,6 +599,7 @@ class Schema:
         self._next_custom_prefix = 0
         for o in builtin_objects() if objects is None else objects:
             self._objects[o.name.lower()] = o
+            o.schema = self
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._objects
@@ -573,6 +640,26 @@ class Schema:
             raise InvalidType(
                 f"Custom object names must end in '__c' (or '__dlm'): '{obj.name}'")
         self._objects[obj.name.lower()] = obj
+        obj.schema = self
+
+    def child_relationships(self, parent: SObjectDef) -> list[tuple[SObjectDef, Field]]:
+        """(child object, lookup field) of every named child relationship of ``parent``."""
+        out = []
+        for o in self._objects.values():
+            for f in o.fields.values():
+                if f.child_relationship and parent.name in f.reference_to:
+                    out.append((o, f))
+        return out
+
+    def child_relationship(self, parent: SObjectDef, name: str
+                           ) -> tuple[SObjectDef, Field] | None:
+        """The child object and lookup field of ``parent``'s child relationship ``name``
+        (any case), or None: what a parent-to-child subquery's FROM names."""
+        low = name.lower()
+        for o, f in self.child_relationships(parent):
+            if f.child_relationship and f.child_relationship.lower() == low:
+                return o, f
+        return None
 
     def describe_global(self, urls_base: str) -> dict[str, Any]:
         """The REST ``sobjects`` (global describe) body; ``urls_base`` is the versioned

@@ -12,22 +12,26 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "AGGREGATES",
+    "DATE_FUNCTIONS",
     "Agg",
     "And",
     "Bind",
     "BoolV",
     "Compare",
     "Cond",
+    "DateFn",
     "DateLit",
     "DateTimeV",
     "DateV",
     "FieldRef",
     "FieldsFn",
+    "Grouping",
     "InList",
     "LikePattern",
     "Not",
     "NullV",
     "NumberV",
+    "Operand",
     "Or",
     "OrderItem",
     "Pos",
@@ -35,6 +39,7 @@ __all__ = [
     "SelectItem",
     "SemiJoin",
     "StringV",
+    "SubQuery",
     "Value",
 ]
 
@@ -67,6 +72,39 @@ class Agg:
     pos: Pos
 
 
+DATE_FUNCTIONS = frozenset({
+    "CALENDAR_MONTH", "CALENDAR_QUARTER", "CALENDAR_YEAR", "DAY_IN_MONTH", "DAY_IN_WEEK",
+    "DAY_IN_YEAR", "DAY_ONLY", "FISCAL_MONTH", "FISCAL_QUARTER", "FISCAL_YEAR",
+    "HOUR_IN_DAY", "WEEK_IN_MONTH", "WEEK_IN_YEAR",
+})
+"""The SOQL date functions (upper case): *SOQL and SOSL Reference*, "Date Functions"."""
+
+
+@dataclass(frozen=True)
+class DateFn:
+    """A date function such as ``CALENDAR_YEAR(CloseDate)``; ``tz`` when the field was
+    wrapped in ``convertTimezone()``. ``func`` is upper case."""
+
+    func: str
+    arg: FieldRef
+    tz: bool
+    pos: Pos
+
+    @property
+    def text(self) -> str:
+        """The call as written (for messages)."""
+        inner = f"convertTimezone({self.arg.text})" if self.tz else self.arg.text
+        return f"{self.func}({inner})"
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """``GROUPING(field)``: 1 on a ROLLUP/CUBE subtotal row for the field, else 0."""
+
+    arg: FieldRef
+    pos: Pos
+
+
 @dataclass(frozen=True)
 class FieldsFn:
     """``FIELDS(ALL|STANDARD|CUSTOM)``; ``kind`` is upper case."""
@@ -76,10 +114,19 @@ class FieldsFn:
 
 
 @dataclass(frozen=True)
+class SubQuery:
+    """A parent-to-child subquery in SELECT: ``(SELECT LastName FROM Contacts)``; its
+    ``query.sobject`` is the child relationship name as written."""
+
+    query: Query
+    pos: Pos
+
+
+@dataclass(frozen=True)
 class SelectItem:
     """One SELECT entry with its optional alias (and the alias's position)."""
 
-    expr: FieldRef | Agg | FieldsFn
+    expr: FieldRef | Agg | FieldsFn | DateFn | Grouping | SubQuery
     alias: str | None = None
     alias_pos: Pos | None = None
 
@@ -162,6 +209,9 @@ class Bind:
     pos: Pos
 
 
+Operand = FieldRef | Agg | DateFn | Grouping
+"""What a condition or an ORDER BY key compares."""
+
 Value = StringV | NumberV | BoolV | NullV | DateV | DateTimeV | DateLit | Bind
 
 
@@ -173,7 +223,7 @@ class Compare:
     """``left op value``; ``op`` is one of = != < <= > >= (``<>`` normalised to ``!=``)
     or ``LIKE`` (then ``value`` is a LikePattern or a Bind)."""
 
-    left: FieldRef | Agg
+    left: Operand
     op: str
     value: Value | LikePattern
     pos: Pos
@@ -183,7 +233,7 @@ class Compare:
 class InList:
     """``left [NOT] IN (values)`` or ``left [NOT] IN :bind`` (``values`` is then a Bind)."""
 
-    left: FieldRef | Agg
+    left: Operand
     values: tuple[Value, ...] | Bind
     negated: bool
     pos: Pos
@@ -193,7 +243,7 @@ class InList:
 class SemiJoin:
     """``left [NOT] IN (SELECT ...)``."""
 
-    left: FieldRef | Agg
+    left: Operand
     query: Query
     negated: bool
     pos: Pos
@@ -228,7 +278,7 @@ Cond = Compare | InList | SemiJoin | Not | And | Or
 class OrderItem:
     """An ORDER BY key; ``nulls_first`` None means the default for the direction."""
 
-    expr: FieldRef | Agg
+    expr: Operand
     desc: bool = False
     nulls_first: bool | None = None
 
@@ -241,7 +291,9 @@ class Query:
     sobject: str
     sobject_pos: Pos
     where: Cond | None = None
-    group_by: tuple[FieldRef, ...] = ()
+    group_by: tuple[FieldRef | DateFn, ...] = ()
+    group_kind: str = ""
+    """``""`` (plain GROUP BY), ``"ROLLUP"`` or ``"CUBE"``."""
     having: Cond | None = None
     order_by: tuple[OrderItem, ...] = ()
     limit: int | Bind | None = None

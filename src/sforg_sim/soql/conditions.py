@@ -114,7 +114,7 @@ class CondCompiler:
     WHERE and one for HAVING); ``subquery`` compiles a semi-join's inner query.
     """
 
-    def __init__(self, scope: Scope, operand: Callable[[A.FieldRef | A.Agg], Operand],
+    def __init__(self, scope: Scope, operand: Callable[[A.Operand], Operand],
                  subquery: Callable[[A.Query, A.FieldRef], tuple[str, list[ParamFn]]] | None,
                  ) -> None:
         self.scope = scope

@@ -30,6 +30,7 @@ list for ``COUNT()`` (use :meth:`Engine.count`).
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections import OrderedDict
@@ -48,7 +49,7 @@ from ..errors import (
 from ..schema import Field
 from ..store import STORAGE_INDEX, sk_column
 from . import ast as A
-from .compiler import MAX_OFFSET, Plan, compile_query
+from .compiler import MAX_OFFSET, ChildPlan, Plan, compile_query
 from .conditions import lookup_bind
 from .cursors import CursorStore, parse_locator
 from .parser import caret, parse
@@ -88,6 +89,12 @@ cancels the transaction: 120 seconds". https://developer.salesforce.com/docs/pla
 STANDARD_INDEX_MAX, CUSTOM_INDEX_MAX, AND_INDEX_MAX = 1_000_000, 333_333, 666_666
 
 Body = dict[str, Any]
+
+ChildArgs = list[tuple[list[Any], int | None]]
+"""Per parent-to-child subquery of a plan: its parameter values and its LIMIT."""
+
+CHILD_ID_CHUNK = 2000
+"""Parents whose children one subquery statement reads (a page holds at most 2,000)."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +182,8 @@ class Engine:
         self.last_run_time: RunTimeEstimate | None = None
         """The model's estimate for the last query it judged (tests, reports)."""
         self._counts: dict[tuple[str, tuple[Any, ...]], tuple[tuple[int, ...], int]] = {}
+        self._child_args: dict[str, ChildArgs] = {}
+        """Per open cursor with subqueries: their parameters, fixed at the first page."""
 
     # --- public API -----------------------------------------------------------------------
 
@@ -253,13 +262,18 @@ class Engine:
                 raise QueryTimeout("Your query request was running for too long.")
 
     def _prepare(self, soql: str, include_deleted: bool, binds: Mapping[str, Any]
-                 ) -> tuple[Plan, list[Any], int | None, int | None]:
+                 ) -> tuple[Plan, list[Any], int | None, int | None, ChildArgs]:
         self._check_timeout(soql)
         plan = self.plan(soql, include_deleted)
         ctx = Ctx(binds, self._clock)
         params = [fn(ctx) for fn in plan.params]
         limit = self._count_value(plan, plan.limit, ctx)
         offset = self._count_value(plan, plan.offset, ctx)
+        # Subqueries' parameters (binds, date literals) are fixed when the query runs,
+        # so later pages of a cursor read children with the same values.
+        kids: ChildArgs = [([fn(ctx) for fn in c.params],
+                            self._count_value(plan, c.limit, ctx))
+                           for c in plan.extra.get("children", ())]
         if offset is not None and offset > MAX_OFFSET:
             raise NumberOutsideValidRange(
                 f"Maximum SOQL offset allowed for apiName {plan.obj.name} is {MAX_OFFSET}")
@@ -269,7 +283,7 @@ class Engine:
             self.last_run_time = est
             if est.seconds > model.limit_seconds:
                 raise QueryTimeout("Your query request was running for too long.")
-        return plan, params, limit, offset
+        return plan, params, limit, offset, kids
 
     # --- the opt-in run-time model --------------------------------------------------------
 
@@ -358,6 +372,53 @@ class Engine:
         cache.put(key, stamp, rows)
         return rows
 
+    def _shape(self, plan: Plan, rows: Sequence[tuple[Any, ...]], kids: ChildArgs
+               ) -> list[dict[str, Any]]:
+        """Records of ``rows``, with their parent-to-child subqueries' results."""
+        recs = [plan.shape(r) for r in rows]
+        children: list[ChildPlan] = plan.extra.get("children", [])
+        if children and recs:
+            self._attach_children(children, kids, rows, recs)
+        return recs
+
+    def _attach_children(self, children: list[ChildPlan], kids: ChildArgs,
+                         rows: Sequence[tuple[Any, ...]], recs: list[dict[str, Any]]) -> None:
+        """Fill in each record's subquery results: one statement per subquery per
+        :data:`CHILD_ID_CHUNK` parents (a page is one chunk), never one per parent.
+
+        The nested result is ``{"totalSize", "done": true, "records"}``, or null when the
+        parent has no matching children (*SOQL and SOSL Reference*, "Understanding Query
+        Results", parent-to-child example; null for none: captured responses).
+        Deviation: every child is returned in the nested result, which is never split
+        into batches with its own ``nextRecordsUrl``."""
+        for start in range(0, len(rows), CHILD_ID_CHUNK):
+            part = rows[start:start + CHILD_ID_CHUNK]
+            ids_json = json.dumps([r[0] for r in part])
+            for child, (params, limit) in zip(children, kids):
+                args = [ids_json, *params] + ([] if child.limit is None else [limit])
+                found: dict[str, list[dict[str, Any]]] = {}
+                for row in self._read_cached(child.sql, tuple(args), child.tables):
+                    found.setdefault(row[0], []).append(child.shape(row))
+                for row, rec in zip(part, recs[start:start + len(part)]):
+                    got = found.get(row[0])
+                    rec[child.relationship] = None if not got else {
+                        "totalSize": len(got), "done": True, "records": got}
+
+    def _read_cached(self, sql: str, args: tuple[Any, ...], tables: Sequence[str]
+                     ) -> Sequence[tuple[Any, ...]]:
+        """Rows of a statement, through the result cache (see :meth:`_run`)."""
+        store, cache = self._store, self.results
+        if not cache.max_rows:
+            return store.read(sql, args)
+        key = (sql, args)
+        stamp = store.versions(tables)
+        hit = cache.get(key, stamp)
+        if hit is not None:
+            return hit
+        rows = store.read(sql, args)
+        cache.put(key, stamp, rows)
+        return rows
+
     def _aggregate(self, plan: Plan, params: list[Any], limit: int | None,
                    offset: int | None) -> list[dict[str, Any]]:
         cap = MAX_AGGREGATE_ROWS + 1 if limit is None else min(limit, MAX_AGGREGATE_ROWS + 1)
@@ -369,7 +430,7 @@ class Engine:
 
     def _query(self, soql: str, batch_size: int, include_deleted: bool,
                binds: Mapping[str, Any]) -> Body:
-        plan, params, limit, offset = self._prepare(soql, include_deleted, binds)
+        plan, params, limit, offset, kids = self._prepare(soql, include_deleted, binds)
         if plan.kind == "count":
             n = self._run(plan, params, limit, offset)[0][0]
             return {"totalSize": n, "done": True, "records": []}
@@ -381,25 +442,37 @@ class Engine:
             # OFFSET: "only the first batch of records is returned" (REF66 OFFSET).
             rows = self._run(plan, params, batch if limit is None else min(limit, batch),
                              offset)
-            recs = [plan.shape(r) for r in rows]
+            recs = self._shape(plan, rows, kids)
             return {"totalSize": len(recs), "done": True, "records": recs}
         probe = batch + 1 if limit is None else min(limit, batch + 1)
         rows = self._run(plan, params, probe, None)
         if len(rows) <= batch:
-            recs = [plan.shape(r) for r in rows]
+            recs = self._shape(plan, rows, kids)
             return {"totalSize": len(recs), "done": True, "records": recs}
         cur = self.cursors.open(plan, [*params, -1 if limit is None else limit, 0])
+        if kids:
+            self._prune_child_args()
+            self._child_args[cur.locator] = kids
         return self._page(cur, 0, batch)
+
+    def _prune_child_args(self) -> None:
+        """Forget the subquery parameters of cursors that expired or were closed."""
+        for loc in list(self._child_args):
+            try:
+                self.cursors.get(loc)
+            except SalesforceError:
+                del self._child_args[loc]
 
     def _page(self, cur: Any, start: int, batch: int) -> Body:
         rows = self.cursors.batch(cur, start, batch)
-        recs = [cur.plan.shape(r) for r in rows]
+        recs = self._shape(cur.plan, rows, self._child_args.get(cur.locator, []))
         end = start + len(rows)
         body: Body = {"totalSize": cur.total, "done": end >= cur.total, "records": recs}
         if end < cur.total:
             body["nextRecordsUrl"] = self.cursors.next_url(cur, end)
         else:
             self.cursors.close(cur)
+            self._child_args.pop(cur.locator, None)
         return body
 
     def _query_more(self, locator: str, batch_size: int | None) -> Body:
@@ -416,11 +489,11 @@ class Engine:
 
     def _records(self, soql: str, include_deleted: bool,
                  binds: Mapping[str, Any]) -> list[dict[str, Any]]:
-        plan, params, limit, offset = self._prepare(soql, include_deleted, binds)
+        plan, params, limit, offset, kids = self._prepare(soql, include_deleted, binds)
         if plan.uses_fields_all:
             raise MalformedQuery("FIELDS(ALL) and FIELDS(CUSTOM) are not supported in Apex")
         if plan.kind == "count":
             return []
         if plan.kind == "agg":
             return self._aggregate(plan, params, limit, offset)
-        return [plan.shape(r) for r in self._run(plan, params, limit, offset)]
+        return self._shape(plan, self._run(plan, params, limit, offset), kids)

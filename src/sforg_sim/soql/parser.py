@@ -223,7 +223,7 @@ class _Builder:
             elif name == "having_clause":
                 q["having"] = self.cond(clause.children[0])
             elif name == "group_clause":
-                q["group_by"] = tuple(self.field_path(c) for c in clause.children)
+                q["group_by"], q["group_kind"] = self.group_clause(clause)
             elif name == "order_clause":
                 q["order_by"] = tuple(self.order_item(c) for c in clause.children)
             elif name == "limit_clause":
@@ -241,18 +241,59 @@ class _Builder:
         assert isinstance(tok, Token)
         if tok.type == "BIND":
             return A.Bind(str(tok)[1:], _pos(tok))
-        n = int(tok)
+        digits = str(tok).lstrip("0")
+        # More than 10 digits is past Int32 anyway (and int() refuses past 4,300 digits).
+        n = int(digits or "0") if len(digits) <= 10 else _INT32_MAX + 1
         if n > _INT32_MAX:
             raise unexpected(self.text, tok)
         return n
+
+    def group_clause(self, t: Tree) -> tuple[tuple[A.FieldRef | A.DateFn, ...], str]:
+        """GROUP BY's items and kind: plain, or ``ROLLUP(...)`` / ``CUBE(...)``
+        (*SOQL and SOSL Reference*, "GROUP BY ROLLUP" and "GROUP BY CUBE": up to three
+        fields each, and "You can't combine GROUP BY and GROUP BY ROLLUP syntax in the same
+        statement"; https://developer.salesforce.com/docs/platform/salesforce-soql-sosl/guide/sforce-api-calls-soql-select-groupby-cube.html)."""
+        kids = [c for c in t.children if isinstance(c, Tree)]
+        out: list[A.FieldRef | A.DateFn] = []
+        kind = ""
+        for c in kids:
+            name = str(c.children[0]).upper() if c.data == "call" else ""
+            if name in ("ROLLUP", "CUBE"):
+                if len(kids) > 1:
+                    raise unexpected(self.text, c.children[0])  # type: ignore[arg-type]
+                args = [a for a in c.children[2:] if isinstance(a, Tree)]
+                if not args:
+                    raise unexpected(self.text, c.children[-1])  # type: ignore[arg-type]
+                if len(args) > 3:
+                    raise malformed(self.text, _tree_pos(args[3]), f"GROUP BY {name} can "
+                                    "have at most 3 fields")
+                kind = name
+                out.extend(self.group_item(a) for a in args)
+            else:
+                out.append(self.group_item(c))
+        return tuple(out), kind
+
+    def group_item(self, t: Tree) -> A.FieldRef | A.DateFn:
+        """A GROUP BY item: a field or a date function."""
+        if t.data == "field_path":
+            return self.field_path(t)
+        e = self.call(t)
+        if not isinstance(e, A.DateFn):
+            raise malformed(self.text, _tree_pos(t), "GROUP BY accepts fields and date "
+                            f"functions only, not {str(t.children[0]).upper()}()")
+        return e
 
     def select_list(self, t: Tree) -> tuple[A.SelectItem, ...]:
         items = []
         for item in t.children:
             assert isinstance(item, Tree)
+            if item.data == "sel_subquery":
+                sub = next(c for c in item.children if isinstance(c, Tree))
+                items.append(A.SelectItem(A.SubQuery(self.query(sub), _tree_pos(sub))))
+                continue
             expr_t = item.children[0]
             assert isinstance(expr_t, Tree)
-            expr: A.FieldRef | A.Agg | A.FieldsFn
+            expr: A.FieldRef | A.Agg | A.FieldsFn | A.DateFn | A.Grouping
             if item.data == "sel_field":
                 expr = self.field_path(expr_t)
             else:
@@ -274,11 +315,26 @@ class _Builder:
         toks = [c for c in t.children if isinstance(c, Token)]
         return A.FieldRef(tuple(str(c) for c in toks), _pos(toks[0]))
 
-    def call(self, t: Tree, allow_fields: bool = False) -> A.Agg | A.FieldsFn:
+    def call(self, t: Tree, allow_fields: bool = False
+             ) -> A.Agg | A.FieldsFn | A.DateFn | A.Grouping:
         name_tok = t.children[0]
         assert isinstance(name_tok, Token)
         name = str(name_tok).upper()
-        arg = self.field_path(t.children[2]) if len(t.children) > 2 else None
+        args = [a for a in t.children[2:] if isinstance(a, Tree)]
+        if len(args) > 1:
+            # Only ROLLUP and CUBE (GROUP BY, handled there) take several arguments.
+            raise malformed(self.text, _tree_pos(args[1]), "unexpected token: ','")
+        if name in A.DATE_FUNCTIONS:
+            return self.date_function(name, name_tok, args)
+        if args and args[0].data == "call":
+            inner = str(args[0].children[0])
+            raise malformed(self.text, _tree_pos(args[0]), f"{inner}() is not allowed "
+                            f"inside {name}()" + (" (only inside a date function)"
+                                                  if inner.upper() == "CONVERTTIMEZONE"
+                                                  else ""))
+        arg = self.field_path(args[0]) if args else None
+        if name == "GROUPING" and arg is not None:
+            return A.Grouping(arg, _pos(name_tok))
         if name == "FIELDS" and allow_fields:
             if arg is None or len(arg.path) != 1 or arg.path[0].upper() not in (
                     "ALL", "STANDARD", "CUSTOM"):
@@ -297,6 +353,23 @@ class _Builder:
                             "unexpected token: ')'")
         return A.Agg(name, arg, _pos(name_tok))
 
+    def date_function(self, name: str, name_tok: Token, args: list[Tree]) -> A.DateFn:
+        """``NAME(field)`` or ``NAME(convertTimezone(field))`` (*SOQL and SOSL Reference*,
+        "convertTimezone()": "you can only use convertTimezone() in a date function")."""
+        if not args:
+            raise malformed(self.text, _pos(name_tok), f"{name}() needs a date or dateTime "
+                            "field")
+        a = args[0]
+        tz = False
+        if a.data == "call":
+            inner = [c for c in a.children[2:] if isinstance(c, Tree)]
+            if str(a.children[0]).upper() != "CONVERTTIMEZONE" or len(inner) != 1 or \
+                    inner[0].data != "field_path":
+                raise malformed(self.text, _tree_pos(a), f"unexpected function inside "
+                                f"{name}(): only convertTimezone(field) is allowed")
+            a, tz = inner[0], True
+        return A.DateFn(name, self.field_path(a), tz, _pos(name_tok))
+
     def order_item(self, t: Any) -> A.OrderItem:
         assert isinstance(t, Tree)
         expr_t = t.children[0]
@@ -313,11 +386,11 @@ class _Builder:
                 nulls_first = word == "FIRST"
         return A.OrderItem(expr, desc, nulls_first)
 
-    def operand(self, t: Tree) -> A.FieldRef | A.Agg:
+    def operand(self, t: Tree) -> A.Operand:
         if t.data == "field_path":
             return self.field_path(t)
         call = self.call(t)
-        assert isinstance(call, A.Agg)
+        assert not isinstance(call, A.FieldsFn)
         return call
 
     # --- conditions ---------------------------------------------------------------------
@@ -545,6 +618,13 @@ class _Builder:
         return line, col
 
 
+def _tree_pos(t: Tree) -> A.Pos:
+    """Position of a subtree's first token."""
+    for tok in t.scan_values(lambda v: isinstance(v, Token)):
+        return _pos(tok)
+    return (1, 1)
+
+
 def _low_surrogate(esc: str) -> int | None:
     """The code of ``esc`` when it is an escaped low surrogate ``\\uDC00``..``\\uDFFF``."""
     if len(esc) != 6 or esc[0] != "\\" or esc[1] not in "uU" or not _HEX4.fullmatch(esc[2:]):
@@ -554,7 +634,8 @@ def _low_surrogate(esc: str) -> int | None:
 
 
 def _number(s: str) -> int | float:
-    if "." in s:
+    if "." in s or len(s.lstrip("+-").lstrip("0")) > 19:
+        # Past 64 bits a literal is a double anyway; int() also refuses past 4,300 digits.
         return float(s)
     n = int(s)
     # SQLite integers are 64-bit; larger literals are compared as doubles.

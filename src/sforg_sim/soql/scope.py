@@ -120,8 +120,15 @@ class Scope:
                 e = InvalidField(e.message.replace(f"'{path[-1]}'", f"'{ref.text}'", 1),
                                  e.fields)
             raise at(e, self.text, ref.pos) from None
-        col = f"{alias}.{quote(f.name)}"
-        cmp = f"{alias}.{quote(sk_column(f.name))}" if f.sort_key else col
+        if f.formula is not None:
+            # A computed field (Contact/Lead Name): its SQL over the row's alias. Compared
+            # through SQLite's UPPER, which folds ASCII only (the stored sort keys fold
+            # all of Unicode): a deviation for non-ASCII names.
+            col = "(" + f.formula.format(a=alias) + ")"
+            cmp = f"UPPER{col}" if f.sort_key else col
+        else:
+            col = f"{alias}.{quote(f.name)}"
+            cmp = f"{alias}.{quote(sk_column(f.name))}" if f.sort_key else col
         return Resolved(f, col, cmp, tuple(parents), tuple(objs), alias)
 
     def _join(self, path: tuple[str, ...], from_alias: str, ref_field: Field,

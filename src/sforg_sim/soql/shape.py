@@ -3,7 +3,9 @@ decided once at compile time (the per-row work is a loop over precomputed tuples
 
 Records carry ``attributes`` ``{type, url}``; parent relationship fields nest as
 ``"Account": {"attributes": ..., "Name": ...}`` or ``"Account": None`` when the lookup is
-empty. AggregateResult records carry ``{"type": "AggregateResult"}`` only.
+empty. A parent-to-child subquery is a ``{"totalSize", "done", "records"}`` object under
+its relationship name (the engine fills it in), or None when there are no children.
+AggregateResult records carry ``{"type": "AggregateResult"}`` only.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ def _bool(v: Any) -> Any:
 class Node:
     """One record level (the queried object or a parent): its Id column and its items.
 
-    ``items`` keep SELECT order: ``(key, column, converter)`` for a field, or
-    ``(key, None, Node)`` for a nested parent.
+    ``items`` keep SELECT order: ``(key, column, converter)`` for a field,
+    ``(key, None, Node)`` for a nested parent, ``(key, None, None)`` for a subquery.
     """
 
     def __init__(self, sobject: str, id_col: int, url_base: str) -> None:
@@ -47,6 +49,11 @@ class Node:
             self.items.append((rel, None, node))
         return node
 
+    def placeholder(self, rel: str) -> None:
+        """A parent-to-child subquery's key, in SELECT order: None until the engine fills
+        in the children it read for the whole page (``engine._attach_children``)."""
+        self.items.append((rel, None, None))
+
     def add(self, f: Field, col: int) -> None:
         """A field read from column ``col``."""
         self.items.append((f.name, col, _bool if f.type == "boolean" else None))
@@ -57,7 +64,8 @@ class Node:
                                               "url": self.url_base + row[self.id_col]}}
         for key, col, conv in self.items:
             if col is None:
-                rec[key] = None if row[conv.id_col] is None else conv.build(row)
+                rec[key] = None if conv is None or row[conv.id_col] is None \
+                    else conv.build(row)
             else:
                 v = row[col]
                 rec[key] = v if conv is None or v is None else conv(v)
