@@ -9,9 +9,29 @@ Wire formats follow docs/research/simple_salesforce.md §1 (what simple-salesfor
 and parses, verified against 1.12.10). Deviations:
 - sessions live in memory only (not saved in org files), like real sessions do not
   survive a password reset, they do not survive ``Org.open``;
-- the JWT bearer grant checks ``iss`` (consumer key), ``sub`` (a known username) and
-  ``aud``, and the signature only when ``jwt_public_key`` is set; ``exp`` is not checked
-  because it is wall-clock time and the simulator never reads the wall clock;
+- the JWT bearer grant always verifies the assertion (*Salesforce Help*, "OAuth 2.0 JWT
+  Bearer Flow for Server-to-Server Integration",
+  https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm: the
+  JWT is signed with RSA SHA256 by the key whose certificate the connected app holds;
+  ``aud`` is ``https://login.salesforce.com``, ``https://test.salesforce.com`` or the
+  site's URL; ``exp`` bounds the assertion's life). Only RS256 is accepted (an unsigned
+  ``alg: none`` or an HS256 assertion is refused), with the connected app's key: the
+  certificate set as ``jwt_public_key``, else the pair :meth:`SessionStore.jwt_key_pair`
+  makes (``sforg-sim serve`` writes it to files and prints their paths). ``exp`` must be
+  after the org's SimClock (which ``serve`` follows). Accepted audiences: the two login
+  hosts, a My Domain (``https://*.my.salesforce.com``) and the URL the client reached (so
+  simple-salesforce's ``domain="127.0.0.1:PORT/x"`` trick works; it sends
+  ``https://127.0.0.1:PORT/x.salesforce.com``). Failures are HTTP 400
+  ``{"error": "invalid_grant", "error_description": ...}`` with the descriptions real
+  orgs answer (captured in client issues, not documented): "invalid assertion" (bad or
+  missing signature, wrong key, unreadable claims), "expired authorization code" (``exp``
+  passed; e.g. simple-salesforce issue #491), "audience is invalid", "user hasn't
+  approved this consumer" (unknown ``sub``);
+- the fixed credentials (:data:`DEFAULT_PASSWORD`, :data:`DEFAULT_TOKEN`,
+  :data:`DEFAULT_CONSUMER_KEY`, :data:`DEFAULT_CONSUMER_SECRET`) are **test-only**:
+  ``mock_org`` keeps them (documented, so tests can log in); ``sforg-sim serve``
+  replaces them with random ones per start (:meth:`SessionStore.randomize`) unless run
+  with ``--credentials fixed``;
 - SOAP and OAuth logins are not charged to the API allocation (REST guide: logins are
   not API requests; unconfirmed for SOAP ``login()``).
 """
@@ -19,6 +39,7 @@ and parses, verified against 1.12.10). Deviations:
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -36,9 +57,13 @@ __all__ = ["DEFAULT_PASSWORD", "DEFAULT_TOKEN", "Session", "SessionStore", "oaut
            "soap_login", "userinfo"]
 
 DEFAULT_PASSWORD = "sim-password-1"
+"""Test-only admin password (public: anyone who reads this can log in to a fixed org)."""
 DEFAULT_TOKEN = "SIMSECURITYTOKEN0000000"
+"""Test-only security token of the admin."""
 DEFAULT_CONSUMER_KEY = "3MVG9SIM.consumer.key"
+"""Test-only connected-app consumer key (client id)."""
 DEFAULT_CONSUMER_SECRET = "SIMCONSUMERSECRET0000"
+"""Test-only connected-app consumer secret."""
 SESSION_TIMEOUT = 2 * 3600.0
 _SESSION_MSG = "Session expired or invalid"
 _LOGIN_FAILED = "Invalid username, password, security token; or user locked out."
@@ -83,6 +108,9 @@ class SessionStore:
         self.consumer_key = DEFAULT_CONSUMER_KEY
         self.consumer_secret = DEFAULT_CONSUMER_SECRET
         self.jwt_public_key: str | bytes | None = None
+        """The connected app's certificate or public key (PEM) that JWT assertions must be
+        signed for; None: the key pair of :meth:`jwt_key_pair` (made on first use)."""
+        self._key_pair: tuple[bytes, bytes] | None = None
         self._sessions: dict[str, Session] = {}
         self._credentials: dict[str, _Credential] = {}
         admin = org.get("User", org.user_id, ["Username"])["Username"]
@@ -96,6 +124,43 @@ class SessionStore:
         with self.org.lock:
             self._credentials[username.lower()] = _Credential(
                 user_id, username, password, security_token)
+
+    def randomize(self) -> None:
+        """Replace the admin's password and security token and the connected app's
+        consumer key and secret with fresh random values (``serve`` does, per start).
+
+        Passwords use URL-safe characters only: SOAP logins carry them in XML and OAuth
+        ones in a form body.
+        """
+        with self.org.lock:
+            admin = self.admin
+            alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+            self.add_user(admin.username, "sim-" + secrets.token_urlsafe(18),
+                          "".join(secrets.choice(alnum) for _ in range(24)), admin.user_id)
+            self.consumer_key = "3MVG9" + secrets.token_urlsafe(60)
+            self.consumer_secret = secrets.token_hex(32).upper()
+
+    def jwt_key_pair(self) -> tuple[bytes, bytes]:
+        """``(private key PEM, certificate PEM)`` of the connected app, made on first use
+        (RSA 2048, a self-signed certificate valid for a year of wall time). Assertions
+        are verified against this certificate unless ``jwt_public_key`` is set."""
+        with self.org.lock:
+            if self._key_pair is None:
+                self._key_pair = _make_key_pair(self.consumer_key)
+            return self._key_pair
+
+    def _jwt_verifier(self) -> Any:
+        """The public key assertions are checked against (see ``jwt_public_key``)."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+        pem = self.jwt_public_key
+        if pem is None:
+            pem = self.jwt_key_pair()[1]
+        raw = pem.encode() if isinstance(pem, str) else pem
+        if b"CERTIFICATE" in raw:
+            return x509.load_pem_x509_certificate(raw).public_key()
+        return load_pem_public_key(raw)
 
     @property
     def admin(self) -> _Credential:
@@ -293,7 +358,8 @@ def oauth_token(call: Call) -> Response:
                 return _oauth_error("invalid_client", "invalid client credentials")
             user_id = org.user_id  # the connected app's "run as" user
         elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
-            user_id, problem = _jwt_user(store, form.get("assertion", ""))
+            user_id, problem = _jwt_user(store, form.get("assertion", ""),
+                                         req.instance_url or org.instance_url)
             if problem:
                 return _oauth_error("invalid_grant", problem)
         else:
@@ -321,22 +387,73 @@ def _basic_auth(header: str) -> tuple[str | None, str | None]:
     return key, secret
 
 
-def _jwt_user(store: SessionStore, assertion: str) -> tuple[str | None, str | None]:
+def _make_key_pair(common_name: str) -> tuple[bytes, bytes]:
+    """A fresh RSA key and a self-signed certificate for it, both PEM."""
+    import datetime as _dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
+                                         f"sforg-sim connected app {common_name[:20]}")])
+    # The certificate's validity is wall time: it is read by the client's tools, not by
+    # the simulator (which checks the signature with the public key only).
+    now = _dt.datetime.now(_dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - _dt.timedelta(days=1))
+            .not_valid_after(now + _dt.timedelta(days=365))
+            .sign(key, hashes.SHA256()))
+    private = key.private_bytes(serialization.Encoding.PEM,
+                                serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return private, cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _audience_ok(aud: Any, instance_url: str) -> bool:
+    """True when one of ``aud``'s values names this authorization server (module doc)."""
+    values = aud if isinstance(aud, list) else [aud]
+    own = instance_url.rstrip("/").lower()
+    for v in values:
+        if not isinstance(v, str):
+            continue
+        v = v.strip().rstrip("/").lower()
+        if v in ("https://login.salesforce.com", "https://test.salesforce.com"):
+            return True
+        if re.fullmatch(r"https://[a-z0-9-]+(?:\.[a-z0-9-]+)*\.my\.salesforce\.com", v):
+            return True
+        if own and (v == own or v.startswith(own + "/")):
+            return True
+    return False
+
+
+def _jwt_user(store: SessionStore, assertion: str, instance_url: str
+              ) -> tuple[str | None, str | None]:
     import jwt  # PyJWT: a dependency of simple-salesforce
 
     try:
-        if store.jwt_public_key is not None:
-            claims: dict[str, Any] = jwt.decode(
-                assertion, store.jwt_public_key, algorithms=["RS256"],
-                options={"verify_aud": False, "verify_exp": False})
-        else:
-            claims = jwt.decode(assertion, options={"verify_signature": False})
-    except jwt.PyJWTError:
+        # RS256 only: "alg: none" and HMAC assertions (signed with a guessable shared
+        # secret) are refused by the algorithm list itself. exp/nbf/iat are not checked
+        # here (PyJWT would use the wall clock); exp is checked below on the SimClock.
+        claims: dict[str, Any] = jwt.decode(
+            assertion, store._jwt_verifier(), algorithms=["RS256"],
+            options={"verify_aud": False, "verify_exp": False, "verify_nbf": False,
+                     "verify_iat": False})
+    except (jwt.PyJWTError, ValueError, TypeError):
         return None, "invalid assertion"
+    try:
+        # simple-salesforce sends exp as a string of digits; both forms are accepted.
+        exp = float(claims["exp"])
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None, "invalid assertion"
+    if not exp > store.org.clock.time():  # also refuses NaN
+        return None, "expired authorization code"
     if claims.get("iss") != store.consumer_key:
         return None, "invalid_app_access"
-    aud = str(claims.get("aud", ""))
-    if not aud.startswith("https://") or not aud.rstrip("/").endswith(".salesforce.com"):
+    if not _audience_ok(claims.get("aud"), instance_url):
         return None, "audience is invalid"
     user_id = store.user_for(str(claims.get("sub", "")))
     if user_id is None:

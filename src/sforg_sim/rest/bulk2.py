@@ -14,6 +14,22 @@ Timing: jobs finish on the first status poll by default, so simple-salesforce's 
 helpers need no sleeping beyond their own ``wait``. ``jobs_of(org).polls_before_complete =
 N`` makes the first N polls answer ``InProgress`` (to test client polling loops).
 
+Storage and lifetime (the server runs for hours in a rehearsal): a job's uploaded CSV, its
+ingest results and its query results live in files under a temporary directory owned by
+the org's job registry (:class:`Bulk2Jobs`), not in memory; only a small row index is read
+per results page. Deleting a job deletes its files. Jobs in a terminal state (JobComplete,
+Failed, Aborted) are deleted with their results after 7 days ("Results lifespan. Jobs
+that are older than 7 days are deleted if they are in a terminal state": *Bulk API 2.0
+Developer Guide*, "Limits and Allocations",
+https://developer.salesforce.com/docs/atlas.en-us.228.0.api_bulk_v2.meta/api_bulk_v2/bulk_api_2_limits.htm;
+*Limits Quick Reference*, "Bulk API and Bulk API 2.0 Limits and Allocations", General
+Limits, https://developer.salesforce.com/docs/platform/salesforce-app-limits-cheatsheet/guide/salesforce-app-limits-platform-bulkapi.html).
+Age is simulated time, or, while ``serve`` runs (it sets :attr:`Bulk2Jobs.wall`), the
+wall time elapsed since the job was made when that is longer: the simulated clock need
+not move while a server idles. A CSV field the parser cannot hold (over 131,072
+characters; the guide's limit is 32,000 characters per field) fails the job with
+``InvalidBatch``; ``unprocessedrecords`` then returns the uploaded data as it came.
+
 Deviations: query jobs snapshot their rows when created (real ones run on the server's
 schedule); an unknown CSV column fails the whole job with "InvalidBatch : Field name not
 found : X" (relationship columns such as ``Account.External_ID__c`` are not supported);
@@ -26,10 +42,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import csv
 import io
 import re
+import shutil
+import struct
+import tempfile
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import ids
@@ -42,7 +65,7 @@ from ..errors import (
     SalesforceError,
     UnsupportedMediaType,
 )
-from .messages import Call, Response, csv_response, empty_response, json_response
+from .messages import Call, Response, csv_response, empty_response, json_response, utf8
 
 if TYPE_CHECKING:
     from ..org import Org
@@ -59,6 +82,70 @@ INGEST_OPS = ("insert", "update", "upsert", "delete", "hardDelete")
 CHUNK = 10_000
 """Bulk API 2.0 processes ingest data in 10,000-record chunks; each counts as a batch."""
 DEFAULT_MAX_RECORDS = 100_000
+RESULTS_LIFESPAN = 7 * 24 * 3600.0
+"""Seconds a job in a terminal state is kept (7 days; see the module docstring)."""
+TERMINAL = ("JobComplete", "Failed", "Aborted")
+_QUERY_PAGE = 2000
+"""Rows read per SOQL batch while a query job writes its results file."""
+
+
+class RowFile:
+    """CSV rows on disk, addressable by row number: the data file and an index of 8-byte
+    row offsets. Memory use is one row at a time, whatever the number of rows.
+
+    Rows are written quoted (``QUOTE_ALL``) with the job's delimiter and line ending, so a
+    page of results is a byte range of the data file. Files are opened per operation,
+    so thousands of jobs do not hold thousands of open files.
+    """
+
+    def __init__(self, path: Path, delimiter: str, line_ending: str) -> None:
+        self.path = path
+        self.count = 0
+        self.size = 0
+        self._buf = io.StringIO()
+        self._writer = csv.writer(self._buf, delimiter=delimiter, lineterminator=line_ending,
+                                  quoting=csv.QUOTE_ALL)
+        path.with_suffix(".csv").write_bytes(b"")
+        path.with_suffix(".idx").write_bytes(b"")
+
+    @contextlib.contextmanager
+    def appending(self) -> Iterator[Callable[[list[str]], None]]:
+        """``with rows.appending() as add: add(row)``: append rows (one open per batch)."""
+        with open(self.path.with_suffix(".csv"), "ab") as data, \
+                open(self.path.with_suffix(".idx"), "ab") as index:
+            def add(row: list[str]) -> None:
+                self._writer.writerow(row)
+                raw = utf8(self._buf.getvalue())
+                self._buf.seek(0)
+                self._buf.truncate()
+                index.write(struct.pack("<q", self.size))
+                data.write(raw)
+                self.size += len(raw)
+                self.count += 1
+            yield add
+
+    def read(self, start: int, stop: int) -> bytes:
+        """The bytes of rows ``start .. stop-1`` (clamped to the rows there are)."""
+        stop = min(stop, self.count)
+        if start >= stop:
+            return b""
+        with open(self.path.with_suffix(".idx"), "rb") as index:
+            index.seek(8 * start)
+            (begin,) = struct.unpack("<q", index.read(8))
+            if stop < self.count:
+                index.seek(8 * stop)
+                (end,) = struct.unpack("<q", index.read(8))
+            else:
+                end = self.size
+        with open(self.path.with_suffix(".csv"), "rb") as data:
+            data.seek(begin)
+            return data.read(end - begin)
+
+    def delete(self) -> None:
+        """Remove both files."""
+        for suffix in (".csv", ".idx"):
+            with contextlib.suppress(OSError):
+                self.path.with_suffix(suffix).unlink()
 
 
 @dataclass
@@ -79,14 +166,26 @@ class Job:
     state: str = "Open"
     modstamp: str = ""
     polls: int = 0
-    uploads: list[str] = field(default_factory=list)
+    uploads: list[Path] = field(default_factory=list)
     processed: int = 0
     failed: int = 0
     error_message: str | None = None
     columns: list[str] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
-    success_rows: list[list[str]] = field(default_factory=list)
-    failed_rows: list[list[str]] = field(default_factory=list)
+    rows: RowFile | None = None
+    success_rows: RowFile | None = None
+    failed_rows: RowFile | None = None
+    made_at: float = 0.0
+    """SimClock seconds when the job was made (its age for the 7-day lifespan)."""
+    made_wall: float | None = None
+    """Wall-clock seconds (monotonic) when made, while a server runs; else None."""
+
+    def files(self) -> list[Path]:
+        """Every file the job owns (for deletion)."""
+        out = list(self.uploads)
+        for rf in (self.rows, self.success_rows, self.failed_rows):
+            if rf is not None:
+                out += [rf.path.with_suffix(".csv"), rf.path.with_suffix(".idx")]
+        return out
 
     def info(self) -> dict[str, Any]:
         """The job-info JSON (the fields simple-salesforce reads, and the usual others)."""
@@ -116,12 +215,44 @@ class Job:
 
 
 class Bulk2Jobs:
-    """The org's Bulk API 2.0 jobs (hung on the org by :func:`jobs_of`)."""
+    """The org's Bulk API 2.0 jobs (hung on the org by :func:`jobs_of`) and the temporary
+    directory their data lives in (made on first use, removed with this object or at
+    interpreter exit)."""
 
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
         self.counter = 0
         self.polls_before_complete = 0
+        self.wall: Callable[[], float] | None = None
+        """A wall clock (``time.monotonic``) while a server runs: job age then also counts
+        wall time (``serve`` sets it; ``None`` means simulated time only)."""
+        self._dir: Path | None = None
+
+    @property
+    def directory(self) -> Path:
+        """The temporary directory holding the jobs' files."""
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="sforg-sim-bulk2-"))
+            weakref.finalize(self, shutil.rmtree, str(self._dir), True)
+        return self._dir
+
+    def delete(self, job: Job) -> None:
+        """Forget a job and delete its files."""
+        self.jobs.pop(job.id, None)
+        for path in job.files():
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    def sweep(self, now: float) -> None:
+        """Delete terminal jobs older than :data:`RESULTS_LIFESPAN` (simulated time, or
+        wall time while serving when that is longer)."""
+        wall = self.wall() if self.wall is not None else None
+        for job in [j for j in self.jobs.values() if j.state in TERMINAL]:
+            age = now - job.made_at
+            if wall is not None and job.made_wall is not None:
+                age = max(age, wall - job.made_wall)
+            if age >= RESULTS_LIFESPAN:
+                self.delete(job)
 
 
 def jobs_of(org: Org) -> Bulk2Jobs:
@@ -129,18 +260,31 @@ def jobs_of(org: Org) -> Bulk2Jobs:
     return org.attached(Bulk2Jobs, Bulk2Jobs)
 
 
-def _new_job(call: Call, kind: str, **kw: Any) -> Job:
+def _jobs(call: Call) -> Bulk2Jobs:
+    """The registry, with expired jobs swept first (every Bulk request passes here)."""
     jobs = jobs_of(call.org)
+    jobs.sweep(call.org.clock.time())
+    return jobs
+
+
+def _new_job(call: Call, kind: str, **kw: Any) -> Job:
+    jobs = _jobs(call)
     jobs.counter += 1
     job = Job(ids.make_id("750", jobs.counter), kind, created_by=call.user_id or
               call.org.user_id, created=call.org.clock.stamp(), api_version=call.version,
-              **kw)
+              made_at=call.org.clock.time(),
+              made_wall=jobs.wall() if jobs.wall is not None else None, **kw)
     jobs.jobs[job.id] = job
     return job
 
 
+def _row_file(call: Call, job: Job, name: str) -> RowFile:
+    return RowFile(jobs_of(call.org).directory / f"{job.id}-{name}",
+                   DELIMITERS[job.column_delimiter], LINE_ENDINGS[job.line_ending])
+
+
 def _job(call: Call, kind: str) -> Job:
-    job = jobs_of(call.org).jobs.get(call.params["job_id"])
+    job = _jobs(call).jobs.get(call.params["job_id"])
     if job is None or job.kind != kind:
         raise NotFound("Job not found")
     return job
@@ -197,9 +341,12 @@ def upload(call: Call) -> Response:
         raise UnsupportedMediaType(
             f"Content type '{call.request.content_type}' not supported; use text/csv")
     try:
-        job.uploads.append(call.request.body.decode("utf-8"))
+        call.request.body.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidJob("InvalidBatch : CSV data is not valid UTF-8") from None
+    path = jobs_of(call.org).directory / f"{job.id}-upload{len(job.uploads)}.csv"
+    path.write_bytes(call.request.body)
+    job.uploads.append(path)
     return empty_response(201)
 
 
@@ -230,7 +377,7 @@ def _advance(call: Call, job: Job) -> None:
         job.state = "InProgress"
         return
     if job.kind == "ingest":
-        _process(call.org, job)
+        _process(call, job)
     else:
         job.state = "JobComplete"
     job.modstamp = call.org.clock.stamp()
@@ -244,7 +391,7 @@ def get_ingest(call: Call) -> Response:
 
 
 def _list(call: Call, kind: str) -> Response:
-    jobs = [j.info() for j in jobs_of(call.org).jobs.values() if j.kind == kind]
+    jobs = [j.info() for j in _jobs(call).jobs.values() if j.kind == kind]
     return json_response(200, {"done": True, "records": jobs, "nextRecordsUrl": None})
 
 
@@ -257,7 +404,7 @@ def _delete(call: Call, kind: str) -> Response:
     job = _job(call, kind)
     if job.state not in ("UploadComplete", "JobComplete", "Aborted", "Failed"):
         raise InvalidJobState(f"Job {job.id} in state {job.state} cannot be deleted")
-    del jobs_of(call.org).jobs[job.id]
+    jobs_of(call.org).delete(job)
     return empty_response(204)
 
 
@@ -266,24 +413,33 @@ def delete_ingest(call: Call) -> Response:
     return _delete(call, "ingest")
 
 
-def _parse(job: Job) -> tuple[list[str], list[list[str]]]:
-    header: list[str] = []
-    rows: list[list[str]] = []
-    for text in job.uploads:
-        reader = csv.reader(io.StringIO(text, newline=""),
-                            delimiter=DELIMITERS[job.column_delimiter])
-        for i, row in enumerate(reader):
-            if i == 0:
-                header = header or row
-            elif row:
-                rows.append(row)
-    return header, rows
+def _header(job: Job) -> list[str]:
+    """The first upload's header row ([] when nothing was uploaded)."""
+    for path in job.uploads[:1]:
+        with open(path, encoding="utf-8", newline="") as f:
+            return next(csv.reader(f, delimiter=DELIMITERS[job.column_delimiter]), [])
+    return []
 
 
-def _process(org: Org, job: Job) -> None:
-    """Run the job's DML in 10,000-record chunks and keep the per-row results."""
+def _data_rows(job: Job) -> Iterator[list[str]]:
+    """Every non-empty data row of every upload (each upload's first row is its header),
+    read from disk one row at a time. Raises csv.Error on CSV the parser refuses."""
+    for path in job.uploads:
+        with open(path, encoding="utf-8", newline="") as f:
+            reader = csv.reader(f, delimiter=DELIMITERS[job.column_delimiter])
+            next(reader, None)
+            for row in reader:
+                if row:
+                    yield row
+
+
+def _process(call: Call, job: Job) -> None:
+    """Run the job's DML in 10,000-record chunks and keep the per-row results on disk."""
+    org = call.org
     try:
-        header, rows = _parse(job)
+        header = _header(job)
+        for _ in _data_rows(job):  # validate the whole CSV before any DML runs
+            pass
     except csv.Error as e:
         job.state, job.error_message = "Failed", f"InvalidBatch : {e}"
         return
@@ -297,25 +453,40 @@ def _process(org: Org, job: Job) -> None:
         job.state, job.error_message = "Failed", "InvalidBatch : Id column is required"
         return
     job.columns = header
-    for start in range(0, len(rows), CHUNK):
-        _chunk(org, job, header, rows[start:start + CHUNK])
-    org.org_limits.charge_bulk_batches(max(1, -(-len(rows) // CHUNK)))
+    job.success_rows = _row_file(call, job, "success")
+    job.failed_rows = _row_file(call, job, "failed")
+    chunks = 0
+    with job.success_rows.appending() as ok, job.failed_rows.appending() as bad:
+        chunk: list[list[str]] = []
+        for row in _data_rows(job):
+            chunk.append(row)
+            if len(chunk) == CHUNK:
+                _chunk(org, job, header, chunk, ok, bad)
+                chunks += 1
+                chunk = []
+        if chunk or not chunks:
+            _chunk(org, job, header, chunk, ok, bad)
+            chunks += 1
+    org.org_limits.charge_bulk_batches(chunks)
     job.state = "JobComplete"
 
 
-def _chunk(org: Org, job: Job, header: list[str], rows: list[list[str]]) -> None:
+def _chunk(org: Org, job: Job, header: list[str], rows: list[list[str]],
+           ok: Callable[[list[str]], None], bad: Callable[[list[str]], None]) -> None:
     good: list[tuple[list[str], dict[str, Any]]] = []
     for row in rows:
         if len(row) != len(header):
             job.failed += 1
-            job.failed_rows.append(["", "INVALID_FIELD:Row has a different number of "
-                                    "columns than the header: --", *row])
+            bad(["", "INVALID_FIELD:Row has a different number of columns than the "
+                 "header: --", *row])
             continue
         # An empty field leaves the value alone; #N/A sets it to null (guide, "Prepare CSV").
         rec = {c: (None if v == "#N/A" else v) for c, v in zip(header, row) if v != ""}
         good.append((row, rec))
     recs = [r for _, r in good]
-    if job.operation == "insert":
+    if not recs:
+        results: list[dict[str, Any]] = []
+    elif job.operation == "insert":
         results = org.insert(job.object, recs)
     elif job.operation == "update":
         results = org.update(job.object, recs)
@@ -328,13 +499,12 @@ def _chunk(org: Org, job: Job, header: list[str], rows: list[list[str]]) -> None
         job.processed += 1
         if res["success"]:
             created = res.get("created", job.operation == "insert")
-            job.success_rows.append([res["id"], "true" if created else "false", *row])
+            ok([res["id"], "true" if created else "false", *row])
         else:
             job.failed += 1
             e = res["errors"][0]
-            job.failed_rows.append([res.get("id") or "",
-                                    f"{e['statusCode']}:{e['message']}:"
-                                    f"{','.join(e.get('fields') or [])} --", *row])
+            bad([res.get("id") or "", f"{e['statusCode']}:{e['message']}:"
+                 f"{','.join(e.get('fields') or [])} --", *row])
     job.processed += len(rows) - len(good)
 
 
@@ -345,6 +515,26 @@ def _csv(job: Job, header: list[str], rows: list[list[str]]) -> str:
     w.writerow(header)
     w.writerows(rows)
     return buf.getvalue()
+
+
+def _page(job: Job, header: list[str], rows: RowFile | None, start: int = 0,
+          stop: int | None = None, headers: dict[str, str] | None = None) -> Response:
+    """A CSV response: the header row, then rows ``start .. stop-1`` straight from disk."""
+    head = utf8(_csv(job, header, []))
+    body = rows.read(start, rows.count if stop is None else stop) if rows else b""
+    resp = csv_response(200, "", headers)
+    resp.body = head + body
+    return resp
+
+
+def _raw_uploads(job: Job) -> bytes:
+    """The uploaded data as it came: the first upload whole, later ones without their
+    header line (used when the CSV cannot be parsed)."""
+    out = []
+    for i, path in enumerate(job.uploads):
+        raw = path.read_bytes()
+        out.append(raw if i == 0 else raw.partition(b"\n")[2])
+    return b"".join(out)
 
 
 def ingest_results(call: Call) -> Response:
@@ -360,15 +550,27 @@ def ingest_results(call: Call) -> Response:
     if kind == "unprocessedrecords":
         if job.state in ("JobComplete",):
             return csv_response(200, _csv(job, job.columns, []))
-        header, rows = _parse(job)
-        return csv_response(200, _csv(job, header, rows))
+        try:
+            header = _header(job)
+            buf = io.StringIO()
+            w = csv.writer(buf, delimiter=DELIMITERS[job.column_delimiter],
+                           lineterminator=LINE_ENDINGS[job.line_ending],
+                           quoting=csv.QUOTE_ALL)
+            w.writerow(header)
+            for row in _data_rows(job):
+                w.writerow(row)
+            return csv_response(200, buf.getvalue())
+        except csv.Error:
+            # The data could not be parsed (e.g. a field longer than the parser holds):
+            # every record is unprocessed, so the upload comes back as it was sent.
+            resp = csv_response(200, "")
+            resp.body = _raw_uploads(job)
+            return resp
     if job.state != "JobComplete":
         raise InvalidJobState(f"Job {job.id} is not complete (state {job.state})")
     if kind == "successfulresults":
-        return csv_response(200, _csv(job, ["sf__Id", "sf__Created", *job.columns],
-                                      job.success_rows))
-    return csv_response(200, _csv(job, ["sf__Id", "sf__Error", *job.columns],
-                                  job.failed_rows))
+        return _page(job, ["sf__Id", "sf__Created", *job.columns], job.success_rows)
+    return _page(job, ["sf__Id", "sf__Error", *job.columns], job.failed_rows)
 
 
 # --- query ------------------------------------------------------------------------------
@@ -427,18 +629,36 @@ def create_query(call: Call) -> Response:
         raise InvalidInput("query is required", ["query"])
     columns, obj_name = _check_bulk_soql(soql)
     delim, ending = _format(body)
-    # The query runs before the job is counted: a query that fails creates no job.
-    records = call.org.query_records(soql, include_deleted=op == "queryAll")
-    if not call.org.org_limits.charge_bulk_query_job():
+    # The query runs before the job is counted: a query that fails creates no job. Its
+    # rows are read a batch at a time (a cursor) and written to the job's results file,
+    # so a 2,000,000-row job never holds its rows in memory.
+    org = call.org
+    page = org.query(soql, batch_size=_QUERY_PAGE, include_deleted=op == "queryAll")
+    if not org.org_limits.charge_bulk_query_job():
+        _close_cursor(org, page)
         raise LimitExceeded("Daily Bulk API 2.0 query job limit exceeded")
-    obj = call.org.schema.get(obj_name)
-    header = [_canonical(obj, c, records) for c in columns]
+    obj = org.schema.get(obj_name)
+    header = [_canonical(obj, c, page["records"]) for c in columns]
     job = _new_job(call, "query", operation=op, object=obj.name, column_delimiter=delim,
                    line_ending=ending, query=soql, state="UploadComplete")
     job.columns = header
-    job.rows = [[_cell(_value(r, c)) for c in columns] for r in records]
-    job.processed = len(job.rows)
+    job.rows = _row_file(call, job, "results")
+    with job.rows.appending() as add:
+        while True:
+            for r in page["records"]:
+                add([_cell(_value(r, c)) for c in columns])
+            nxt = page.get("nextRecordsUrl")
+            if not nxt:
+                break
+            page = org.query_more(nxt, batch_size=_QUERY_PAGE)
+    job.processed = job.rows.count
     return json_response(200, job.info())
+
+
+def _close_cursor(org: Org, page: dict[str, Any]) -> None:
+    """Read a refused job's cursor to its end, so it is released at once."""
+    while page.get("nextRecordsUrl"):
+        page = org.query_more(page["nextRecordsUrl"], batch_size=_QUERY_PAGE)
 
 
 def _canonical(obj: Any, column: str, records: list[dict[str, Any]]) -> str:
@@ -507,8 +727,9 @@ def query_results(call: Call) -> Response:
         raise InvalidInput("maxRecords must be greater than 0", ["maxRecords"])
     loc = call.request.arg("locator")
     start = _offset(loc) if loc else 0
-    page = job.rows[start:start + size]
-    nxt = start + len(page)
-    headers = {"Sforce-NumberOfRecords": str(len(page)),
-               "Sforce-Locator": _locator(nxt) if nxt < len(job.rows) else "null"}
-    return csv_response(200, _csv(job, job.columns, page), headers)
+    total = job.rows.count if job.rows is not None else 0
+    start = min(max(start, 0), total)
+    nxt = min(start + size, total)
+    headers = {"Sforce-NumberOfRecords": str(nxt - start),
+               "Sforce-Locator": _locator(nxt) if nxt < total else "null"}
+    return _page(job, job.columns, job.rows, start, nxt, headers)

@@ -6,12 +6,20 @@ everything back on any failure, the other records reporting
 ALL_OR_NONE_OPERATION_ROLLED_BACK; results are SaveResults with ``statusCode`` in the
 errors. More than 200 records or ids: 400 EXCEEDED_ID_LIMIT.
 
-Composite (REST guide, "Composite"): up to 25 subrequests run in order through the same
-route table, counted once; ``@{ref.path}`` references read earlier results (``@{ref.id}``,
-``@{ref.records[0].Id}``). With ``allOrNone`` a failure rolls back every subrequest and the
-others report PROCESSING_HALTED. Deviations: the rollback uses a SQLite savepoint on the
-org's store (Org has no public transaction hook yet); the real API also refuses some
-resources inside composite (e.g. composite itself), the simulator runs any route.
+Composite (REST guide, "Send Multiple Requests Using Composite",
+https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-composite-post.html):
+up to 25 subrequests run in order through the same route table, counted once;
+``@{ref.path}`` references read earlier results (``@{ref.id}``, ``@{ref.records[0].Id}``).
+With ``allOrNone`` a failure rolls back every subrequest and the others report
+PROCESSING_HALTED. "Up to 5 of these subrequests can be sObject Collections or query
+operations, including Query and QueryAll requests" (same page, note; the older v210 page
+also names the "Query More" request for the next batch): a sixth is refused, for the
+whole request, before anything runs. Composite "is supported for" sObject resources,
+Query, QueryAll and sObject Collections (same page): a subrequest to any other resource
+(Bulk API 2.0 jobs, ``limits``, composite itself) gets a 404 NOT_FOUND entry and runs
+nothing. The two refusals' exact error texts are unconfirmed (no page found: searched
+"composite more than 5 query subrequests error"). Deviation: the rollback uses a SQLite
+savepoint on the org's store (Org has no public transaction hook yet).
 """
 
 from __future__ import annotations
@@ -31,8 +39,8 @@ from ..errors import (
     InvalidType,
     JsonParserError,
     LimitExceeded,
-    LimitException,
     MalformedId,
+    NotFound,
     ProcessingHalted,
     SalesforceError,
 )
@@ -44,6 +52,13 @@ __all__ = ["collection_create", "collection_delete", "collection_retrieve",
 
 MAX_RECORDS = 200
 MAX_SUBREQUESTS = 25
+MAX_QUERY_OR_COLLECTION_SUBREQUESTS = 5
+"""At most 5 of the 25 may be query/queryAll (and their next batches) or sObject
+Collections subrequests (REST guide, composite note; see the module docstring)."""
+_SUPPORTED = re.compile(r"^/services/data/v[0-9]+\.[0-9]+/(?:sobjects|query|queryAll|"
+                        r"composite/sobjects)(?:[/?]|$)")
+_QUERY_OR_COLLECTION = re.compile(r"^/services/data/v[0-9]+\.[0-9]+/(?:query|queryAll|"
+                                  r"composite/sobjects)(?:[/?]|$)")
 _ROLLED_BACK = ("Record rolled back because not all records were valid and the request was "
                 "using AllOrNone header")
 
@@ -290,6 +305,11 @@ def composite(call: Call) -> Response:
         refs.append(s["referenceId"])
     if len(set(refs)) != len(refs):
         raise InvalidInput("Duplicate referenceId provided in the request")
+    heavy = sum(1 for sub in subs if _QUERY_OR_COLLECTION.match(sub["url"]))
+    if heavy > MAX_QUERY_OR_COLLECTION_SUBREQUESTS:
+        raise LimitExceeded(
+            f"Limit Exceeded: Maximum of {MAX_QUERY_OR_COLLECTION_SUBREQUESTS} query or "
+            "sObject Collections subrequests allowed in composite request.")
     all_or_none = _bool(body.get("allOrNone"))
     assert call.sub is not None
     results: dict[str, Any] = {}
@@ -311,11 +331,12 @@ def composite(call: Call) -> Response:
                                f"in {s['referenceId']}. Provided {s['url']} as the reference."
                 }], {}))
                 continue
-            try:
+            if not _SUPPORTED.match(str(url)):
+                resp = json_response(404, NotFound(
+                    "The requested resource does not exist").to_rest())
+            else:
                 resp = call.sub(s["method"].upper(), str(url), payload)
-            except RecursionError:
-                raise LimitException("Maximum composite nesting depth exceeded") from None
-            value = resp.json()
+            value = _sub_body(resp)
             if resp.status < 300:
                 results[s["referenceId"]] = value
             else:
@@ -328,6 +349,15 @@ def composite(call: Call) -> Response:
             out = [e if e["httpStatusCode"] >= 300 else _halted(e["referenceId"])
                    for e in out]
     return json_response(200, {"compositeResponse": out})
+
+
+def _sub_body(resp: Response) -> Any:
+    """A subresponse's body as JSON; text when it is not JSON (the supported resources
+    all answer JSON, so this is a guard, not a feature)."""
+    try:
+        return resp.json()
+    except ValueError:
+        return resp.body.decode("utf-8", "replace")
 
 
 def _type(url: Any) -> str:

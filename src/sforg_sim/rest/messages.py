@@ -9,6 +9,7 @@ is what lets one route table serve both adapters without drifting.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,8 @@ from ..errors import JsonParserError, UnsupportedMediaType
 if TYPE_CHECKING:
     from ..org import Org
 
-__all__ = ["Call", "Request", "Response", "csv_response", "empty_response", "json_response"]
+__all__ = ["Call", "Request", "Response", "csv_response", "empty_response", "json_response",
+           "utf8"]
 
 JSON_TYPE = "application/json;charset=UTF-8"
 CSV_TYPE = "text/csv; charset=UTF-8"
@@ -78,8 +80,17 @@ class Response:
 
 def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None
                   ) -> Response:
-    """A JSON response (compact: real Salesforce pretty-prints only with X-PrettyPrint)."""
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """A JSON response (compact: real Salesforce pretty-prints only with X-PrettyPrint).
+
+    Text the client sent can come back in a body (an unknown field name in an error
+    message), and JSON lets a client send a lone UTF-16 surrogate (``"\\ud800"``), which
+    UTF-8 cannot encode. Such a body is written with ``\\uXXXX`` escapes instead: still
+    valid JSON that decodes to the same text, never an encoding failure (a 500).
+    """
+    try:
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii")
     return Response(status, body, {"Content-Type": JSON_TYPE, **(headers or {})})
 
 
@@ -90,8 +101,23 @@ def empty_response(status: int = 204) -> Response:
 
 def csv_response(status: int, text: str, headers: Mapping[str, str] | None = None
                  ) -> Response:
-    """A CSV response with an explicit UTF-8 charset."""
-    return Response(status, text.encode("utf-8"), {"Content-Type": CSV_TYPE, **(headers or {})})
+    """A CSV response with an explicit UTF-8 charset (a lone surrogate becomes U+FFFD)."""
+    return Response(status, utf8(text), {"Content-Type": CSV_TYPE, **(headers or {})})
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8, each lone UTF-16 surrogate (not encodable) replaced by U+FFFD.
+
+    CSV has no escape syntax for them, so the replacement character is the only faithful
+    choice short of failing the response.
+    """
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 # Media types whose body the JSON resources read. XML is accepted and read as JSON: real
@@ -152,3 +178,9 @@ class Call:
             ) from None
         except RecursionError:
             raise JsonParserError("Maximum nesting depth exceeded") from None
+        except ValueError:
+            # An integer literal longer than Python's int-to-str limit (4,300 digits) is
+            # refused by the parser itself (a ValueError that is not a JSONDecodeError).
+            # No real field holds such a number, so the body is refused as unparseable.
+            raise JsonParserError(
+                "Numeric value out of range: an integer of more than 4300 digits") from None

@@ -6,6 +6,11 @@ the request and pass it on. ``Sforce-Query-Options: batchSize=N`` sets the page 
 not a guarantee). A ``nextRecordsUrl`` works under ``query/`` and ``queryAll/`` alike,
 because simple-salesforce's ``query_all_iter`` follows it as given (research §2).
 
+``nextRecordsUrl`` carries the API version of the request that asked for the batch
+(``/services/data/v64.0/query/01g...-2000`` for a v64.0 query), as the REST guide's
+examples do ("Execute a SOQL Query", "QueryAll More Results"): the engine writes the org's
+version, this layer puts the request's in its place.
+
 ``tooling/query`` runs the same engine over the org's objects (AsyncApexJob, ApexClass:
 the async engine fills AsyncApexJob) and adds the Tooling API's ``size``,
 ``entityTypeName`` and ``queryLocator`` keys. Deviation: only objects the org defines
@@ -41,9 +46,21 @@ def _soql(call: Call) -> str:
     return q
 
 
+_VERSIONED = re.compile(r"^/services/data/v[0-9]+\.[0-9]+/")
+
+
+def _versioned(call: Call, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with its ``nextRecordsUrl`` in the request's API version."""
+    url = body.get("nextRecordsUrl")
+    if isinstance(url, str):
+        body = {**body, "nextRecordsUrl": _VERSIONED.sub(call.base + "/", url, count=1)}
+    return body
+
+
 def _run(call: Call, include_deleted: bool) -> dict[str, Any]:
     size = batch_size(call) or MAX_BATCH
-    return call.org.query(_soql(call), batch_size=size, include_deleted=include_deleted)
+    return _versioned(call, call.org.query(_soql(call), batch_size=size,
+                                           include_deleted=include_deleted))
 
 
 def query(call: Call) -> Response:
@@ -58,8 +75,8 @@ def query_all(call: Call) -> Response:
 
 def query_more(call: Call) -> Response:
     """``GET query/{locator}`` (or ``queryAll/{locator}``): the next batch of a cursor."""
-    return json_response(200, call.org.query_more(call.params["locator"],
-                                                  batch_size=batch_size(call)))
+    return json_response(200, _versioned(call, call.org.query_more(
+        call.params["locator"], batch_size=batch_size(call))))
 
 
 def tooling_query(call: Call) -> Response:

@@ -7,23 +7,41 @@ certificate from a throwaway local CA made by trustme; clients trust it through
 127.0.0.1 unless told otherwise; port 0 picks a free port. Requests run in threads, and
 :func:`.dispatch.handle` holds ``org.lock`` per request, so concurrent clients never lose
 or duplicate a write. HTTP/1.1 keep-alive is on so a client paging 100 query batches
-does not pay 100 TLS handshakes.
+does not pay 100 TLS handshakes. Request bodies sent with ``Transfer-Encoding: chunked``
+(no Content-Length) are read whole, as ``mock_org`` reads them.
+
+While serving, the server also:
+
+- writes the connected app's JWT key pair (``SessionStore.jwt_key_pair``) next to the CA
+  bundle (``jwt_key_path``, ``jwt_cert_path``) unless a certificate was set; JWT bearer
+  assertions must be signed with that key;
+- lets query cursors and Bulk API 2.0 jobs age on the wall clock too (their
+  ``wall`` attribute), so the 2-day cursor lifetime and the 7-day job lifespan run out
+  during a long rehearsal even if the simulated clock stands still;
+- refuses a request with REQUEST_LIMIT_EXCEEDED when too many requests in flight are
+  long-running (:class:`.limits.LongRunningRequests`; ``concurrency_limit=False`` turns
+  it off).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import ssl
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from ..errors import SalesforceError
 from .auth import sessions
-from .dispatch import handle
+from .bulk2 import jobs_of
+from .dispatch import error_response, handle
+from .limits import LongRunningRequests, concurrent_limit
 from .messages import Request
 
 if TYPE_CHECKING:
@@ -50,12 +68,20 @@ class _QuietHandler(WSGIRequestHandler):
 class SimServer:
     """A running HTTPS server for one org. Use as a context manager or start()/stop()."""
 
-    def __init__(self, org: Org, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, org: Org, host: str = "127.0.0.1", port: int = 0, *,
+                 concurrency_limit: bool = True) -> None:
         self.org = org
         self.host = host
         self.port = port
         self.access_token = ""
         self.ca_bundle_path = ""
+        self.jwt_key_path = ""
+        """The connected app's private key (PEM) for JWT bearer assertions ('' when a
+        certificate of the caller's own was set as ``jwt_public_key``)."""
+        self.jwt_cert_path = ""
+        """The connected app's certificate (PEM) assertions are verified against."""
+        self.long_running: LongRunningRequests | None = (
+            LongRunningRequests(concurrent_limit(org.edition)) if concurrency_limit else None)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._tmp: str | None = None
@@ -79,6 +105,18 @@ class SimServer:
         self._tmp = tempfile.mkdtemp(prefix="sforg-sim-")
         self.ca_bundle_path = str(Path(self._tmp) / "sforg-sim-ca.pem")
         ca.cert_pem.write_to_path(self.ca_bundle_path)
+        store = sessions(self.org)
+        if store.jwt_public_key is None:
+            app_key, app_cert = store.jwt_key_pair()
+            self.jwt_key_path = str(Path(self._tmp) / "connected-app-key.pem")
+            fd = os.open(self.jwt_key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(app_key)
+            self.jwt_cert_path = str(Path(self._tmp) / "connected-app-cert.pem")
+            Path(self.jwt_cert_path).write_bytes(app_cert)
+        # Lifetimes also count wall time while serving (see the module docstring).
+        self.org.soql.cursors.wall = time.monotonic
+        jobs_of(self.org).wall = time.monotonic
         self._server = make_server(self.host, self.port, self._app, threaded=True,
                                    request_handler=_QuietHandler, ssl_context=ctx)
         self.port = self._server.server_port
@@ -97,6 +135,8 @@ class SimServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        self.org.soql.cursors.wall = None
+        jobs_of(self.org).wall = None
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
@@ -139,10 +179,24 @@ class SimServer:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        if environ.get("wsgi.input_terminated"):
+            # Transfer-Encoding: chunked: werkzeug de-chunks the stream, which ends with
+            # the last chunk; there is no Content-Length to go by.
+            body = environ["wsgi.input"].read()
+        else:
+            body = environ["wsgi.input"].read(length) if length > 0 else b""
         req = Request(environ["REQUEST_METHOD"], path or "/", query, headers, body,
                       instance_url=self.instance_url)
-        resp = handle(self.org, req)
+        ticket: int | None = None
+        try:
+            if self.long_running is not None:
+                ticket = self.long_running.admit()
+            resp = handle(self.org, req)
+        except SalesforceError as e:  # the concurrent limit: refused, not charged
+            resp = error_response(e)
+        finally:
+            if ticket is not None and self.long_running is not None:
+                self.long_running.done(ticket)
         out_headers = [(k, v) for k, v in resp.headers.items() if k.lower() != "content-length"]
         out_headers.append(("Content-Length", str(len(resp.body))))
         from http import HTTPStatus
@@ -155,6 +209,7 @@ class SimServer:
         return [resp.body]
 
 
-def serve(org: Org, host: str = "127.0.0.1", port: int = 0) -> SimServer:
+def serve(org: Org, host: str = "127.0.0.1", port: int = 0, *,
+          concurrency_limit: bool = True) -> SimServer:
     """An HTTPS server for ``org``; ``with serve(org) as server: server.instance_url``."""
-    return SimServer(org, host, port)
+    return SimServer(org, host, port, concurrency_limit=concurrency_limit)

@@ -12,8 +12,18 @@ Semantics (``docs/research/soql.md`` section 11, ``shared/SALESFORCE_FACTS.md``)
 - **Locators** look like the real ones: an 18-character id with the ``01g`` prefix, and
   ``nextRecordsUrl`` is ``/services/data/v59.0/query/<locator>-<rows already returned>``.
   Any position inside the result can be requested, as on the real API.
-- **Lifetime.** Two days of SimClock time from the query (help article 000384958); then,
-  or for a locator never issued, ``INVALID_QUERY_LOCATOR`` ("invalid query locator").
+- **Lifetime.** Two days from the query ("Cursors and their related query results are
+  available for 2 days": *Limits Quick Reference*, "API Query Cursor Limits",
+  https://developer.salesforce.com/docs/platform/salesforce-app-limits-cheatsheet/guide/salesforce-app-limits-platform-apicursors.html;
+  help article 000384958); then, or for a locator never issued, ``INVALID_QUERY_LOCATOR``
+  ("invalid query locator"). Age is SimClock time; when a server sets :attr:`CursorStore.wall`
+  (``sforg-sim serve`` does) it is the longer of SimClock time and the wall time elapsed
+  since the cursor was opened, so cursors expire during a long rehearsal even when the
+  simulated clock does not move while the server idles.
+- **Number.** "There isn't a limit on the number of open cursors" since API v56.0 (same
+  page; before, 10 per user, the oldest released). So none by default;
+  :attr:`CursorStore.max_open` is an explicit opt-in assumption that bounds memory: past
+  it, the oldest cursor is released (its locator then answers INVALID_QUERY_LOCATOR).
 
 Deviation: the cursor is released once its last batch has been served (a later request
 for it is INVALID_QUERY_LOCATOR); Salesforce keeps results for the full two days.
@@ -24,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +63,8 @@ class Cursor:
     table: str
     total: int
     created: float
+    created_wall: float | None = None
+    """Wall-clock seconds when opened, while :attr:`CursorStore.wall` is set."""
 
 
 def parse_locator(text: str) -> tuple[str, int]:
@@ -71,6 +84,11 @@ class CursorStore:
         self._version = api_version
         self._open: dict[str, Cursor] = {}
         self._counter = 0
+        self.wall: Callable[[], float] | None = None
+        """A wall clock (e.g. ``time.monotonic``) while a server runs; None: SimClock only."""
+        self.max_open: int | None = None
+        """Opt-in assumption (no document states a cap since v56.0): at most this many
+        open cursors, the oldest released first. None (the default): no cap."""
 
     def __len__(self) -> int:
         return len(self._open)
@@ -78,13 +96,17 @@ class CursorStore:
     def open(self, plan: Plan, params: list[Any]) -> Cursor:
         """Snapshot the ids matching ``plan`` (``params`` include LIMIT and OFFSET)."""
         self.sweep()
+        if self.max_open is not None:
+            while self._open and len(self._open) >= max(1, self.max_open):
+                self.close(next(iter(self._open.values())))  # oldest first
         self._counter += 1
         locator = ids.make_id("01g", self._counter)
         table = f"temp._soql_cursor_{self._counter}"
         store = self._store
         store.write(table, f"CREATE TABLE {table} (rid INTEGER)")
         total = store.write(table, f"INSERT INTO {table} (rid) {plan.ids_sql}", params)
-        cur = Cursor(locator, plan, table, total, self._clock.time())
+        cur = Cursor(locator, plan, table, total, self._clock.time(),
+                     self.wall() if self.wall is not None else None)
         self._open[locator] = cur
         return cur
 
@@ -106,9 +128,10 @@ class CursorStore:
             self._open.pop(cur.locator, None)
             raise InvalidQueryLocator("invalid query locator") from None
 
-    def next_url(self, cur: Cursor, position: int) -> str:
-        """The ``nextRecordsUrl`` continuing after ``position`` rows."""
-        return f"/services/data/v{self._version}/query/{cur.locator}-{position}"
+    def next_url(self, cur: Cursor, position: int, version: str | None = None) -> str:
+        """The ``nextRecordsUrl`` continuing after ``position`` rows, in API ``version``
+        (default: the org's; the REST layer puts the request's version in its place)."""
+        return f"/services/data/v{version or self._version}/query/{cur.locator}-{position}"
 
     def close(self, cur: Cursor) -> None:
         """Forget a cursor and drop its temp table."""
@@ -116,8 +139,15 @@ class CursorStore:
         with contextlib.suppress(sqlite3.Error):
             self._store.write(cur.table, f"DROP TABLE IF EXISTS {cur.table}")
 
+    def age(self, cur: Cursor) -> float:
+        """Seconds since ``cur`` was opened: SimClock time, or the wall time elapsed while
+        a server runs when that is longer."""
+        age = self._clock.time() - cur.created
+        if self.wall is not None and cur.created_wall is not None:
+            age = max(age, self.wall() - cur.created_wall)
+        return age
+
     def sweep(self) -> None:
-        """Close every cursor older than :data:`CURSOR_LIFETIME` of simulated time."""
-        now = self._clock.time()
-        for cur in [c for c in self._open.values() if now - c.created >= CURSOR_LIFETIME]:
+        """Close every cursor older than :data:`CURSOR_LIFETIME` (see :meth:`age`)."""
+        for cur in [c for c in self._open.values() if self.age(c) >= CURSOR_LIFETIME]:
             self.close(cur)
