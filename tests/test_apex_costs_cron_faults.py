@@ -22,7 +22,7 @@ from sforg_sim.errors import SalesforceError, UnableToLockRow, UsageError
 
 class Work(Queueable):
     def execute(self, ctx: Context) -> None:
-        ctx.callout("GET", "callout:Echo/x")
+        ctx.callout("GET", "callout:Echo/x", timeout=60)  # setTimeout(60000)
         ctx.insert("Account", [{"Name": f"A{i}"} for i in range(10)])
 
 
@@ -57,7 +57,7 @@ class CpuHog(Queueable):
 
 def test_cpu_limit_from_cost_model() -> None:
     org = Org()
-    org.apex.costs = CostModel(dml_row=1.0)  # 100 rows = 100 s of CPU > 60 s
+    org.apex.costs = CostModel(dml_row_cpu=1.0)  # 100 rows = 100 s of CPU > 60 s
     jid = org.apex.enqueue_job(CpuHog())
     org.apex.run_until_idle()
     err = org.apex.job(jid).error

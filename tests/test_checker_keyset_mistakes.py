@@ -76,6 +76,9 @@ def test_stopping_on_the_first_empty_page_under_transient_faults() -> None:
     pinned = Case.of(B[:1], B[:2], page_size=1, faults=FaultPlan(empty=(1,)))
     err = _found(factory(stop_on_first_empty=True), pinned, cases=cases)
     assert isinstance(err.violation, CoverageViolation) and err.violation.lost
-    assert len(err.case.dataset.rows) <= 1 and err.case.faults.empty == (1,)
+    # How far the derandomised search shrinks is a property of the strategies' draws
+    # (dropping the undocumented OFFSET cap from run_configs, issue 13, moved it from 1
+    # record to 4); the pinned one-record case below is the minimal one.
+    assert len(err.case.dataset.rows) <= 4 and err.case.faults.empty == (1,)
     # The same case is fine for the job that retries empty pages.
     check_all(run(factory(), pinned))

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sforg_sim import strategies as sfst
 from sforg_sim.cases import Case, FaultPlan
 from sforg_sim.checker import ProcessorCheckFailed, check_processor
-from sforg_sim.harness import Target, run
+from sforg_sim.harness import Run, Target, run
 from sforg_sim.invariants import (
     ApiBudgetExceeded,
     CoverageViolation,
@@ -58,16 +58,44 @@ def _faults(**kinds: bool) -> st.SearchStrategy[Case]:
                           faults=_only(**kinds))
 
 
+def _in_scope_no_faults() -> st.SearchStrategy[Case]:
+    """No faults, and no key past the last partition's end (V1's inclusive end would
+    otherwise be found first)."""
+    return sfst.cases(partitioning=lambda ds: sfst.partitionings(ds, partial_scope=False),
+                      faults=None)
+
+
 def test_v1_skips_records_when_paging_a_filter_on_the_written_field() -> None:
-    v1 = OffsetProcessor("v1-skip", page_source="opportunity", restart_on_error=False)
+    v1 = OffsetProcessor("v1-skip", page_source="opportunity", restart_on_error=False,
+                         pages_per_execution=1)
     pinned = Case.of(BOUNDS[:2], ["externalOpp01", "externalOpp03"], page_size=1)
-    err = _fails(v1, _no_faults(), pinned)
+    err = _fails(v1, _in_scope_no_faults(), pinned)
     assert isinstance(err.violation, CoverageViolation)
     assert len(err.violation.lost) == 1 and not err.violation.duplicated
     assert len(err.case.dataset.rows) == 2 and err.case.config.page_size == 1
 
 
-def test_v1_loops_forever_once_the_offset_passes_the_cap() -> None:
+def test_v1_rereads_every_page_done_after_the_callout_rule_restarts_it() -> None:
+    """Defaults, documented rules only: V1's callout after its update throws "You have
+    uncommitted work pending" (Apex Developer Guide, "Callout Limits and Limitations"),
+    its catch-all restarts at offset 0 and re-reads the pages already done."""
+    v1 = OffsetProcessor("v1")
+    pinned = Case.of(BOUNDS[:2], BOUNDS[::2], page_size=1)
+    err = _fails(v1, _in_scope_no_faults(), pinned)
+    assert isinstance(err.violation, ApiBudgetExceeded)
+    assert err.case.config.max_offset is None and err.case.faults.size() == 0
+    assert len(err.case.dataset.rows) <= 3
+    r = Run(v1, pinned)
+    try:
+        rec = r.finish()
+        assert r.observer.errors == {"CalloutException: uncommitted work pending": 2}
+        assert rec.calls == [6] and not rec.failures  # 2 records, 6 calls: caught, hidden
+    finally:
+        r.close()
+
+
+def test_v1_loops_forever_once_the_offset_passes_the_cap_what_if() -> None:
+    """The opt-in what if (no document states a Data Cloud OFFSET cap): max_offset=3."""
     v1 = OffsetProcessor("v1")
     pinned = Case.of(BOUNDS[:1], BOUNDS[:2], page_size=4, max_offset=3)
     err = _fails(v1, _no_faults(max_offsets=st.just(3)), pinned)

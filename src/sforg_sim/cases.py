@@ -130,9 +130,11 @@ class Partitioning:
 class RunConfig:
     """Page size, batch scope, edition and quota, and the Data Cloud source's options.
 
-    ``api_remaining`` None leaves the edition's whole allocation. ``max_offset`` is the
-    source's OFFSET cap, scaled down with the data (2,000 on a real org) so a dozen records
-    can show what 2,000,000 do; ``segment_rows`` likewise scales its unstable scan order.
+    ``api_remaining`` None leaves the edition's whole allocation. ``max_offset`` is an
+    opt-in *what if*, off (None) by default: an OFFSET cap on the Data Cloud source, which
+    no Salesforce document states (``datacloud.py``); set it small to ask what a capped
+    source would do to a dozen records. ``segment_rows`` scales the source's unstable scan
+    order down with the data.
     """
 
     page_size: int = 500
@@ -140,7 +142,7 @@ class RunConfig:
     edition: str = "enterprise"
     licenses: int = 10
     api_remaining: int | None = None
-    max_offset: int = 2_000
+    max_offset: int | None = None
     segment_rows: int = 12_500
     unstable_order: bool = True
     seed: int = 0
@@ -149,8 +151,9 @@ class RunConfig:
         """The settings on one line."""
         quota = "full" if self.api_remaining is None else str(self.api_remaining)
         return (f"page size {self.page_size}, batch scope {self.batch_scope}, "
-                f"{self.edition} edition, API calls remaining {quota}, source OFFSET cap "
-                f"{self.max_offset}")
+                f"{self.edition} edition, API calls remaining {quota}, " + (
+                    "no source OFFSET cap" if self.max_offset is None else
+                    f"source OFFSET cap {self.max_offset} (what if)"))
 
 
 @dataclass(frozen=True)

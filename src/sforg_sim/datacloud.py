@@ -16,16 +16,25 @@ Paging styles (SALESFORCE_FACTS, Data Cloud Query API):
   ``GET /api/v3/query/{queryId}/rows?offset=&limit=`` reads it by offset.
 
 Response body: ``{"data": [{col: value}...], "rowCount": n, "done": true, "queryId"}``.
-Errors: HTTP 400 ``[{"errorCode", "message"}]`` for bad SQL or an OFFSET above
-``max_offset``.
+Errors: HTTP 400 ``[{"errorCode", "message"}]`` for bad SQL, or for an OFFSET above
+``max_offset`` when that opt-in cap is set.
+
+No OFFSET cap by default. The V1 query API documents ``limit``/``offset``/``orderby`` and
+at most 49,999 rows per call, and no maximum offset (*Data Cloud (c360a) API*, "Query Data
+using Query API V1", Key Properties,
+https://developer.salesforce.com/docs/atlas.en-us.238.0.c360a_api.meta/c360a_api/c360a_api_query_call_overview.htm).
+The ``offset + batchSize < 2^31`` bound belongs to another resource (Connect REST API,
+"Data Cloud Query") and is not modelled. ``max_offset=N`` is a *what if*: "what if the
+source refused offsets above N, like SOQL's 2,000" (HTTP 400 NUMBER_OUTSIDE_VALID_RANGE);
+the replay preset ``v1-offset-cap`` turns it on with 2,000.
 
 Unstable order (the trap in V1): without ORDER BY the rows come back in *storage scan
 order*: the table is stored in segments of ``segment_rows`` rows and each query scans the
 segments in one of ``order_variants`` orders, picked at random per query (seeded). Within a
 segment the order is stable. ``unstable_order=False`` gives plain storage order.
 
-Deviations (all unconfirmed, configurable): the V1 OFFSET cap (``max_offset``, default
-2,000, like SOQL's); the segment model of scan order; comparisons are case-insensitive (the
+Deviations (all unconfirmed, configurable): the opt-in OFFSET cap (``max_offset``, off by
+default); the segment model of scan order; comparisons are case-insensitive (the
 store's upper-case keys; Data Cloud SQL compares case-sensitively; the scenario's ids are
 all one case so results are the same); only the SQL subset above.
 """
@@ -42,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from .apex.context import HttpResponse
-from .errors import RequestLimitExceeded
+from .errors import RequestLimitExceeded, UsageError
 from .nightly import SOURCE_OBJECT, AnotherUser
 from .store import quote, sk_column
 
@@ -165,7 +174,7 @@ class DataCloudSource:
     def __init__(self, org: OrgCore, object_name: str = SOURCE_OBJECT, *,
                  charge_api: bool = True, unstable_order: bool = True,
                  segment_rows: int = 12_500, order_variants: int = 64,
-                 max_offset: int = 2_000, seed: int = 0,
+                 max_offset: int | None = None, seed: int = 0,
                  faults: FaultSchedule | None = None, cache_pages: int = 4_096) -> None:
         self.org = org
         self.obj = org.schema.get(object_name)
@@ -173,7 +182,12 @@ class DataCloudSource:
         self.unstable_order = unstable_order
         self.segment_rows = segment_rows
         self.order_variants = order_variants
+        if max_offset is not None and (isinstance(max_offset, bool) or not isinstance(
+                max_offset, int) or max_offset < 0):
+            raise UsageError(f"max_offset must be None (no cap) or an integer >= 0, "
+                             f"got {max_offset!r}")
         self.max_offset = max_offset
+        """The opt-in OFFSET cap (None: no cap, as documented; see the module docstring)."""
         self.faults = faults
         self._rng = random.Random(seed)
         self.calls = 0
@@ -270,7 +284,10 @@ class DataCloudSource:
         order = params.get("orderby", q.order_by)
         if limit < 0 or limit > MAX_ROWS:
             raise SqlError(f"limit must be between 0 and {MAX_ROWS}")
-        if offset < 0 or offset > self.max_offset:
+        if offset < 0:
+            raise SqlError(f"offset must be >= 0, got {offset}")
+        if self.max_offset is not None and offset > self.max_offset:
+            # The opt-in "what if" cap, not a documented rule (module docstring).
             return _error(400, "NUMBER_OUTSIDE_VALID_RANGE",
                           f"Maximum OFFSET is {self.max_offset}, got {offset}")
         cols = self._columns(q)

@@ -11,7 +11,8 @@ same machinery, so it lives here once:
 - *counters*: target records written (per record, per partition, optionally every write
   in order), data calls that reached the source and calls it refused with
   REQUEST_LIMIT_EXCEEDED (per partition, or unattributed), async executions, how each
-  partition's chain ended;
+  partition's chain ended, and every error the job's transactions met, caught or not,
+  counted by the rule it comes from (:mod:`sforg_sim.apex.rules`);
 - *stops*: an execution cap (a looping job), the API quota running out, a simulated-time
   limit; a caller's own rule (the replay's loop detector) stops the run with
   :meth:`RunObserver.stop` and its reason.
@@ -77,6 +78,8 @@ class RunObserver:
         """Calls refused with REQUEST_LIMIT_EXCEEDED, per partition."""
         self.unattributed_calls = 0
         self.unattributed_refused = 0
+        self.errors: Counter[str] = Counter()
+        """Rule key -> errors the run's transactions met (caught by the job or not)."""
         self.ends = ["running"] * partitions
         """How each partition's chain ended: ``running``, ``ended`` (or the job's
         ``stop_reason``), ``failed: ERROR_CODE``, ``aborted``."""
@@ -100,6 +103,7 @@ class RunObserver:
             e.dml_listeners.append(self._on_dml)
             e.event_listeners.append(self._on_event)
             e.chain_listeners.append(self._on_chain)
+            e.error_listeners.append(self._on_error)
             self.source.listeners.append(self._on_call)
             e.register_endpoint(ENDPOINT, self._handle)
             self._attached = True
@@ -112,6 +116,7 @@ class RunObserver:
             e.dml_listeners.remove(self._on_dml)
             e.event_listeners.remove(self._on_event)
             e.chain_listeners.remove(self._on_chain)
+            e.error_listeners.remove(self._on_error)
             self.source.listeners.remove(self._on_call)
             e.register_endpoint(ENDPOINT, self.source.handle)
             self._attached = False
@@ -217,6 +222,9 @@ class RunObserver:
         if self.keep_write_log:
             n = self.executions
             self.write_log.extend((n, p, rid) for rid in ids)
+
+    def _on_error(self, job: Job | None, rule: str) -> None:
+        self.errors[rule] += 1
 
     def _on_call(self, api: str, request: Mapping[str, Any], rows: int) -> None:
         p = self.partition_of(self.engine.current)

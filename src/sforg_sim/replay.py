@@ -6,19 +6,33 @@ runs out, or a loop is detected), and returns a :class:`Report`: records in scop
 processed (distinct records the job wrote), duplicates (written more than once), skipped
 (in scope, never written), final StageName counts, API calls (data calls that reached the
 source, and DailyApiRequests used in the org's rolling window at the end), async
-executions, simulated duration, the outcome, and per-partition rows.
+executions, simulated duration, the outcome, per-partition rows, and the errors the job's
+transactions met (caught by its own ``catch`` or not), counted by rule, each with what
+the rule comes from (``errors`` and ``error_rules``: a Salesforce document, an injected
+fault, or an opt-in assumption; :mod:`sforg_sim.apex.rules`).
+
+Only documented rules apply by default. Assumptions that no Salesforce document backs are
+named, opt-in options: the Data Cloud OFFSET cap is the source option ``max_offset``
+(preset ``v1-offset-cap``), off otherwise.
 
 Named processors (:data:`PROCESSORS`), each a reproducible scenario:
 
 - ``v2``: the keyset processor;
-- ``v1``: the deployed V1 (Data Cloud OFFSET pages, no ORDER BY, restart on error), with
-  loop detection: it ends ``loop_detected`` once pages repeat with no progress;
-- ``v1-burn-quota``: the same V1 without loop detection: it runs until
-  REQUEST_LIMIT_EXCEEDED, showing what the loop costs;
-- ``v1-skip``: V1 paging a SOQL query that filters on the field it writes: records are
-  skipped as the result set shrinks under the OFFSET;
-- ``v1-premature-stop``: V1 without an OFFSET cap whose source returns one transient empty
-  page (fault ``empty@4``) and hits one row lock (``lock@9``): two partitions end early.
+- ``v1``: the deployed V1 (Data Cloud OFFSET pages, no ORDER BY, several pages per
+  execution, restart at offset 0 on any error), with loop detection. Under the documented
+  rules its second callout after an update throws ``CalloutException: uncommitted work
+  pending`` and its ``catch`` restarts the partition (``errors`` counts them);
+- ``v1-burn-quota``: the same V1 without loop detection: it runs until the work or the
+  API quota ends;
+- ``v1-offset-cap``: *what if* the Data Cloud source refused OFFSET above 2,000 (no
+  document says it does; the old default): V1 then restarts at 0 forever past the cap
+  and ends ``loop_detected``;
+- ``v1-skip``: V1 paging a SOQL query that filters on the field it writes, one page per
+  execution (with several, the callout rule would stop it first): records are skipped as
+  the result set shrinks under the OFFSET;
+- ``v1-premature-stop``: V1 on a stable source order whose source returns one transient
+  empty page (fault ``empty@4``) and hits one row lock (``lock@9``): two partitions end
+  early.
 
 Loop detection (:class:`LoopDetector`): a data request (same partition, same request)
 seen again with no new record processed since its previous occurrence is a strike;
@@ -38,6 +52,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from .apex import CostModel, FaultSchedule
+from .apex.rules import source_of
 from .datacloud import DataCloudSource
 from .errors import UsageError
 from .nightly import (
@@ -87,15 +102,20 @@ PROCESSORS: dict[str, Preset] = {
     "v1": Preset(lambda: OffsetProcessor("v1"),
                  "Data Cloud OFFSET pages, no ORDER BY, restart at 0 on error (V1)"),
     "v1-burn-quota": Preset(lambda: OffsetProcessor("v1-burn-quota"),
-                            "V1 with loop detection off: runs until REQUEST_LIMIT_EXCEEDED",
-                            detect_loops=False),
+                            "V1 with loop detection off: runs until the work or the quota "
+                            "ends", detect_loops=False),
+    "v1-offset-cap": Preset(lambda: OffsetProcessor("v1-offset-cap"),
+                            "what if: V1 on a source that caps OFFSET at 2,000 (an "
+                            "assumption no document states)", source={"max_offset": 2_000}),
     "v1-skip": Preset(lambda: OffsetProcessor("v1-skip", page_source="opportunity",
-                                              restart_on_error=False),
-                      "V1 paging a SOQL query filtered on the field it writes"),
+                                              restart_on_error=False,
+                                              pages_per_execution=1),
+                      "V1 paging a SOQL query filtered on the field it writes (one page "
+                      "per execution, so no callout follows an update)"),
     "v1-premature-stop": Preset(
         lambda: OffsetProcessor("v1-premature-stop"),
-        "V1 without an OFFSET cap, one transient empty page and one row lock",
-        source={"max_offset": 10**9, "unstable_order": False}, faults="empty@4,lock@9"),
+        "V1 on a stable source order, one transient empty page and one row lock",
+        source={"unstable_order": False}, faults="empty@4,lock@9"),
 }
 
 
@@ -127,6 +147,13 @@ class Report:
     simulated_seconds: float
     outcome: Outcome
     partitions: list[PartitionReport]
+    errors: dict[str, int] = field(default_factory=dict)
+    """Rule key -> how many times the job's transactions met that error, caught or not
+    (``CalloutException: uncommitted work pending``, ``UNABLE_TO_LOCK_ROW``, ...), most
+    frequent first."""
+    error_rules: dict[str, str] = field(default_factory=dict)
+    """Rule key -> what it comes from: the Salesforce document (title, section, URL), an
+    injected fault, or an opt-in assumption."""
     wall_seconds: float = 0.0
     timeline: list[tuple[float, int, int]] = field(default_factory=list)
 
@@ -231,6 +258,7 @@ def replay(org: Org, processor: str | Processor = "v2", *, partition_count: int 
             report.processed = len(obs.writes)
             report.api_calls = {"data": source.calls, "total": 0}
             report.simulated_seconds = org.clock.time() - t0
+            report.errors = dict(obs.errors.most_common())
             if progress is not None:
                 progress(report)
 
@@ -268,6 +296,8 @@ def replay(org: Org, processor: str | Processor = "v2", *, partition_count: int 
     api = org.limits()["DailyApiRequests"]
     report.api_calls = {"data": source.calls, "total": api["Max"] - api["Remaining"]}
     report.async_executions = obs.executions
+    report.errors = dict(obs.errors.most_common())
+    report.error_rules = {k: source_of(k) for k in report.errors}
     report.simulated_seconds = end - t0
     report.outcome = outcome
     execs = obs.executions_by_partition()

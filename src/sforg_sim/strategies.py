@@ -225,14 +225,15 @@ def run_configs(draw: DrawFn, *, page_sizes: SearchStrategy[int] | None = None,
                 batch_scopes: SearchStrategy[int] | None = None,
                 editions: SearchStrategy[str] | None = None,
                 remaining_quota: SearchStrategy[int | None] | None = None,
-                max_offsets: SearchStrategy[int] | None = None,
+                max_offsets: SearchStrategy[int | None] | None = None,
                 segment_rows: SearchStrategy[int] | None = None) -> RunConfig:
     """A :class:`RunConfig`; each argument replaces one part's strategy.
 
     Defaults: :func:`page_sizes`, :func:`batch_scopes`, :func:`editions`, the full quota
-    (pass :func:`remaining_quota` to vary it; the fault plans exhaust it too). The source's
-    OFFSET cap (2,000 on a real org) and scan segments (12,500 rows) are drawn scaled down
-    (6 or 3, and 3) so a dozen records can reach them.
+    (pass :func:`remaining_quota` to vary it; the fault plans exhaust it too). The source
+    has no OFFSET cap (None: none is documented); pass ``max_offsets`` to explore the
+    opt-in what if. Scan segments (12,500 rows) are drawn scaled down (3) so a dozen
+    records can reach them.
     """
     def pick(given: SearchStrategy[Any] | None, default: SearchStrategy[Any]) -> Any:
         return draw(default if given is None else given)
@@ -242,7 +243,7 @@ def run_configs(draw: DrawFn, *, page_sizes: SearchStrategy[int] | None = None,
         batch_scope=pick(batch_scopes, _batch_scopes()),
         edition=pick(editions, _editions()),
         api_remaining=pick(remaining_quota, st.none()),
-        max_offset=pick(max_offsets, st.sampled_from((2_000, 6, 3))),
+        max_offset=pick(max_offsets, st.none()),
         segment_rows=pick(segment_rows, st.sampled_from((12_500, 3))),
         seed=draw(st.integers(0, 3)))
 

@@ -20,15 +20,24 @@ default the Python class name.
 
 The Context handed to ``execute()`` is what Apex code can do inside one transaction:
 
-- SOQL: :meth:`Context.query` (``[SELECT ...]``), counted against the governor (queries and
-  rows) and the cost model. Not an API call: SOQL inside the org never is.
+- SOQL: :meth:`Context.query` (``[SELECT ...]``) and :meth:`Context.count_query`
+  (``Database.countQuery``), counted against the governor (queries and rows) and the cost
+  model. Not an API call: SOQL inside the org never is. Aggregate queries count the rows
+  they aggregate, not the groups they return (see :meth:`Context.query`).
 - DML: :meth:`insert`, :meth:`update`, :meth:`upsert`, :meth:`delete`. Like the Apex DML
   statements they are all-or-none by default and raise the first record error
   (``DmlException``); ``all_or_none=False`` is ``Database.update(records, false)`` and
   returns the SaveResults. Writes are rolled back if the transaction fails.
 - Callouts: :meth:`callout` to an endpoint registered on the engine (the simulated Data
   Cloud source registers ``callout:DataCloud``). Returns an :class:`HttpResponse`; HTTP
-  errors are statuses, not exceptions, as in Apex.
+  errors are statuses, not exceptions, as in Apex. Two platform rules raise a catchable
+  ``System.CalloutException`` (Apex Developer Guide, "Callout Limits and Limitations",
+  https://developer.salesforce.com/docs/atlas.en-us.210.0.apexcode.meta/apexcode/apex_callouts_timeouts.htm):
+  a callout after pending work (DML, ``enqueue_job``, ``execute_batch``) in the same
+  transaction, "You have uncommitted work pending. Please commit or rollback before
+  calling out"; and a callout that waits longer than its timeout (default 10 s, at most
+  120 s, and at most what is left of the transaction's 120 s of cumulative callout time),
+  "Read timed out".
 - Async: :meth:`enqueue_job` (``System.enqueueJob``), :meth:`execute_batch`
   (``Database.executeBatch``), :meth:`abort_job` (``System.abortJob``). Jobs enqueued in a
   transaction that fails are discarded, as in Apex.
@@ -38,12 +47,15 @@ The Context handed to ``execute()`` is what Apex code can do inside one transact
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
-from ..errors import SalesforceError, error_class
+from ..errors import CalloutException, SalesforceError, UsageError, error_class
+from ..soql import ast as A
+from ..soql.parser import parse as parse_soql
 from .governor import Governor
+from .rules import rule_of, rule_of_response
 
 if TYPE_CHECKING:
     from collections import deque
@@ -51,8 +63,20 @@ if TYPE_CHECKING:
 
     from ..core import OrgCore
 
-__all__ = ["Batchable", "Context", "Enqueued", "FaultHooks", "HttpResponse", "QueryLocator",
-           "Queueable", "Runtime", "Schedulable", "Stateful", "get_query_locator"]
+__all__ = ["DEFAULT_TIMEOUT", "MAX_TIMEOUT", "MIN_TIMEOUT", "PENDING_MESSAGE", "Batchable",
+           "Context", "Enqueued", "FaultHooks", "HttpResponse", "QueryLocator", "Queueable",
+           "Runtime", "Schedulable", "Stateful", "get_query_locator"]
+
+# "Callout Limits and Limitations" (Apex Developer Guide): "The default timeout is 10
+# seconds ... The minimum is 1 millisecond and the maximum is 120,000 milliseconds."
+DEFAULT_TIMEOUT = 10.0
+"""Seconds a callout waits by default (``HttpRequest.setTimeout`` not called)."""
+MIN_TIMEOUT = 0.001
+MAX_TIMEOUT = 120.0
+PENDING_MESSAGE = ("You have uncommitted work pending. Please commit or rollback before "
+                   "calling out")
+"""The platform's text for a callout after pending work (captured from real orgs; the
+guide states the rule, not the text)."""
 
 
 @dataclass
@@ -138,6 +162,9 @@ class FaultHooks(Protocol):
     def on_callout(self, ctx: Context, endpoint: str) -> HttpResponse | None:
         """A failed response instead of the callout, when a fault fires."""
 
+    def callout_latency(self, ctx: Context, endpoint: str) -> float | None:
+        """Seconds this callout takes when a ``slow`` fault fires (None: the cost model's)."""
+
 
 class Runtime(Protocol):
     """What a transaction needs from the engine running it. The engine
@@ -196,27 +223,90 @@ class Context:
         self.depth = 0  # Queueable chain depth of the running job
         self.enqueued: list[Enqueued] = []
         self.written: list[tuple[str, str, list[str]]] = []  # (sobject, op, ids)
+        self.pending: str | None = None
+        """What left uncommitted work in this transaction (``DML``, ``async Apex``): a
+        callout after it raises CalloutException. None while there is none."""
+        self.errors: list[str] = []
+        """Rule keys (:mod:`.rules`) of every error this transaction met, caught or not,
+        in order; the engine hands them to its ``error_listeners``."""
+        self.noted: set[int] = set()  # ids of the exceptions already in ``errors``
+
+    def note(self, err: SalesforceError) -> None:
+        """Record an error the platform raised into the job's code (once per exception)."""
+        if id(err) not in self.noted:
+            self.noted.add(id(err))
+            self.errors.append(rule_of(err))
 
     # --- SOQL ---------------------------------------------------------------------------
 
     def query(self, soql: str, **binds: Any) -> list[dict[str, Any]]:
-        """Run SOQL as Apex does (``[SELECT ...]``); a SOQL error raises (catchable)."""
+        """Run SOQL as Apex does (``[SELECT ...]``); a SOQL error raises (catchable).
+
+        Query rows (the 50,000 per transaction) are counted as the Apex Developer Guide,
+        "Working with SOQL Aggregate Functions" (note on query rows,
+        https://developer.salesforce.com/docs/atlas.en-us.242.0.apexcode.meta/pages/langCon_apex_SOQL_agg_fns.htm)
+        states: "All aggregate functions other than COUNT() or COUNT(fieldname) include
+        each row used by the aggregation as a query row ... For COUNT() or
+        COUNT(fieldname) queries, limits are counted as one query row, unless the query
+        contains a GROUP BY clause, in which case one query row per grouping is consumed."
+        """
         try:
             rows: list[dict[str, Any]] = self.org.query_records(soql, **binds)
-        except SalesforceError:
+            used = self._rows_used(soql, binds, rows)
+        except SalesforceError as e:
+            self.note(e)
             self.governor.soql(0)
             raise
-        self.governor.soql(len(rows))
+        self.governor.soql(used, len(rows))
         return rows
+
+    def count_query(self, soql: str, **binds: Any) -> int:
+        """``Database.countQuery`` (or ``Integer n = [SELECT COUNT() ...]``): one query,
+        one query row, whatever it counts."""
+        try:
+            n = int(self.org.query(soql, **binds)["totalSize"])
+        except SalesforceError as e:
+            self.note(e)
+            self.governor.soql(0)
+            raise
+        self.governor.soql(1 if self.org.soql.plan(soql).kind == "count" else n, 0)
+        return n
+
+    def _rows_used(self, soql: str, binds: Mapping[str, Any],
+                   rows: list[dict[str, Any]]) -> int:
+        """Query rows ``soql`` consumes (see :meth:`query`); plain queries: rows returned."""
+        kind = self.org.soql.plan(soql).kind  # cached: the query just ran
+        if kind == "count":
+            return 1
+        if kind != "agg":
+            return len(rows)
+        q = parse_soql(soql)
+        if all(a.func == "COUNT" for a in _aggregates((q.select, q.having))):
+            return len(rows)  # one per group, or the single row without GROUP BY
+        # Every row the aggregation read: count the rows FROM ... WHERE (... GROUP BY ...
+        # HAVING) selects, by the same query with COUNT(Id) as its only column.
+        line, col = q.sobject_pos
+        lines = q.text.split("\n")
+        at = sum(len(x) + 1 for x in lines[:line - 1]) + col - 1
+        counted = self.org.query_records(f"SELECT COUNT(Id) FROM {q.text[at:]}", **binds)
+        return sum(int(r["expr0"]) for r in counted)
 
     # --- DML ----------------------------------------------------------------------------
 
     def _dml(self, op: str, sobject: str, records: Sequence[Any], all_or_none: bool,
              call: Any) -> list[dict[str, Any]]:
         self.governor.dml(len(records))
-        if records:
-            self.engine.faults.before_dml(self, sobject, op)
-        results: list[dict[str, Any]] = call()
+        # A DML statement leaves uncommitted work: no callout after it in this transaction
+        # ("Callout Limits and Limitations": "Things that result in pending operations are
+        # DML statements, asynchronous Apex ..., scheduled Apex, or sending email").
+        self.pending = self.pending or "DML"
+        try:
+            if records:
+                self.engine.faults.before_dml(self, sobject, op)
+            results: list[dict[str, Any]] = call()
+        except SalesforceError as e:
+            self.note(e)
+            raise
         ok = [r["id"] for r in results if r["success"]]
         if ok:
             self.written.append((sobject, op, ok))
@@ -225,9 +315,11 @@ class Context:
             bad = next((i, r) for i, r in enumerate(results) if not r["success"]
                        and r["errors"][0]["statusCode"] != rolled)
             err = bad[1]["errors"][0]
-            raise error_class(err["statusCode"])(
+            exc = error_class(err["statusCode"])(
                 f"{op.title()} failed. First exception on row {bad[0]}; first error: "
                 f"{err['statusCode']}, {err['message']}: {err['fields']}", err["fields"])
+            self.note(exc)
+            raise exc
         return results
 
     def insert(self, sobject: str, records: Sequence[Mapping[str, Any]], *,
@@ -257,30 +349,80 @@ class Context:
 
     # --- callouts -------------------------------------------------------------------------
 
-    def callout(self, method: str, endpoint: str, body: Any = None) -> HttpResponse:
-        """``new Http().send(req)`` to a registered endpoint (``callout:Name/path``)."""
-        self.governor.callout()
-        fault = self.engine.faults.on_callout(self, endpoint)
+    def callout(self, method: str, endpoint: str, body: Any = None, *,
+                timeout: float = DEFAULT_TIMEOUT) -> HttpResponse:
+        """``new Http().send(req)`` to a registered endpoint (``callout:Name/path``).
+
+        ``timeout`` is ``req.setTimeout(ms)`` in seconds (1 ms to 120 s; outside that
+        range it is the port's mistake: UsageError). Raises a catchable
+        ``CalloutException`` for pending work or a timeout (module docstring). The
+        callout's wait (the cost model's ``callout``, or ``slow_callout`` when the
+        ``slow`` fault fires) adds to the duration and to the transaction's cumulative
+        callout time, never to CPU. A timed-out request did reach the endpoint (it is
+        counted there, and charged); only its response is lost.
+        """
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
+                MIN_TIMEOUT <= timeout <= MAX_TIMEOUT):
+            raise UsageError(f"callout timeout must be between {MIN_TIMEOUT} and "
+                             f"{MAX_TIMEOUT} seconds (HttpRequest.setTimeout: 1 to 120,000 "
+                             f"ms), got {timeout!r}")
+        if self.pending is not None:
+            err = CalloutException(PENDING_MESSAGE)
+            self.note(err)
+            raise err
+        gov = self.governor
+        gov.callout()
+        faults = self.engine.faults
+        fault = faults.on_callout(self, endpoint)
         if fault is not None:
+            gov.wait(min(gov.costs.callout, timeout))
+            self.errors.append(rule_of_response(fault.status_code, fault.body))
             return fault
-        return self.engine.route_callout(method, endpoint, body)
+        latency = faults.callout_latency(self, endpoint)
+        if latency is None:
+            latency = gov.costs.callout
+        # The wait is capped by the callout's own timeout and by what is left of the
+        # transaction's 120 s: "This time is additive across all callouts".
+        allowed = min(float(timeout), gov.callout_budget())
+        res = self.engine.route_callout(method, endpoint, body)
+        if latency > allowed:
+            gov.wait(allowed)
+            err = CalloutException("Read timed out")
+            self.note(err)
+            raise err
+        gov.wait(latency)
+        if res.status_code >= 400:
+            self.errors.append(rule_of_response(res.status_code, res.body))
+        return res
 
     # --- async ----------------------------------------------------------------------------
 
     def enqueue_job(self, job: Queueable) -> str:
-        """``System.enqueueJob``: the child starts after this transaction commits."""
+        """``System.enqueueJob``: the child starts after this transaction commits.
+        Asynchronous Apex is pending work: no callout may follow in this transaction."""
         self.governor.queueable()
         if self.is_async:
-            self.engine.check_depth(self.depth + 1)
+            try:
+                self.engine.check_depth(self.depth + 1)
+            except SalesforceError as e:
+                self.note(e)
+                raise
         job_id = self.engine.reserve_job_id()
         self.enqueued.append(Enqueued("queueable", job_id, job))
+        self.pending = self.pending or "async Apex"
         return job_id
 
     def execute_batch(self, job: Batchable, scope: int = 200) -> str:
-        """``Database.executeBatch(job, scope)``; flex queue rules apply at commit."""
-        self.engine.check_scope(scope)
+        """``Database.executeBatch(job, scope)``; flex queue rules apply at commit.
+        A batch job is pending work: no callout may follow in this transaction."""
+        try:
+            self.engine.check_scope(scope)
+        except SalesforceError as e:
+            self.note(e)
+            raise
         job_id = self.engine.reserve_job_id()
         self.enqueued.append(Enqueued("batch", job_id, job, scope))
+        self.pending = self.pending or "async Apex"
         return job_id
 
     def abort_job(self, job_id: str) -> None:
@@ -296,3 +438,15 @@ class Context:
     def now(self) -> float:
         """Simulated time (epoch seconds) at which this transaction runs."""
         return self.org.clock.time()
+
+
+def _aggregates(node: Any) -> Iterator[A.Agg]:
+    """Every aggregate call in a parsed query part (SELECT items, HAVING conditions)."""
+    if isinstance(node, A.Agg):
+        yield node
+    elif isinstance(node, (tuple, list)):
+        for item in node:
+            yield from _aggregates(item)
+    elif is_dataclass(node) and not isinstance(node, type):
+        for f in fields(node):
+            yield from _aggregates(getattr(node, f.name))

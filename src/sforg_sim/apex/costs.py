@@ -8,24 +8,37 @@ Defaults (all unconfirmed: Salesforce publishes no such figures; set them from a
 run, in Python with ``CostModel().with_(...)`` or ``sforg-sim replay --cost NAME=SECONDS``):
 
 - ``job_start`` 5.0 s: queue latency before an async job (or each batch chunk) runs;
-- ``callout`` 0.3 s per HTTP callout (Data Cloud query round trip);
+- ``callout`` 0.3 s per HTTP callout (Data Cloud query round trip). A callout waits at most
+  its timeout (10 s by default, 120 s at most, 120 s for all callouts of a transaction:
+  :mod:`.context`), so a ``callout`` above 10 s makes every default-timeout callout fail
+  with ``System.CalloutException: Read timed out``;
+- ``slow_callout`` 125.0 s: how long a callout hit by the ``slow`` fault takes. It is a test
+  input, not a platform figure: longer than the 120 s maximum timeout, so a slow callout
+  always times out;
 - ``soql_query`` 0.01 s per SOQL statement and ``soql_row`` 0.00005 s per row returned;
 - ``dml_statement`` 0.01 s per DML statement and ``dml_row`` 0.002 s per row written
   (500 Opportunity updates with their history rows take about a second);
-- CPU time (for the 10 s sync / 60 s async governor limit) is the SOQL and DML part of
-  the above: callouts wait on the network and are not CPU.
+- ``soql_row_cpu`` and ``dml_row_cpu``, 0.0 s per row: the Apex *CPU time* of SOQL and DML.
+
+CPU time (the 10 s sync / 60 s async governor limit) is kept apart from duration. The
+*Salesforce Developer Limits and Allocations Quick Reference* (*Per-Transaction Apex
+Limits*, footnote on CPU time;
+https://resources.docs.salesforce.com/latest/latest/en-us/sfdc/pdf/salesforce_app_limits_cheatsheet.pdf)
+says "the portion of execution time spent in the database for DML, SOQL, and SOSL isn't
+counted, nor is waiting time for Apex callouts". So the ``soql_*``/``dml_*`` and
+``callout`` costs above are duration only: calibrating ``dml_row`` up to an org's measured
+update time cannot produce CPU-limit failures that production would not have. What DML
+does on the application servers (triggers, validation, flows) *is* CPU, but no figure for
+it is published: ``dml_row_cpu``/``soql_row_cpu`` default to 0 (an opt-in assumption; set
+them from ``Limits.getCpuTime()`` measured in the org). User code can charge CPU itself
+with ``ctx.governor.cpu(seconds)``.
 
 What the defaults forecast (``benchmarks/README.md``): the team's V2 at 2,000,000 records
 takes 0.7 simulated hours with 10 chains, shorter than the team's own estimate of "2-4
-hours" (``SALESFORCE_FACTS.md``); V1 burns the 440,000-call quota in about 15 simulated
-hours, inside one 24-hour window, as it did for the team. No choice of ``job_start`` or
-``callout`` gives both: V2 pays one of each per 500 records, V1 six callouts per execution,
-and slowing V1 past 24 hours lets the rolling window refill, so the simulated V1 would never
-run out of quota. What sets V2 apart is writing 500 records with their history:
-``dml_row=0.04`` (an org whose Opportunity automation makes each update cost 40 ms)
-forecasts V2 at about 2.8 hours and leaves V1 as it was, but it also makes a synchronous
-transaction that updates more than 250 records breach the 10 s CPU limit, which orgs
-without heavy automation do not do. So the default stays fast; calibrate it per org.
+hours". What sets V2's duration is writing 500 records with their history:
+``dml_row=0.04`` (an org whose Opportunity automation makes each update take 40 ms)
+forecasts V2 at about 2.8 hours. Since that is database time, not CPU, it no longer
+makes synchronous transactions breach the 10 s CPU limit.
 """
 
 from __future__ import annotations
@@ -42,10 +55,13 @@ class CostModel:
 
     job_start: float = 5.0
     callout: float = 0.3
+    slow_callout: float = 125.0
     soql_query: float = 0.01
     soql_row: float = 0.00005
     dml_statement: float = 0.01
     dml_row: float = 0.002
+    soql_row_cpu: float = 0.0
+    dml_row_cpu: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -53,12 +69,20 @@ class CostModel:
                 raise ValueError(f"cost {f.name} must be >= 0")
 
     def soql(self, rows: int) -> float:
-        """Seconds (all CPU) for one SOQL statement returning ``rows`` rows."""
+        """Seconds of duration (database time, not CPU) for one SOQL statement."""
         return self.soql_query + self.soql_row * rows
 
     def dml(self, rows: int) -> float:
-        """Seconds (all CPU) for one DML statement on ``rows`` rows."""
+        """Seconds of duration (database time, not CPU) for one DML statement."""
         return self.dml_statement + self.dml_row * rows
+
+    def soql_cpu(self, rows: int) -> float:
+        """Apex CPU seconds of one SOQL statement (0 unless ``soql_row_cpu`` is set)."""
+        return self.soql_row_cpu * rows
+
+    def dml_cpu(self, rows: int) -> float:
+        """Apex CPU seconds of one DML statement (0 unless ``dml_row_cpu`` is set)."""
+        return self.dml_row_cpu * rows
 
     def with_(self, **changes: Any) -> CostModel:
         """A copy with some costs changed: ``costs.with_(callout=1.5)``."""

@@ -21,6 +21,22 @@ Deviations (documented for the README fidelity table):
   :meth:`execute_anonymous` for the real synchronous limits.
 - DailyAsyncApexExecutions: each Queueable, batch start, chunk, finish and scheduled
   execute counts one; over the limit the execution fails with an AsyncException.
+
+Rules modelled here, with their sources:
+
+- Scheduled Apex runs with the synchronous governor limits (50 ``enqueue_job`` calls, 100
+  SOQL queries, 10 s CPU) yet counts as an async execution: "Although scheduled Apex is an
+  asynchronous feature, synchronous limits apply to scheduled Apex jobs" (Apex Developer
+  Guide, "Execution Governors and Limits",
+  https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/pages/apex_gov_limits.htm).
+- Developer Edition Queueable chains: "The maximum stack depth for chained jobs is 5, which
+  means that you can chain jobs four times. The maximum number of jobs in the chain is 5,
+  including the initial parent queueable job" (Apex Developer Guide, "Queueable Apex",
+  https://developer.salesforce.com/docs/atlas.en-us.254.0.apexcode.meta/apexref/apex_queueing_jobs.htm).
+  A chain's first job has depth 1, so the fifth job's ``enqueue_job`` fails.
+- Every error a transaction meets (caught by the job's code or not) is reported, by rule
+  (:mod:`.rules`), to :attr:`AsyncEngine.error_listeners`, so a replay can say why a job
+  misbehaved even when its own ``catch`` hid the exception.
 """
 
 from __future__ import annotations
@@ -116,6 +132,8 @@ class AsyncEngine:
         self.event_listeners: list[Callable[[], None]] = []
         self.chain_listeners: list[Callable[[Job, int], None]] = []
         """Called when a Queueable finishes with (job, number of children it enqueued)."""
+        self.error_listeners: list[Callable[[Job | None, str], None]] = []
+        """Called with (job, rule key) for each error a transaction met, caught or not."""
         self.current: Job | None = None
         """The job whose transaction is running (None outside transactions)."""
         self._heap: list[tuple[float, int, bool, Callable[[], None]]] = []
@@ -208,9 +226,16 @@ class AsyncEngine:
     # --- transactions -----------------------------------------------------------------------
 
     def _transaction(self, job: Job | None, fn: Callable[[Context], None], *,
-                     is_async: bool = True) -> tuple[Context, SalesforceError | None]:
-        """Run ``fn(ctx)`` as one Apex transaction; roll back on failure."""
-        gov = Governor(ASYNC_LIMITS if is_async else SYNC_LIMITS, self.costs)
+                     is_async: bool = True, sync_limits: bool = False
+                     ) -> tuple[Context, SalesforceError | None]:
+        """Run ``fn(ctx)`` as one Apex transaction; roll back on failure.
+
+        ``is_async`` counts the execution toward DailyAsyncApexExecutions;
+        ``sync_limits`` gives an async execution the synchronous governor limits
+        (scheduled Apex).
+        """
+        sync = sync_limits or not is_async
+        gov = Governor(SYNC_LIMITS if sync else ASYNC_LIMITS, self.costs)
         ctx = Context(self, gov, job.id if job else None, is_async=is_async)
         ctx.depth = job.depth if job else 0
         err: SalesforceError | None = None
@@ -240,6 +265,12 @@ class AsyncEngine:
                 sp.rollback()
                 ctx.enqueued.clear()
                 ctx.written.clear()
+        if err is not None:
+            ctx.note(err)  # an uncaught error not seen yet (a limit, a port's own raise)
+        if ctx.errors:
+            for key in ctx.errors:
+                for elistener in self.error_listeners:
+                    elistener(job, key)
         for sobject, op, written in ctx.written:
             for listener in self.dml_listeners:
                 listener(sobject, op, written)
@@ -282,7 +313,8 @@ class AsyncEngine:
             raise NotFound(f"No such job: {job_id}") from None
 
     def check_depth(self, depth: int) -> None:
-        """Developer Edition caps Queueable chains at depth 5."""
+        """Developer Edition caps Queueable chains at depth 5 (5 jobs, the first at depth
+        1: see the module docstring)."""
         if self.org.edition == "developer" and depth > DEV_CHAIN_DEPTH:
             raise AsyncException("Maximum stack depth has been reached.")
 
@@ -311,7 +343,9 @@ class AsyncEngine:
         return job_id
 
     def _submit_queueable(self, job_id: str, inst: Queueable, parent: Job | None) -> None:
-        depth = parent.depth + 1 if parent and parent.job_type == "Queueable" else 0
+        # The first job of a chain is depth 1: "The maximum number of jobs in the chain is
+        # 5, including the initial parent queueable job".
+        depth = parent.depth + 1 if parent and parent.job_type == "Queueable" else 1
         job = Job(job_id, "Queueable", inst, "Queued", depth,
                   parent.id if parent else None)
         self.jobs[job_id] = job
@@ -516,7 +550,8 @@ class AsyncEngine:
         job = Job(job_id, "ScheduledApex", trigger.instance, "Processing")
         self.jobs[job_id] = job
         self.rows.create(job_id, "ScheduledApex", trigger.instance.class_name(), "Processing")
-        ctx, err = self._transaction(job, trigger.instance.execute)
+        # Async execution (counted), synchronous limits (see the module docstring).
+        ctx, err = self._transaction(job, trigger.instance.execute, sync_limits=True)
 
         def done() -> None:
             if err is not None:

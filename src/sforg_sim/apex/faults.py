@@ -5,6 +5,9 @@ probability (seeded, so a replay is repeatable) or at given occurrence numbers:
 
 - ``callout``: a transient callout failure: the callout returns HTTP 503
   ``SERVICE_UNAVAILABLE`` instead of reaching the endpoint (counted per callout);
+- ``slow``: the endpoint takes the cost model's ``slow_callout`` seconds (125 s by default,
+  longer than the 120 s maximum timeout) to answer, so the callout raises
+  ``System.CalloutException: Read timed out`` after its timeout (counted per callout);
 - ``empty``: the data source answers a query with HTTP 200 and no rows (a transient empty
   batch; counted per data query, consulted by the Data Cloud source);
 - ``lock``: ``UNABLE_TO_LOCK_ROW`` on a DML statement (counted per DML statement);
@@ -35,7 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = ["KINDS", "AnotherUser", "Fault", "FaultKind", "FaultSchedule", "Scheduler"]
 
-FaultKind = Literal["callout", "empty", "lock", "quota", "update", "delete", "insert"]
+FaultKind = Literal["callout", "slow", "empty", "lock", "quota", "update", "delete",
+                    "insert"]
 """The kinds of fault a schedule can inject."""
 KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 ChangeKind = Literal["update", "delete", "insert"]
@@ -128,6 +132,13 @@ class FaultSchedule:
         if self.fires("callout"):
             return HttpResponse(503, [{"errorCode": "SERVICE_UNAVAILABLE",
                                        "message": "Service temporarily unavailable"}])
+        return None
+
+    def callout_latency(self, ctx: Context, endpoint: str) -> float | None:
+        """The cost model's ``slow_callout`` seconds when a ``slow`` fault fires, else None
+        (the callout takes the cost model's ordinary ``callout`` time)."""
+        if self.fires("slow"):
+            return ctx.governor.costs.slow_callout
         return None
 
     def before_dml(self, ctx: Context, sobject: str, op: str) -> None:

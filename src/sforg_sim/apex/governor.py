@@ -7,9 +7,18 @@ as :class:`LimitBreach`, a ``BaseException`` (so ``except Exception`` in a user'
 ``execute()`` returns, so even ``except BaseException`` cannot hide it. The execution fails
 and its work is rolled back, as in Apex.
 
-Limits (Apex Developer Guide, "Execution Governors and Limits"), sync / async:
+Limits (Apex Developer Guide, "Execution Governors and Limits",
+https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/pages/apex_gov_limits.htm,
+and the Limits Quick Reference, *Per-Transaction Apex Limits*), sync / async:
 SOQL queries 100 / 200; query rows 50,000; DML statements 150; DML rows 10,000;
-callouts 100; CPU time 10 s / 60 s; Queueable jobs added: 50 / 1. Heap size is not modelled.
+callouts 100; cumulative callout timeout 120 s; CPU time 10 s / 60 s; Queueable jobs
+added: 50 / 1. Heap size is not modelled. "Although scheduled Apex is an asynchronous
+feature, synchronous limits apply to scheduled Apex jobs" (same page): the engine gives a
+scheduled ``execute`` :data:`SYNC_LIMITS`.
+
+Duration and CPU are kept apart (:mod:`.costs`): SOQL and DML add their database time to
+the transaction's duration and only their ``*_cpu`` cost to CPU time; callouts add their
+wait to the duration and to the cumulative callout time, never to CPU.
 """
 
 from __future__ import annotations
@@ -33,6 +42,10 @@ class TransactionLimits:
     callouts: int
     cpu_seconds: float
     queueable_jobs: int
+    callout_seconds: float = 120.0
+    """Maximum cumulative time of all callouts of the transaction ("Callout Limits and
+    Limitations": "The maximum cumulative timeout for callouts by a single Apex
+    transaction is 120 seconds")."""
 
 
 SYNC_LIMITS = TransactionLimits(100, 50_000, 150, 10_000, 100, 10.0, 50)
@@ -60,6 +73,8 @@ class Governor:
         self.callouts = 0
         self.queueable_jobs = 0
         self.cpu_seconds = 0.0
+        self.callout_seconds = 0.0
+        """Time spent waiting on callouts so far (toward the 120 s cumulative limit)."""
         self.elapsed = 0.0
         self.breach: LimitException | None = None
 
@@ -73,32 +88,49 @@ class Governor:
         if self.cpu_seconds > self.limits.cpu_seconds:
             self._fail("Apex CPU time limit exceeded")
 
-    def soql(self, rows: int) -> None:
-        """Count one SOQL statement; call :meth:`rows` once its rows are known."""
+    def soql(self, rows: int, returned: int | None = None) -> None:
+        """Count one SOQL statement reading ``rows`` query rows (toward the 50,000).
+
+        ``returned`` is how many rows it returned, for the cost model (default ``rows``):
+        an aggregate query counts the rows it aggregated but returns only its groups.
+        Its database time is duration, not CPU (see the module docstring).
+        """
         self.soql_queries += 1
         if self.soql_queries > self.limits.soql_queries:
             self._fail(f"Too many SOQL queries: {self.soql_queries}")
         self.query_rows += rows
         if self.query_rows > self.limits.query_rows:
             self._fail(f"Too many query rows: {self.query_rows}")
-        self._cpu(self.costs.soql(rows))
+        out = rows if returned is None else returned
+        self.elapsed += self.costs.soql(out)
+        self._cpu(self.costs.soql_cpu(out))
 
     def dml(self, rows: int) -> None:
-        """Count one DML statement on ``rows`` records (before it runs, as Apex does)."""
+        """Count one DML statement on ``rows`` records (before it runs, as Apex does).
+        Its database time is duration, not CPU (see the module docstring)."""
         self.dml_statements += 1
         if self.dml_statements > self.limits.dml_statements:
             self._fail(f"Too many DML statements: {self.dml_statements}")
         self.dml_rows += rows
         if self.dml_rows > self.limits.dml_rows:
             self._fail(f"Too many DML rows: {self.dml_rows}")
-        self._cpu(self.costs.dml(rows))
+        self.elapsed += self.costs.dml(rows)
+        self._cpu(self.costs.dml_cpu(rows))
 
     def callout(self) -> None:
-        """Count one callout (network wait: adds duration, not CPU)."""
+        """Count one callout toward the 100 per transaction (its wait: :meth:`wait`)."""
         self.callouts += 1
         if self.callouts > self.limits.callouts:
             self._fail(f"Too many callouts: {self.callouts}")
-        self.elapsed += self.costs.callout
+
+    def callout_budget(self) -> float:
+        """Seconds of callout time left in the transaction's 120 s cumulative limit."""
+        return max(0.0, self.limits.callout_seconds - self.callout_seconds)
+
+    def wait(self, seconds: float) -> None:
+        """A callout waited ``seconds`` on the network: duration, not CPU."""
+        self.callout_seconds += seconds
+        self.elapsed += seconds
 
     def queueable(self) -> None:
         """Count one ``System.enqueueJob`` call."""

@@ -32,8 +32,12 @@ What makes V2 correct:
   the position is a value, not a count, so updates cannot shift it;
 - ``lastProcessedId`` carried to the chained job;
 - an empty page is retried; only 3 consecutive empty pages end the partition (Data Cloud
-  can return a transient empty batch); a failed callout or a locked row retries the same
-  page; REQUEST_LIMIT_EXCEEDED stops the chain instead of spinning.
+  can return a transient empty batch); a failed callout (an error status, or a
+  ``CalloutException`` such as "Read timed out") or a locked row retries the same page;
+  REQUEST_LIMIT_EXCEEDED stops the chain instead of spinning;
+- one callout per transaction, made *before* any DML or ``enqueue_job``: Apex refuses a
+  callout after pending work in the same transaction ("Callout Limits and Limitations"),
+  so callout, query, update, enqueue is the only order that works.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..apex import Context, Queueable
-from ..errors import UnableToLockRow
+from ..errors import CalloutException, UnableToLockRow
 from ..nightly import SOURCE_OBJECT, TARGET_STAGE
 from . import DATA_ENDPOINT, Partition, sql_literal
 
@@ -79,7 +83,12 @@ class DynamicPartitionProcessorV2(Queueable):
         sql = (f"SELECT External_ID__c, StageName__c FROM {SOURCE_OBJECT} WHERE {lower} "
                f"AND External_ID__c < {sql_literal(self.end_id)} "
                f"ORDER BY External_ID__c LIMIT {self.page_size}")
-        res = ctx.callout("POST", DATA_ENDPOINT, {"sql": sql})
+        try:
+            res = ctx.callout("POST", DATA_ENDPOINT, {"sql": sql})
+        except CalloutException as e:  # e.g. Read timed out: nothing read, retry the page
+            ctx.debug(f"partition {self.partition}: {e.message}, retrying page")
+            ctx.enqueue_job(self._next(self.last_processed_id, self.empty_batches))
+            return
         if res.status_code == 403:
             self.stop_reason = "REQUEST_LIMIT_EXCEEDED"
             ctx.debug(f"partition {self.partition}: API quota exhausted, stopping")

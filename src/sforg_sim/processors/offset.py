@@ -3,13 +3,21 @@
 The team's ``DynamicPartitionProcessor.cls`` (V1) is a Queueable per partition that reads
 pages of 500 with LIMIT/OFFSET, several pages per transaction, then chains itself with the
 next offset. Nothing here scripts its failures; they come from the design meeting the
-platform:
+platform's documented rules:
 
-- **Looping** (``page_source="datacloud"``, the deployed V1): pages come from the Data Cloud
-  V1 query API with LIMIT/OFFSET and no ORDER BY. Past the source's OFFSET cap the callout
-  fails; the ``catch`` restarts the partition at offset 0, which reads the first pages
-  again, forever, one API call per page, until REQUEST_LIMIT_EXCEEDED. Without ORDER BY each
-  restart may see a different storage order, so coverage creeps up to a ceiling and stops.
+- **Restarting** (``page_source="datacloud"``, the deployed V1): each execution does
+  callout, update, callout, update ... Apex refuses a callout after DML in the same
+  transaction (``System.CalloutException: You have uncommitted work pending``; Apex
+  Developer Guide, "Callout Limits and Limitations"), so the second page's callout throws
+  as soon as the first page wrote anything; the team's ``catch (Exception e)`` restarts the
+  partition at offset 0. Every restart re-reads all earlier pages (one API call each) to
+  write one more page, so calls grow with the square of the pages. Pages come from the
+  Data Cloud V1 query API with LIMIT/OFFSET and **no ORDER BY**, whose order is not
+  guaranteed: each re-read can see a different order, so pages repeat and records are
+  missed.
+- **OFFSET cap** (opt-in what if, preset ``v1-offset-cap``): if the source refused offsets
+  above 2,000 (no document says Data Cloud does), the same ``catch`` would restart at 0
+  forever once a partition is past the cap.
 - **Skipping** (``page_source="opportunity"``): pages are a SOQL query on Opportunity that
   filters on the field the job writes (``StageName != 'Qualification'``). Each page it
   processes leaves the result set, so the next OFFSET jumps over as many unprocessed rows.
