@@ -60,10 +60,6 @@ def test_reference_example_runs(org: Org, name: str) -> None:
 
 
 @pytest.mark.parametrize(("soql", "construct"), [
-    ("SELECT c.Name FROM Contact c", "'c'"),                       # table aliases
-    ("SELECT Name FROM Account USING SCOPE mine", "'USING'"),
-    ("SELECT Name FROM Account FOR VIEW", "'FOR'"),
-    ("SELECT Name FROM Account WITH SECURITY_ENFORCED", "'WITH'"),
     ("SELECT TYPEOF Owner WHEN User THEN Name END FROM Account", "'WHEN'"),
     ("SELECT toLabel(Industry) FROM Account", "'('"),
     ("SELECT Name FROM Account WHERE AnnualRevenue > USD5000", "'USD5000'"),

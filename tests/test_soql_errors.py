@@ -77,9 +77,9 @@ def test_too_long_query(org: Org) -> None:
     "SELECT Id FROM Account WHERE Name = 'a\\u12'",        # short \u
     "SELECT Id FROM Account LIMIT -1",
     "SELECT Id FROM Account LIMIT 2147483648",
-    "SELECT Id FROM Account WITH SECURITY_ENFORCED",       # unsupported clause: not dropped
+    "SELECT Id FROM Account WITH BOGUS_MODE",              # unknown WITH: not dropped
     "SELECT Id FROM Account FOR UPDATE",
-    "SELECT Id FROM Account a",                            # no table aliases
+    "SELECT Id FROM Account AS a",                         # aliases take no AS
     "SELECT Name n FROM Account",                          # alias outside aggregate queries
     "SELECT Id FROM Account WHERE CreatedDate = FOO_BAR",
     "SELECT Id FROM Account WHERE CreatedDate = TODAY:3",

@@ -179,14 +179,16 @@ def test_having_without_group_by_on_aggregate_query_still_runs(org: Org) -> None
     assert body["records"][0]["n"] == 3
 
 
+# Right after the FROM object a single word is a table alias (issue 19, "Alias
+# Notation"), so the glued keywords are tried after an alias there.
 @pytest.mark.parametrize(("soql", "token", "col"), [
     ("SELECTName FROM Account", "SELECTName", 1),
-    ("SELECT Name FROM Account ORDERBY Name", "ORDERBY", 26),
+    ("SELECT Name FROM Account a ORDERBY Name", "ORDERBY", 28),
     ("SELECT Name FROM Account ORDER BYName", "BYName", 32),
-    ("SELECT Name FROM Account WHEREName = 'x'", "WHEREName", 26),
-    ("SELECT Name FROM Account LIMIT1", "LIMIT1", 26),
+    ("SELECT Name FROM Account a WHEREName = 'x'", "WHEREName", 28),
+    ("SELECT Name FROM Account a LIMIT1", "LIMIT1", 28),
     ("SELECT Name FROM Account LIMIT 1 OFFSET1", "OFFSET1", 34),
-    ("SELECT Name FROM Account GROUPBY Name", "GROUPBY", 26),
+    ("SELECT Name FROM Account a GROUPBY Name", "GROUPBY", 28),
     ("SELECT Name FROM Account ORDER BY Name DESCNULLS LAST", "DESCNULLS", 40),
     ("SELECT Name FROM Account ORDER BY Name NULLSLAST", "NULLSLAST", 40),
     ("SELECT Name FROM Account WHERE Name = 'x' ANDName = 'y'", "ANDName", 43),

@@ -74,6 +74,7 @@ class OrgCore:
         self.soql = Engine(self.store, self.schema, self.clock, API_VERSION)
         """The org's SOQL engine (compiled-query cache, result cache, cursors)."""
         self.soql.query_time_model = query_time_model  # off (None) unless asked for
+        self.soql.running_user = lambda: self.user_id  # USING SCOPE mine (issue 19)
         if existing:
             self._restore_meta()
         else:

@@ -168,6 +168,121 @@ class Dml:
                 keep.append(p)
         return keep
 
+    # --- external-Id foreign keys -----------------------------------------------------------
+
+    def resolve_foreign_keys(self, obj: SObjectDef, records: Sequence[Mapping[str, Any]]
+                             ) -> tuple[Sequence[Mapping[str, Any]],
+                                        dict[int, SalesforceError]]:
+        """Records with each nested external-Id reference replaced by the parent's Id, and
+        the errors of the records whose reference could not be resolved (by position).
+
+        A record may name its parent by an External ID instead of an Id, under the
+        relationship name: ``{"Account": {"External_ID__c": "X"}}`` or
+        ``{"Account__r": {"External_Key__c": "X"}}`` (*REST API Developer Guide*, "Insert
+        or Update (Upsert) a Record Using an External ID", the section on upserting with
+        an external ID reference to a related record,
+        https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_upsert.htm;
+        *SOAP API Developer Guide*, "upsert()": "you can use external IDs as foreign keys").
+        The nested object holds one field, an External ID (or Id) of the parent, plus an
+        optional ``attributes`` (``{"type": ...}``, which picks the parent object of a
+        polymorphic lookup). The value matches as the upsert key does (:func:`match_key`:
+        case-insensitive unless the field is unique and case-sensitive). Errors:
+
+        - nothing matches: INVALID_FIELD ``Foreign key external ID: X not found for field
+          F in entity P`` (the message seen from real orgs);
+        - more than one record matches: DUPLICATE_EXTERNAL_ID, worded as upsert's;
+        - more than one field in the nested object: INVALID_FIELD ``More than 1 field
+          provided in an external foreign key reference in entity: P`` (seen from real
+          orgs); none: INVALID_FIELD (the simulator's wording);
+        - a field that is no External ID: upsert's INVALID_FIELD;
+        - the Id field and the reference both given: INVALID_FIELD ``Cannot specify both
+          an external ID reference R and a salesforce id, F``.
+
+        Records without a nested object come back as they are, in one pass of cheap
+        checks, so plain DML pays nothing more. A key that is no relationship is left for
+        the ordinary field checks (INVALID_FIELD ``No such column``).
+        """
+        found: list[tuple[int, str, Field, SObjectDef, Field, Any, Any]] = []
+        errors: dict[int, SalesforceError] = {}
+        for i, rec in enumerate(records):
+            if not isinstance(rec, Mapping):
+                continue
+            for k, v in rec.items():
+                if not isinstance(v, Mapping):
+                    continue
+                ref = self._reference_field(obj, k)
+                if ref is None:
+                    continue  # not a relationship: the field checks report it
+                try:
+                    found.append((i, k, ref, *self._foreign_key(obj, rec, k, ref, v)))
+                except SalesforceError as e:
+                    errors.setdefault(i, e)
+        if not found:
+            return records, errors
+        wanted: dict[tuple[str, str], tuple[SObjectDef, Field, set[Any]]] = {}
+        for _, _, _, target, f, key, _ in found:
+            wanted.setdefault((target.name, f.name), (target, f, set()))[2].add(key)
+        matches = {name: self.match(target, f, keys)
+                   for name, (target, f, keys) in wanted.items()}
+        out = list(records)
+        for i, k, ref, target, f, key, raw in found:
+            if i in errors:
+                continue
+            hits = matches[(target.name, f.name)].get(key, [])
+            if not hits:
+                errors[i] = InvalidField(f"Foreign key external ID: {raw} not found for "
+                                         f"field {f.name} in entity {target.name}", [])
+                continue
+            if len(hits) > 1:
+                errors[i] = DuplicateExternalId(
+                    f"{f.name}: more than one record found for external id field: "
+                    f"[{', '.join(hits)}]", [f.name])
+                continue
+            rec = dict(out[i])
+            del rec[k]
+            rec[ref.name] = hits[0]
+            out[i] = rec
+        return out, errors
+
+    @staticmethod
+    def _reference_field(obj: SObjectDef, name: str) -> Field | None:
+        """The lookup field behind relationship ``name`` (``Account``, ``Account__r``)."""
+        ref = obj.relationship(name)
+        if ref is None and name.lower().endswith("__r"):
+            cand = obj.get(name[:-3] + "__c")
+            ref = cand if cand is not None and cand.type == "reference" else None
+        return ref if ref is not None and ref.reference_to else None
+
+    def _foreign_key(self, obj: SObjectDef, rec: Mapping[str, Any], name: str, ref: Field,
+                     nested: Mapping[str, Any]) -> tuple[SObjectDef, Field, Any, Any]:
+        """(parent object, External ID field, match key, value as written) of one nested
+        reference; the request-level mistakes as the errors the docstring above lists."""
+        if any(k.lower() == ref.name.lower() and v is not None for k, v in rec.items()):
+            raise InvalidField(f"Cannot specify both an external ID reference {name} and a "
+                               f"salesforce id, {ref.name}", [ref.name])
+        target_name = ref.reference_to[0]
+        attrs = nested.get("attributes")
+        if isinstance(attrs, Mapping) and isinstance(attrs.get("type"), str):
+            want = attrs["type"].lower()
+            target_name = next((t for t in ref.reference_to if t.lower() == want), "")
+            if not target_name:
+                raise InvalidField(f"{attrs['type']} is not a valid type for the "
+                                   f"relationship {name}", [ref.name])
+        target = self.schema.get(target_name)
+        keys = [k for k in nested if k != "attributes"]
+        if len(keys) != 1:
+            raise InvalidField(
+                f"More than 1 field provided in an external foreign key reference in "
+                f"entity: {target.name}" if keys else "No external ID field provided in "
+                f"the foreign key reference {name} (sforg_sim)", [ref.name])
+        f = target.external_id_field(keys[0])
+        raw = nested[keys[0]]
+        value = f.coerce(raw)
+        if value is None:
+            raise InvalidField(f"Foreign key external ID: null not found for field "
+                               f"{f.name} in entity {target.name}", [])
+        return target, f, match_key(f, value), raw
+
     # --- insert ---------------------------------------------------------------------------
 
     def insert(self, sobject: str, records: Sequence[Mapping[str, Any]], *,
@@ -175,9 +290,12 @@ class Dml:
         """Insert records; returns SaveResults in input order."""
         obj = self.schema.get(sobject)
         results: list[SaveResult | None] = [None] * len(records)
+        records, ref_errors = self.resolve_foreign_keys(obj, records)
         pending: list[_Pending] = []
         for i, rec in enumerate(records):
             try:
+                if i in ref_errors:
+                    raise ref_errors[i]
                 if isinstance(rec, Mapping) and any(k.lower() == "id" for k in rec):
                     raise InvalidFieldForInsertUpdate(
                         "cannot specify Id in an insert call", ["Id"])
@@ -287,9 +405,10 @@ class Dml:
                all_or_none: bool = False) -> list[SaveResult]:
         """Update records by Id; returns SaveResults in input order."""
         obj = self.schema.get(sobject)
+        records, ref_errors = self.resolve_foreign_keys(obj, records)
         # The fast path either succeeds for every record or changes nothing, so it serves
         # all-or-none calls (Apex DML) as well.
-        fast = self._fast_update(obj, records)
+        fast = self._fast_update(obj, records) if not ref_errors else None
         if fast is not None:
             return fast
         results: list[SaveResult | None] = [None] * len(records)
@@ -298,6 +417,8 @@ class Dml:
         plans = self._update_plans
         for i, rec in enumerate(records):
             try:
+                if i in ref_errors:
+                    raise ref_errors[i]
                 rec_id = self._record_id(obj, rec)
                 if rec_id in seen:
                     raise DuplicateValue(f"Duplicate id in list: {rec_id}", ["Id"])

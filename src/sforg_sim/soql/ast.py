@@ -299,4 +299,14 @@ class Query:
     limit: int | Bind | None = None
     offset: int | Bind | None = None
     offset_pos: Pos | None = None
+    from_paths: tuple[FieldRef, ...] = ()
+    """Further FROM items (``FROM Contact c, c.Account a``), each as the path of the
+    parent's ``Id`` with aliases resolved: checked like field paths, then unused."""
+    scope: str = ""
+    """``USING SCOPE`` filterScope in lower case (``""``: none written)."""
+    scope_pos: Pos | None = None
+    security: str = ""
+    """``WITH USER_MODE|SYSTEM_MODE|SECURITY_ENFORCED`` (upper case; a no-op here)."""
+    usage: str = ""
+    """``FOR VIEW`` / ``FOR REFERENCE`` as ``"VIEW"`` / ``"REFERENCE"`` (a no-op here)."""
     text: str = field(default="", compare=False)

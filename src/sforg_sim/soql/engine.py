@@ -182,6 +182,9 @@ class Engine:
         self.last_run_time: RunTimeEstimate | None = None
         """The model's estimate for the last query it judged (tests, reports)."""
         self._counts: dict[tuple[str, tuple[Any, ...]], tuple[tuple[int, ...], int]] = {}
+        self.running_user: Callable[[], str] | None = None
+        """Who runs the queries (the org's current user), for ``USING SCOPE mine``; the
+        org sets it. None: ``mine`` matches no record."""
         self._child_args: dict[str, ChildArgs] = {}
         """Per open cursor with subqueries: their parameters, fixed at the first page."""
 
@@ -265,7 +268,8 @@ class Engine:
                  ) -> tuple[Plan, list[Any], int | None, int | None, ChildArgs]:
         self._check_timeout(soql)
         plan = self.plan(soql, include_deleted)
-        ctx = Ctx(binds, self._clock)
+        user = self.running_user
+        ctx = Ctx(binds, self._clock, user() if user is not None else None)
         params = [fn(ctx) for fn in plan.params]
         limit = self._count_value(plan, plan.limit, ctx)
         offset = self._count_value(plan, plan.offset, ctx)

@@ -87,7 +87,7 @@ _PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 RESERVED = frozenset({
     "AND", "ASC", "BY", "DESC", "EXCLUDES", "FALSE", "FIRST", "FROM", "GROUP", "HAVING",
     "IN", "INCLUDES", "LAST", "LIKE", "LIMIT", "NOT", "NULL", "NULLS", "OFFSET", "OR",
-    "ORDER", "SELECT", "TRUE", "WHERE", "WITH",
+    "ORDER", "SELECT", "TRUE", "USING", "WHERE", "WITH",
 })
 """SOQL reserved words: never a field, object or alias name (REF66 Reserved Characters
 and keywords), even where lark's contextual lexer would accept an identifier."""
@@ -202,40 +202,224 @@ class _Builder:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.aliases: dict[str, tuple[str, ...]] = {}
+        """FROM aliases of the query level being built (lower case -> relationship path)."""
         self.where_depth = 0
         """SQL nesting depth of the WHERE of the last query built (for semi-joins)."""
 
     # --- statement ----------------------------------------------------------------------
 
     def query(self, t: Tree, raw: int = 0) -> A.Query:
-        """A SELECT statement; ``raw`` is the condition nesting around it (semi-joins)."""
+        """A SELECT statement; ``raw`` is the condition nesting around it (semi-joins).
+
+        FROM is read first: its aliases rewrite every field path of this query level
+        (``c.Account.Name`` with ``FROM Contact c`` is ``Account.Name``), so the compiler
+        never sees them. A subquery has its own aliases."""
         kids = t.children
-        select = self.select_list(kids[0])
-        obj_tok = kids[1]
-        assert isinstance(obj_tok, Token)
-        q: dict[str, Any] = {}
-        where_depth = 0
-        for clause in kids[2:]:
-            assert isinstance(clause, Tree)
-            name = clause.data
-            if name == "where_clause":
-                q["where"], where_depth = self._cond(clause.children[0], raw)
-            elif name == "having_clause":
-                q["having"] = self.cond(clause.children[0])
-            elif name == "group_clause":
-                q["group_by"], q["group_kind"] = self.group_clause(clause)
-            elif name == "order_clause":
-                q["order_by"] = tuple(self.order_item(c) for c in clause.children)
-            elif name == "limit_clause":
-                q["limit"] = self.count_value(clause.children[0])
-            elif name == "offset_clause":
-                tok = clause.children[0]
-                assert isinstance(tok, Token)
-                q["offset"] = self.count_value(tok)
-                q["offset_pos"] = _pos(tok)
+        outer_aliases = self.aliases
+        from_t = kids[1]
+        assert isinstance(from_t, Tree)
+        obj_tok, self.aliases, from_paths = self.from_clause(from_t)
+        try:
+            select = self.select_list(kids[0])
+            q: dict[str, Any] = {"from_paths": from_paths}
+            where_depth = 0
+            tails: list[Tree] = []
+            for clause in kids[2:]:
+                assert isinstance(clause, Tree)
+                name = clause.data
+                if name == "where_clause":
+                    q["where"], where_depth = self._cond(clause.children[0], raw)
+                elif name == "having_clause":
+                    q["having"] = self.cond(clause.children[0])
+                elif name == "group_clause":
+                    q["group_by"], q["group_kind"] = self.group_clause(clause)
+                elif name == "order_clause":
+                    q["order_by"] = tuple(self.order_item(c) for c in clause.children)
+                elif name == "limit_clause":
+                    q["limit"] = self.count_value(clause.children[0])
+                elif name == "offset_clause":
+                    tok = clause.children[0]
+                    assert isinstance(tok, Token)
+                    q["offset"] = self.count_value(tok)
+                    q["offset_pos"] = _pos(tok)
+                elif name == "using_clause":
+                    q["scope"], q["scope_pos"] = self.using_clause(clause)
+                elif name == "with_mode":
+                    q["security"] = self.with_mode(clause)
+                elif name == "with_data_category":
+                    self.with_data_category(clause)
+                elif name == "tail_clause":
+                    tails.append(clause)
+            q["usage"] = self.tail_clauses(tails, q)
+        finally:
+            self.aliases = outer_aliases
         self.where_depth = where_depth
         return A.Query(select=select, sobject=str(obj_tok), sobject_pos=_pos(obj_tok),
                        text=self.text, **q)
+
+    # --- FROM, USING SCOPE, WITH and the trailing clauses (issue 19) --------------------
+
+    def from_clause(self, t: Tree
+                    ) -> tuple[Token, dict[str, tuple[str, ...]], tuple[A.FieldRef, ...]]:
+        """The FROM object, the aliases of this query level and the further FROM items
+        (each as the path of its ``Id``, for the compiler to check).
+
+        *SOQL and SOSL Reference*, "Alias Notation": "first identify the object ... then
+        specify the alias ... For the rest of the SELECT statement, you can use the alias in
+        place of the object or field name", with the example ``FROM Contact c, c.Account a``
+        (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_alias.htm).
+        A further FROM item is a parent relationship path (``Contact.Account`` in the
+        "COUNT()" page's example); it may start with an alias and gets its own alias. The
+        keywords the page lists are never aliases (RESERVED). No ``AS``: the reference shows
+        none, so ``FROM Contact AS c`` stays MALFORMED_QUERY."""
+        kids = t.children
+        obj = kids[0]
+        assert isinstance(obj, Token)
+        aliases: dict[str, tuple[str, ...]] = {}
+        paths: list[A.FieldRef] = []
+        i = 1
+        if i < len(kids) and isinstance(kids[i], Tree) and kids[i].data == "alias":
+            self._add_alias(aliases, kids[i], ())
+            i += 1
+        while i < len(kids):
+            path_t = kids[i]
+            assert isinstance(path_t, Tree)
+            toks = [c for c in path_t.children if isinstance(c, Token)]
+            path = self._dealias([str(c) for c in toks], aliases)
+            # "FROM Contact, Contact.Account": a leading object name is the object itself.
+            if len(path) > 1 and path[0].lower() == str(obj).lower():
+                path = path[1:]
+            paths.append(A.FieldRef((*path, "Id"), _pos(toks[0])))
+            i += 1
+            if i < len(kids) and isinstance(kids[i], Tree) and kids[i].data == "alias":
+                self._add_alias(aliases, kids[i], tuple(path))
+                i += 1
+        return obj, aliases, tuple(paths)
+
+    def _add_alias(self, aliases: dict[str, tuple[str, ...]], t: Tree,
+                   path: tuple[str, ...]) -> None:
+        tok = t.children[0]
+        assert isinstance(tok, Token)
+        key = str(tok).lower()
+        if key in aliases:
+            raise malformed(self.text, _pos(tok), f"duplicate alias: {tok}")
+        aliases[key] = path
+
+    def _dealias(self, path: list[str], aliases: dict[str, tuple[str, ...]] | None = None
+                 ) -> list[str]:
+        """``path`` with a leading alias replaced by the relationship path it stands for."""
+        table = self.aliases if aliases is None else aliases
+        if len(path) > 1 and table:
+            hit = table.get(path[0].lower())
+            if hit is not None:
+                return [*hit, *path[1:]]
+        return path
+
+    SCOPES = ("delegated", "everything", "mine", "mine_and_my_groups", "my_territory",
+              "my_team_territory", "scopingrule", "team")
+    """*SOQL and SOSL Reference*, "USING SCOPE": the filterScope values it lists
+    (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_using_scope.htm);
+    which ones an object supports is the compiler's business."""
+
+    def using_clause(self, t: Tree) -> tuple[str, A.Pos]:
+        """``USING SCOPE filterScope`` -> (scope in lower case, its position)."""
+        word, scope = t.children
+        assert isinstance(word, Token) and isinstance(scope, Token)
+        if str(word).upper() != "SCOPE":
+            raise unexpected(self.text, word)
+        if str(scope).lower() not in self.SCOPES:
+            raise unexpected(self.text, scope)
+        return str(scope).lower(), _pos(scope)
+
+    def with_mode(self, t: Tree) -> str:
+        """``WITH USER_MODE | SYSTEM_MODE | SECURITY_ENFORCED`` (Apex Developer Guide,
+        "Enforce User Mode for Database Operations" and "Filter SOQL Queries Using WITH
+        SECURITY_ENFORCED": placed after WHERE and before GROUP BY / ORDER BY / LIMIT,
+        which is where the grammar takes it). The simulator's only user is an
+        administrator with every object and field permission and no sharing, so each mode
+        returns what system mode returns: accepted, and otherwise a no-op."""
+        tok = t.children[0]
+        assert isinstance(tok, Token)
+        mode = str(tok).upper()
+        if mode not in ("USER_MODE", "SYSTEM_MODE", "SECURITY_ENFORCED"):
+            raise unexpected(self.text, tok)
+        return mode
+
+    def with_data_category(self, t: Tree) -> None:
+        """``WITH DATA CATEGORY group AT|ABOVE|BELOW|ABOVE_OR_BELOW category``: parsed as
+        *SOQL and SOSL Reference*, "WITH DATA CATEGORY" documents it, then refused. It
+        filters Salesforce Knowledge articles and questions ("can only be used with
+        KnowledgeArticleVersion, Question objects and article types"), which this org does
+        not have, so every such query is MALFORMED_QUERY naming the clause (deviation: the
+        exact wording Salesforce uses for other objects is unconfirmed)."""
+        data, category = t.children[0], t.children[1]
+        assert isinstance(data, Token) and isinstance(category, Token)
+        if str(data).upper() != "DATA":
+            raise unexpected(self.text, data)
+        if str(category).upper() != "CATEGORY":
+            raise unexpected(self.text, category)
+        for f in t.children[2:]:
+            assert isinstance(f, Tree)
+            op = f.children[1]
+            assert isinstance(op, Token)
+            if str(op).upper() not in ("AT", "ABOVE", "BELOW", "ABOVE_OR_BELOW"):
+                raise unexpected(self.text, op)
+        raise malformed(self.text, _pos(data), "WITH DATA CATEGORY filters Salesforce "
+                        "Knowledge articles and questions only (sforg_sim has no Knowledge "
+                        "objects)")
+
+    def tail_clauses(self, tails: list[Tree], q: dict[str, Any]) -> str:
+        """The clauses after OFFSET, in the documented order: ``FOR VIEW`` or ``FOR
+        REFERENCE``, then ``UPDATE TRACKING|VIEWSTAT``, then ``FOR UPDATE``.
+
+        - FOR VIEW / FOR REFERENCE (*SOQL and SOSL Reference*, "FOR VIEW and FOR
+          REFERENCE") update LastViewedDate / LastReferencedDate and the RecentlyViewed
+          object; the simulator keeps neither, so they are accepted as no-ops. Returned
+          as the statement's ``usage`` ("VIEW"/"REFERENCE").
+        - UPDATE TRACKING / UPDATE VIEWSTAT ("UPDATE TRACKING", "UPDATE VIEWSTAT") "report
+          on Salesforce Knowledge article searches and views"; no Knowledge objects here:
+          MALFORMED_QUERY naming the clause.
+        - FOR UPDATE ("FOR UPDATE": "In Apex, you can use FOR UPDATE to lock sObject
+          records") and ALL ROWS (Apex Developer Guide, "Querying All Records with a SOQL
+          Statement") are Apex-only: the API refuses them with MALFORMED_QUERY naming them
+          (the exact message is unconfirmed). The Apex runtime strips both before it calls
+          the engine (``apexlang/soqltext.py``)."""
+        usage = ""
+        stage = 0
+        for t in tails:
+            kw = t.children[0]
+            words = [c for c in t.children[1:] if isinstance(c, Token)]
+            assert isinstance(kw, Token)
+            head = str(kw).upper()
+            first = str(words[0]).upper()
+            if head == "ALL":
+                if first != "ROWS" or len(words) > 1:
+                    raise unexpected(self.text, words[0] if first != "ROWS" else words[1])
+                raise malformed(self.text, _pos(kw), "ALL ROWS is only allowed in Apex; "
+                                "use queryAll to include deleted and archived records")
+            if head == "FOR" and first == "UPDATE" and len(words) == 1:
+                raise malformed(self.text, _pos(kw), "FOR UPDATE is only allowed in Apex "
+                                "(it locks the records it returns)")
+            if head == "FOR":
+                if stage >= 1:
+                    raise unexpected(self.text, kw)
+                if first not in ("VIEW", "REFERENCE"):
+                    raise unexpected(self.text, words[0])
+                if len(words) > 1:
+                    raise unexpected(self.text, words[1])
+                usage, stage = first, 1
+                continue
+            # UPDATE TRACKING|VIEWSTAT[,...]
+            if stage >= 2:
+                raise unexpected(self.text, kw)
+            for w in words:
+                if str(w).upper() not in ("TRACKING", "VIEWSTAT"):
+                    raise unexpected(self.text, w)
+            raise malformed(self.text, _pos(kw), f"UPDATE {str(words[0]).upper()} reports on "
+                            "Salesforce Knowledge articles only (sforg_sim has no Knowledge "
+                            "objects)")
+        return usage
 
     def count_value(self, tok: Any) -> int | A.Bind:
         assert isinstance(tok, Token)
@@ -311,9 +495,10 @@ class _Builder:
         return tuple(items)
 
     def field_path(self, t: Any) -> A.FieldRef:
+        """A field path, with a leading FROM alias resolved (``c.Account.Name``)."""
         assert isinstance(t, Tree)
         toks = [c for c in t.children if isinstance(c, Token)]
-        return A.FieldRef(tuple(str(c) for c in toks), _pos(toks[0]))
+        return A.FieldRef(tuple(self._dealias([str(c) for c in toks])), _pos(toks[0]))
 
     def call(self, t: Tree, allow_fields: bool = False
              ) -> A.Agg | A.FieldsFn | A.DateFn | A.Grouping:

@@ -28,6 +28,8 @@ class Ctx:
 
     binds: Mapping[str, Any]
     clock: SimClock
+    user_id: str | None = None
+    """The user running the query (``USING SCOPE mine``); None: no user is known."""
     memo: dict[int, Any] = field(default_factory=dict)
     """Per-execution results shared by several parameters (a bound IN list is converted
     once, though both its JSON and its has-null flag are parameters)."""
