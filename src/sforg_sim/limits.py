@@ -227,6 +227,7 @@ class Limits:
         self.sandbox_allocation = sandbox_allocation
         self._lock = threading.RLock()
         self._api = RollingCounter(clock, api)
+        self._api_total = 0
         self._async_apex = RollingCounter(
             clock, max(250_000, 200 * async_licence_count(licenses, license_types)))
         self._bulk_batches = RollingCounter(clock, 15_000)
@@ -238,6 +239,14 @@ class Limits:
             if self._api.would_exceed(n):
                 raise RequestLimitExceeded("TotalRequests Limit exceeded.")
             self._api.add(n)
+            self._api_total += n
+
+    def api_requests_total(self) -> int:
+        """Every API request counted since the org was made or opened, never expiring: the
+        difference of two readings is what happened in between (a replay's own requests),
+        however long it took (the 24-hour window forgets)."""
+        with self._lock:
+            return self._api_total
 
     def api_used(self) -> int:
         """API requests counted in the current 24-hour window."""

@@ -59,6 +59,8 @@ from .nightly import (
     KEY_FIELD,
     KEY_PREFIX,
     SCOPE_WHERE,
+    SOURCE_FIELD,
+    SOURCE_OBJECT,
     STAGE_AGGREGATE,
     TARGET_FIELD,
     TARGET_OBJECT,
@@ -134,7 +136,14 @@ class PartitionReport:
 
 @dataclass
 class Report:
-    """What a replay did; :meth:`to_json` gives the ``--json`` keys."""
+    """What a replay did; :meth:`to_json` gives the ``--json`` keys.
+
+    ``api_calls``: ``data`` counts the job's data calls that reached the source, ``total``
+    the org's API requests made during this run (requests used before it, e.g. with
+    ``--api-remaining``, are not in it). ``skipped``: records in scope the job never wrote
+    and that did not already hold the source's value at the start. ``simulated_seconds``
+    is the cost model's forecast of the run's duration, not a measurement.
+    """
 
     processor: str
     records: int
@@ -154,6 +163,16 @@ class Report:
     error_rules: dict[str, str] = field(default_factory=dict)
     """Rule key -> what it comes from: the Salesforce document (title, section, URL), an
     injected fault, or an opt-in assumption."""
+    faults_fired: dict[str, int] = field(default_factory=dict)
+    """Fault kind -> how many times it fired (``callout``, ``lock``, ``empty``, ...)."""
+    started_at: str = ""
+    """Simulated time the run started (``2026-01-05T02:00:00.000+0000``): with
+    ``ended_at``, the window for ``verify-org --modified-since``."""
+    ended_at: str = ""
+    """Simulated time the run ended (a forecast, like ``simulated_seconds``)."""
+    unattributed: dict[str, int] = field(default_factory=dict)
+    """What no partition's row counts: ``data_calls`` made by jobs outside any partition,
+    ``writes`` by them; the per-partition rows plus these add up to the totals."""
     wall_seconds: float = 0.0
     timeline: list[tuple[float, int, int]] = field(default_factory=list)
 
@@ -208,12 +227,13 @@ def replay(org: Org, processor: str | Processor = "v2", *, partition_count: int 
            max_simulated_seconds: float = 14 * 86400, costs: CostModel | None = None,
            source_options: Mapping[str, Any] | None = None,
            progress: Callable[[Report], None] | None = None,
-           progress_every: int = 2000) -> Report:
+           progress_every: float = 0.25) -> Report:
     """Run ``processor`` (a name from :data:`PROCESSORS` or a :class:`Processor`) on ``org``.
 
     ``org`` must hold the ``massive-upload`` scenario (``externalOpp...`` ids and the Data
-    Cloud source object). ``progress`` is called with the running report every
-    ``progress_every`` events and at the end. An unknown processor name is a
+    Cloud source object). ``progress`` is called with the running report at most every
+    ``progress_every`` seconds of wall time (a progress bar's pace; the simulation never
+    reads it) and at the end. An unknown processor name is a
     :class:`~sforg_sim.errors.UsageError`.
     """
     preset: Preset | None = None
@@ -243,24 +263,25 @@ def replay(org: Org, processor: str | Processor = "v2", *, partition_count: int 
     obs = RunObserver(engine, source, len(parts), stop_on_refused=True,
                       max_simulated_seconds=max_simulated_seconds)
     t0 = obs.t0
+    api0 = org.org_limits.api_requests_total()
     report = Report(proc.name, records, 0, 0, 0, {}, {"data": 0, "total": 0}, 0, 0.0,
-                    "running", [])
+                    "running", [], started_at=org.clock.stamp())
     if loops:
         obs.call_listeners.append(LoopDetector(obs, loop_threshold).on_call)
-    events = [0]
+    shown = [time.perf_counter()]
 
     def on_event() -> None:
-        events[0] += 1
         # One timeline point per event (an event is a transaction or a job start: a few
         # thousand even for 2M records), so the plot has a line, not a dot.
         report.timeline.append((org.clock.time() - t0, len(obs.writes), source.calls))
-        if events[0] % progress_every == 0:
+        if progress is not None and time.perf_counter() - shown[0] >= progress_every:
+            shown[0] = time.perf_counter()
             report.processed = len(obs.writes)
-            report.api_calls = {"data": source.calls, "total": 0}
+            report.api_calls = {"data": source.calls,
+                                "total": org.org_limits.api_requests_total() - api0}
             report.simulated_seconds = org.clock.time() - t0
             report.errors = dict(obs.errors.most_common())
-            if progress is not None:
-                progress(report)
+            progress(report)
 
     obs.event_listeners.append(on_event)
     with obs:
@@ -289,12 +310,20 @@ def replay(org: Org, processor: str | Processor = "v2", *, partition_count: int 
     report.records = _in_scope(org)
     report.processed = len(written)
     report.duplicates = sum(1 for n in written.values() if n > 1)
-    report.skipped = max(0, report.records - _processed_in_scope(org, written, schedule))
+    # Never written, and not already right (a job that leaves a correct record alone has
+    # not skipped it). Only looked for when some record was not written: the join reads
+    # every record, a cost a complete run does not pay.
+    unwritten = report.records - _processed_in_scope(org, written, schedule)
+    if unwritten > 0:
+        unwritten -= sum(1 for rid in _right_now(org) if rid not in written)
+    report.skipped = max(0, unwritten)
     rows = org.query_records(STAGE_AGGREGATE)
     report.stage_counts = {r[TARGET_FIELD]: r["cnt"] for r in rows}
     report.stage_counts.setdefault(TARGET_STAGE, 0)
-    api = org.limits()["DailyApiRequests"]
-    report.api_calls = {"data": source.calls, "total": api["Max"] - api["Remaining"]}
+    report.api_calls = {"data": source.calls,
+                        "total": org.org_limits.api_requests_total() - api0}
+    report.faults_fired = dict(schedule.fired)
+    report.ended_at = org.clock.stamp()
     report.async_executions = obs.executions
     report.errors = dict(obs.errors.most_common())
     report.error_rules = {k: source_of(k) for k in report.errors}
@@ -305,11 +334,26 @@ def replay(org: Org, processor: str | Processor = "v2", *, partition_count: int 
         PartitionReport(p.index, p.label(), _count_range(org, p, inclusive), obs.written[i],
                         obs.calls[i], execs[i], ends[i])
         for i, p in enumerate(parts)]
+    report.unattributed = {"data_calls": obs.unattributed_calls,
+                           "writes": sum(written.values()) - sum(obs.written)}
     report.timeline.append((report.simulated_seconds, report.processed, source.calls))
     report.wall_seconds = time.perf_counter() - wall0
     if progress is not None:
         progress(report)
     return report
+
+
+def _right_now(org: Org) -> set[str]:
+    """Ids of the live in-scope records that hold their source row's value. Those the job
+    never wrote were right before it ran (unless another user made them right)."""
+    src = f'"{SOURCE_OBJECT}"'
+    rows = org.store.select(
+        org.schema.get(TARGET_OBJECT), ["Id"],
+        f'"IsDeleted" = 0 AND "{KEY_FIELD}__sk" LIKE \'{KEY_PREFIX.upper()}%\' AND EXISTS '
+        f'(SELECT 1 FROM {src} s WHERE s."IsDeleted" = 0 AND s."{KEY_FIELD}__sk" = '
+        f'"{TARGET_OBJECT}"."{KEY_FIELD}__sk" AND s."{SOURCE_FIELD}" = '
+        f'"{TARGET_OBJECT}"."{TARGET_FIELD}")')
+    return {r[0] for r in rows}
 
 
 def _processed_in_scope(org: Org, written: Counter[str], faults: FaultSchedule) -> int:
