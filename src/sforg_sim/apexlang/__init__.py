@@ -24,18 +24,27 @@ Supported (this foundation):
 - Apex semantics: case-insensitive names, ``==`` on Strings case-insensitive, Ids 15/18,
   32/64-bit wraparound, Decimal scale, null rules, uncaught exceptions with Apex types and
   messages, LimitException uncatchable, statics reset per transaction;
-- library: see :mod:`.stdlib` (System, Database, Limits, OrgLimits, String, Integer/Long/
-  Decimal/Double, Math, Date/Datetime, List/Set/Map, sObject get/put, JSON serialize/
-  deserializeUntyped, Http/HttpRequest/HttpResponse, Test.isRunningTest, UserInfo,
-  Exception methods, Queueable/Batchable/Schedulable contexts).
+- library: see :mod:`.stdlib` (System, Database incl. countQuery and SaveResult/
+  UpsertResult/DeleteResult as distinct types, Limits, OrgLimits, String, Integer/Long/
+  Decimal/Double, Math, Date/Datetime, List/Set/Map, sObject get/put, field tokens such as
+  ``Opportunity.External_ID__c``, JSON serialize/deserializeUntyped, Http/HttpRequest/
+  HttpResponse, Test.isRunningTest, UserInfo, Exception methods, Queueable/Batchable/
+  Schedulable contexts).
+
+Parsing: one flat grammar rule for every binary operator, turned into the precedence tree
+by :class:`.parser._Shape` while lark's LALR parser runs, and positions from tokens
+instead of ``propagate_positions`` (deploy time is mostly parsing).
 
 Not supported (each is a compile error ``Not supported by sforg-sim: ...`` at its line and
 column, never silently skipped): SOSL, undelete, merge, property accessors with bodies,
 annotations other than @IsTest/@TestVisible/@SuppressWarnings/@Deprecated/@ReadOnly/
 @TestSetup/@NamespaceAccessible (so @future, @AuraEnabled ...), overloads with the same
 arity, ``%`` (Apex has none), assignments and ``++`` used as values except on locals,
-Limits.getHeapSize, Math.random, System.runAs, JSON.deserialize into typed targets,
-Database.undelete/merge, bind variables in dynamic Database.query, triggers.
+Limits.getHeapSize and the other Limits pairs the governor does not count (AggregateQueries,
+QueryLocatorRows, FutureCalls, ApexCursors), Math.random, System.runAs, JSON.deserialize
+into typed targets, Schema describe (Schema.getGlobalDescribe, SObjectType describes),
+Time and Blob, Database.undelete/merge, bind variables in dynamic Database.query and
+Database.countQuery, triggers.
 Known gaps: Apex CPU time of compiled statements is not charged to the governor (only the
 cost model's SOQL/DML/callout times are); System.schedule is not rolled back with a
 failing transaction and writes no CronTrigger rows (the engine keeps triggers in memory).

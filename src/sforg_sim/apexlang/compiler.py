@@ -1002,6 +1002,8 @@ class Compiler:
     def coerce(self, code: str, frm: str, to: str, node: Any) -> str:
         """Check ``Illegal assignment from X to Y`` and widen numbers as Apex does."""
         bf, bt = base(frm), base(to)
+        if self._builtin_mismatch(frm, to):
+            raise err(node, f"Illegal assignment from {frm} to {to}")
         if bf == bt or bt == "object" or bf in ("null", "object"):
             return code
         if bf == "list" and bt in self.schema_names() | {"sobject"} and code.startswith("_soql("):
@@ -1021,6 +1023,19 @@ class Compiler:
         if bf in ("list", "set", "map") and bt in PRIMITIVES:
             raise err(node, f"Illegal assignment from {frm} to {to}")
         return code
+
+    @staticmethod
+    def _builtin_mismatch(frm: str, to: str) -> bool:
+        """Two different built-in classes (``Database.UpsertResult`` is not a
+        ``Database.SaveResult``), directly or as the elements of a List or Set."""
+        bf, bt = base(frm), base(to)
+        if bf == bt and bf in ("list", "set"):
+            ef, et = targs(frm), targs(to)
+            if len(ef) != 1 or len(et) != 1:
+                return False
+            bf, bt = base(ef[0]), base(et[0])
+        cf, ct = BUILTIN_CLASSES.get(bf), BUILTIN_CLASSES.get(bt)
+        return cf is not None and ct is not None and cf is not ct
 
     def schema_names(self) -> set[str]:
         """Lower-case names of the org's sObject types."""
@@ -1135,6 +1150,14 @@ class Compiler:
         if names[0] == "long" and len(names) > 1 and names[1] in ("max_value", "min_value"):
             return ("9223372036854775807" if names[1] == "max_value"
                     else "-9223372036854775808"), "Long", 2
+        if off == 0 and len(names) > 1 and names[0] in self.schema_names():
+            # A field token, ``Opportunity.External_ID__c`` (Schema.SObjectField, what
+            # Database.upsert takes as its external id field). Its value here is the
+            # field's API name, which is also what System.debug prints for it.
+            f = self.schema.get(names[0]).get(parts[1].value)
+            if f is None:
+                raise err(parts[1], f"Variable does not exist: {parts[1].value}")
+            return repr(f.name), "Schema.SObjectField", 2
         return None
 
     def _field(self, code: str, t: str, p: Node, safe: bool = False) -> tuple[str, str]:
@@ -1741,7 +1764,11 @@ _BUILTIN_RETURNS: dict[tuple[str, str], str] = {
     ("database.saveresult", "geterrors"): "List<Database.Error>",
     ("database.upsertresult", "issuccess"): "Boolean",
     ("database.upsertresult", "iscreated"): "Boolean",
+    ("database.upsertresult", "getid"): "Id",
+    ("database.upsertresult", "geterrors"): "List<Database.Error>",
     ("database.deleteresult", "issuccess"): "Boolean",
+    ("database.deleteresult", "getid"): "Id",
+    ("database.deleteresult", "geterrors"): "List<Database.Error>",
     ("database.error", "getstatuscode"): "String", ("database.error", "getmessage"): "String",
     ("database.error", "getfields"): "List<String>",
     ("system.orglimit", "getname"): "String", ("system.orglimit", "getlimit"): "Integer",

@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
+from typing import Any
 
-from lark import Lark, Token, Tree
+from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from .errors import ApexCompileError
@@ -107,11 +108,89 @@ class _PostLex:
             toks[i].type = "CASTLP"
 
 
+# Binary operator precedence, lowest first ("Apex Developer Guide", *Expression Operators*
+# and *Operator Precedence*,
+# https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/langCon_apex_expressions_operators_precedence.htm):
+# ?? < || < && < | < ^ < & < equality < relational/instanceof < additive < multiplicative.
+# All are left-associative except ``??``, which nests to the right (a ?? b ?? c).
+_PREC = {"QQ": 1, "OROR": 2, "ANDAND": 3, "BAR": 4, "CARET": 5, "AMP": 6, "EQOP": 7,
+         "RELOP": 8, "INSTANCEOF": 8, "PLUS": 9, "MINUS": 9, "STAR": 10, "SLASH": 10,
+         "PERCENT": 10}
+# Operators whose node has the two operands only (the operator token is implied).
+_PAIR = {"QQ": "coalesce", "OROR": "or_", "ANDAND": "and_", "BAR": "bitor",
+         "CARET": "bitxor", "AMP": "bitand"}
+
+
+def _node(op: Token, left: object, right: object) -> Tree:
+    """The tree the old one-rule-per-level grammar built for ``left op right``. It has no
+    positions of its own: the compiler takes a node's position from its first token."""
+    if op.type in _PAIR:
+        return Tree(_PAIR[op.type], [left, right])
+    if op.type == "INSTANCEOF":
+        return Tree("instanceof", [left, op, right])
+    return Tree("binop", [left, op, right])
+
+
+class _Shape(Transformer):
+    """Callbacks run by the LALR parser as it reduces (lark's ``transformer=`` option).
+
+    ``flat`` holds ``operand (op operand)+`` for all binary levels at once (see
+    ``apex.lark``); precedence climbing turns it into the nested ``binop``/``or_``/
+    ``and_``/... trees the compiler reads, so one reduction per operator replaces one per
+    precedence level per operand (deploy time is mostly parsing).
+    """
+
+    def flat(self, children: list[object]) -> object:
+        """Rebuild the precedence tree of one flat operator chain."""
+        pos = 1
+
+        def climb(left: object, min_prec: int) -> object:
+            nonlocal pos
+            while pos < len(children):
+                op = children[pos]
+                assert isinstance(op, Token)
+                prec = _PREC[op.type]
+                if prec < min_prec:
+                    break
+                right = children[pos + 1]
+                pos += 2
+                if op.type != "INSTANCEOF":
+                    while pos < len(children):
+                        nxt = children[pos]
+                        assert isinstance(nxt, Token)
+                        p2 = _PREC[nxt.type]
+                        # Right operand grabs tighter operators; ?? also grabs another ??.
+                        if p2 > prec or (p2 == prec == 1):
+                            right = climb(right, p2)
+                        else:
+                            break
+                left = _node(op, left, right)
+            return left
+
+        return climb(children[0], 0)
+
+    def block(self, children: list[object]) -> Tree:
+        """A ``{ ... }`` block: its statements, positioned from its braces."""
+        lb, rb = children[0], children[-1]
+        assert isinstance(lb, Token) and isinstance(rb, Token)
+        t = Tree("block", children[1:-1])
+        m: Any = t.meta
+        m.line, m.column, m.start_pos = lb.line, lb.column, lb.start_pos
+        m.end_line, m.end_column, m.end_pos = rb.end_line, rb.end_column, rb.end_pos
+        m.empty = False
+        return t
+
+    # No __default__: rules without a method above get lark's plain tree builder (a
+    # Transformer's default handler would add a call per reduction).
+    __default__ = None  # type: ignore[assignment]
+
+
 @cache
 def _parser(start: str) -> Lark:
     text = resources.files(__package__).joinpath("apex.lark").read_text(encoding="utf-8")
     return Lark(text, parser="lalr", lexer="basic", start=start, postlex=_PostLex(),
-                propagate_positions=True, maybe_placeholders=False, cache=False)
+                transformer=_Shape(), propagate_positions=False, maybe_placeholders=False,
+                cache=False)
 
 
 def _error(e: UnexpectedInput, source: str) -> ApexCompileError:

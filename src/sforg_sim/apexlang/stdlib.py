@@ -22,7 +22,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ..apex.context import QueryLocator as EngineLocator
@@ -150,7 +150,14 @@ class BuiltinObject(ApexObject):
 
 
 class SaveResult(BuiltinObject):
-    """``Database.SaveResult`` / ``UpsertResult`` / ``DeleteResult``."""
+    """``Database.SaveResult``: what ``Database.insert``/``update`` return per record.
+
+    Its methods are ``getErrors``, ``getId`` and ``isSuccess`` (Apex Reference Guide,
+    "SaveResult Class",
+    https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_database_saveresult.htm).
+    ``UpsertResult`` and ``DeleteResult`` are their own types (below): a
+    ``List<Database.SaveResult>`` does not take what ``Database.upsert`` returns.
+    """
 
     apex_type = "Database.SaveResult"
 
@@ -165,13 +172,29 @@ class SaveResult(BuiltinObject):
         """``getId()``."""
         return self.r.get("id")
 
-    def iscreated(self) -> bool:
-        """``isCreated()`` (UpsertResult)."""
-        return bool(self.r.get("created"))
-
     def geterrors(self) -> list[DatabaseError]:
         """``getErrors()``."""
         return [DatabaseError(e) for e in self.r.get("errors") or []]
+
+
+class UpsertResult(SaveResult):
+    """``Database.UpsertResult``: a SaveResult plus ``isCreated()`` (true when the upsert
+    inserted the record; Apex Reference Guide, "UpsertResult Class",
+    https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_database_upsertresult.htm)."""
+
+    apex_type = "Database.UpsertResult"
+
+    def iscreated(self) -> bool:
+        """``isCreated()``."""
+        return bool(self.r.get("created"))
+
+
+class DeleteResult(SaveResult):
+    """``Database.DeleteResult``: ``getErrors``, ``getId`` (the deleted record's id) and
+    ``isSuccess`` (Apex Reference Guide, "DeleteResult Class",
+    https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_database_deleteresult.htm)."""
+
+    apex_type = "Database.DeleteResult"
 
 
 class DatabaseError(BuiltinObject):
@@ -241,7 +264,9 @@ def dml(op: str, value: Any, all_or_none: bool = True, external_id: str | None =
                 r.set("id", "Id", result["id"])
             r.dirty.clear()
     if as_results:
-        return [SaveResult(r) for r in res]
+        kind = UpsertResult if op == "upsert" else DeleteResult if op == "delete" else \
+            SaveResult
+        return [kind(r) for r in res]
     return None
 
 
@@ -605,6 +630,16 @@ def s_value_of(v: Any) -> str:
     return apex_str(v)
 
 
+def _between(s: str, open_: str, close: str) -> str | None:
+    """``substringBetween(open[, close])``: the text between the first ``open`` and the
+    next ``close``; null when either is missing."""
+    i = s.find(open_)
+    if i < 0:
+        return None
+    j = s.find(close, i + len(open_))
+    return None if j < 0 else s[i + len(open_):j]
+
+
 def _pad(s: str, n: int, pad: str, left: bool) -> str:
     s = _s(s)
     if n <= len(s):
@@ -613,6 +648,11 @@ def _pad(s: str, n: int, pad: str, left: bool) -> str:
     return fill + s if left else s + fill
 
 
+# Instance methods of String (Apex Reference Guide, "String Class",
+# https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_string.htm).
+# left/right/mid/removeStart/removeEnd/substringBetween/...Last/countMatches/
+# deleteWhitespace/normalizeSpace follow the guide's descriptions (the Apache Commons
+# StringUtils behaviour they mirror): out-of-range counts clamp, no exception.
 STRING: dict[str, Sig] = {
     "length": (lambda s: len(_s(s)), "Integer"),
     "substring": (s_substring, "String"),
@@ -626,7 +666,32 @@ STRING: dict[str, Sig] = {
     "replace": (lambda s, a, b: _s(s).replace(_s(a), _s(b)), "String"),
     "replaceall": (lambda s, a, b: re.sub(_s(a), _s(b).replace("$", "\\"), _s(s)), "String"),
     "split": (s_split, "List<String>"),
-    "indexof": (lambda s, x: _s(s).find(_s(x)), "Integer"),
+    "indexof": (lambda s, x, i=0: _s(s).find(_s(x), max(0, i)), "Integer"),
+    "lastindexof": (lambda s, x: _s(s).rfind(_s(x)), "Integer"),
+    "countmatches": (lambda s, x: _s(s).count(_s(x)) if _s(x) else 0, "Integer"),
+    "removestart": (lambda s, x: _s(s)[len(_s(x)):] if x and _s(s).startswith(x) else s,
+                    "String"),
+    "removeend": (lambda s, x: _s(s)[: len(_s(s)) - len(_s(x))] if x and _s(s).endswith(x)
+                  else s, "String"),
+    "left": (lambda s, n: _s(s)[: max(0, n)], "String"),
+    "right": (lambda s, n: _s(s)[len(_s(s)) - n:] if 0 < n < len(_s(s)) else
+              (_s(s) if n > 0 else ""), "String"),
+    "mid": (lambda s, i, n: _s(s)[max(0, i):max(0, i) + max(0, n)], "String"),
+    "substringbetween": (lambda s, a, b=None: _between(_s(s), _s(a), _s(a if b is None else b)),
+                         "String"),
+    "substringbeforelast": (lambda s, x: _s(s)[: _s(s).rfind(_s(x))] if _s(x) in _s(s)
+                            else _s(s), "String"),
+    "substringafterlast": (lambda s, x: _s(s)[_s(s).rfind(_s(x)) + len(_s(x)):]
+                           if _s(x) and _s(x) in _s(s) else "", "String"),
+    "deletewhitespace": (lambda s: "".join(_s(s).split()), "String"),
+    "normalizespace": (lambda s: " ".join(_s(s).split()), "String"),
+    "containswhitespace": (lambda s: any(c.isspace() for c in _s(s)), "Boolean"),
+    "isalpha": (lambda s: _s(s).isalpha(), "Boolean"),
+    "isalphanumeric": (lambda s: _s(s).isalnum(), "Boolean"),
+    "startswithignorecase": (lambda s, x: _s(s).lower().startswith(_s(x).lower()),
+                             "Boolean"),
+    "endswithignorecase": (lambda s, x: _s(s).lower().endswith(_s(x).lower()), "Boolean"),
+    "uncapitalize": (lambda s: _s(s)[:1].lower() + _s(s)[1:], "String"),
     "equals": (lambda s, x: isinstance(x, str) and _s(s) == x, "Boolean"),
     "equalsignorecase": (lambda s, x: isinstance(x, str) and _s(s).lower() == x.lower(),
                          "Boolean"),
@@ -692,7 +757,10 @@ NUMBER: dict[str, Sig] = {
     "longvalue": (lambda n: int(n), "Long"),
     "doublevalue": (lambda n: float(n), "Double"),
     "format": (lambda n: _format_int(n) if isinstance(n, int) else f"{n:,}", "String"),
-    "setscale": (lambda n, k: Decimal(n).quantize(Decimal(1).scaleb(-k), ROUND_HALF_UP),
+    # setScale(scale): "Returns the Decimal scaled to the specified number of decimal
+    # places, using half-even rounding, if necessary" (Apex Reference Guide, "Decimal
+    # Class", https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_decimal.htm).
+    "setscale": (lambda n, k: Decimal(n).quantize(Decimal(1).scaleb(-k), ROUND_HALF_EVEN),
                  "Decimal"),
     "scale": (lambda n: _scale(Decimal(n)), "Integer"),
     "abs": (lambda n: abs(n), "self"),
@@ -729,7 +797,33 @@ MATH_STATIC: dict[str, Sig] = {
     "sqrt": (lambda a: math.sqrt(a), "Double"),
 }
 
+def _add_months(d: dt.date, n: int) -> dt.date:
+    """``Date.addMonths``: the same day in the month ``n`` later, clamped to that month's
+    last day (Jan 31 + 1 month is the end of February)."""
+    m = d.month - 1 + n
+    y, m = d.year + m // 12, m % 12 + 1
+    return d.replace(year=y, month=m, day=min(d.day, _days_in_month(y, m)))
+
+
+def _days_in_month(y: int, m: int) -> int:
+    """``Date.daysInMonth(year, month)``."""
+    nxt = dt.date(y + (m == 12), m % 12 + 1, 1)
+    return (nxt - dt.timedelta(days=1)).day
+
+
+def _is_leap(y: int) -> bool:
+    """``Date.isLeapYear(year)``."""
+    return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+
+
+# Date instance methods (Apex Reference Guide, "Date Class",
+# https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_date.htm).
 DATE: dict[str, Sig] = {
+    "addmonths": (_add_months, "Date"),
+    "addyears": (lambda d, n: _add_months(d, 12 * n), "Date"),
+    "tostartofmonth": (lambda d: d.replace(day=1), "Date"),
+    "dayofyear": (lambda d: d.timetuple().tm_yday, "Integer"),
+    "issameday": (lambda d, e: e is not None and d == e, "Boolean"),
     "adddays": (lambda d, n: d + dt.timedelta(days=n), "Date"),
     "year": (lambda d: d.year, "Integer"),
     "month": (lambda d: d.month, "Integer"),
@@ -767,6 +861,8 @@ def _java_format(d: dt.datetime, f: str) -> str:
 DATE_STATIC: dict[str, Sig] = {
     "today": (today, "Date"),
     "newinstance": (lambda y, m, d: dt.date(y, m, d), "Date"),
+    "daysinmonth": (_days_in_month, "Integer"),
+    "isleapyear": (_is_leap, "Boolean"),
     "valueof": (lambda s: None if s is None else dt.date.fromisoformat(str(s)[:10]), "Date"),
 }
 DATETIME_STATIC: dict[str, Sig] = {
@@ -986,11 +1082,35 @@ DATABASE_STATIC: dict[str, Sig] = {
     "update": (lambda x, a=True: dml("update", x, bool(a), as_results=True),
                "List<Database.SaveResult>"),
     "delete": (lambda x, a=True: dml("delete", x, bool(a), as_results=True),
-               "List<Database.SaveResult>"),
-    "upsert": (lambda x, f=None, a=True: dml("upsert", x, bool(a),
-                                             external_id=f if isinstance(f, str) else None,
-                                             as_results=True), "List<Database.SaveResult>"),
+               "List<Database.DeleteResult>"),
+    "upsert": (lambda x, f=None, a=True: _db_upsert(x, f, a), "List<Database.UpsertResult>"),
+    "countquery": (lambda q: _db_count(q), "Integer"),
 }
+
+
+def _db_upsert(x: Any, f: Any, a: Any) -> Any:
+    """``Database.upsert(records[, externalIdField][, allOrNone])``: a Boolean second
+    argument is ``allOrNone`` (``Database.upsert(recs, false)``)."""
+    if isinstance(f, bool):
+        f, a = None, f
+    return dml("upsert", x, bool(a), external_id=f if isinstance(f, str) else None,
+               as_results=True)
+
+
+def _db_count(soql: Any) -> int:
+    """``Database.countQuery(query)``: "Returns the number of records that a dynamic SOQL
+    query would return when executed" (Apex Reference Guide, "Database Class",
+    https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_database.htm),
+    for a ``SELECT COUNT() FROM ...`` query; counted as one SOQL query."""
+    text, binds, all_rows = split_soql(_s(soql), 0, 0, dynamic=True)
+    if binds:
+        raise exception_class("QueryException")(
+            "Not supported by sforg-sim: bind variables in Database.countQuery")
+    if not _COUNT.match(text):
+        raise exception_class("QueryException")(
+            "Not supported by sforg-sim: Database.countQuery of a query other than "
+            "SELECT COUNT() FROM ...")
+    return int(run_soql(text, {}, all_rows))
 
 SYSTEM_STATIC: dict[str, Sig] = {
     "enqueuejob": (enqueue_job, "Id"),
@@ -1029,6 +1149,20 @@ LIMITS_STATIC: dict[str, Sig] = {
     "getlimitqueueablejobs": (_limit_max("queueable_jobs"), "Integer"),
     "getcputime": (lambda: int(_gov().cpu_seconds * 1000), "Integer"),
     "getlimitcputime": (lambda: int(_gov().limits.cpu_seconds * 1000), "Integer"),
+    # Operations this runtime cannot run at all (SOSL, sendEmail, push notifications,
+    # EventBus.publish are compile errors here), so their counters are truly 0; the
+    # limits are the documented per-transaction ones ("Execution Governors and Limits",
+    # https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/apex_gov_limits.htm:
+    # SOSL queries 20, sendEmail 10, push notification method calls 10, EventBus.publish
+    # calls for publish-immediately events 150).
+    "getsoslqueries": (lambda: 0, "Integer"),
+    "getlimitsoslqueries": (lambda: 20, "Integer"),
+    "getemailinvocations": (lambda: 0, "Integer"),
+    "getlimitemailinvocations": (lambda: 10, "Integer"),
+    "getmobilepushapexcalls": (lambda: 0, "Integer"),
+    "getlimitmobilepushapexcalls": (lambda: 10, "Integer"),
+    "getpublishimmediatedml": (lambda: 0, "Integer"),
+    "getlimitpublishimmediatedml": (lambda: 150, "Integer"),
 }
 
 USERINFO_STATIC: dict[str, Sig] = {
@@ -1050,9 +1184,19 @@ STATIC: dict[str, dict[str, Sig]] = {
     "test": {"isrunningtest": (lambda: False, "Boolean")},
     "userinfo": USERINFO_STATIC,
 }
+# Limits pairs the governor does not count: a compile error naming them, never a made-up 0.
+_UNCOUNTED = {"aggregatequeries": "AggregateQueries (aggregate queries are not counted "
+                                  "apart from queries)",
+              "querylocatorrows": "QueryLocatorRows (rows of Database.getQueryLocator are "
+                                  "not counted)",
+              "futurecalls": "FutureCalls (@future is not supported)",
+              "apexcursors": "ApexCursors (Apex cursors are not supported)",
+              "apexcursorrows": "ApexCursorRows (Apex cursors are not supported)"}
 NOT_MODELLED = {("limits", "getheapsize"): "Limits.getHeapSize (heap size is not modelled)",
                 ("limits", "getlimitheapsize"): "Limits.getLimitHeapSize (heap size is not "
                                                 "modelled)",
+                **{("limits", f"get{p}{k}"): f"Limits.get{'Limit' if p else ''}{v}"
+                   for k, v in _UNCOUNTED.items() for p in ("", "limit")},
                 ("math", "random"): "Math.random (no randomness in the simulator)",
                 ("system", "runas"): "System.runAs",
                 ("database", "undelete"): "Database.undelete",
@@ -1068,8 +1212,8 @@ INSTANCE: dict[str, dict[str, Sig]] = {
 
 BUILTIN_CLASSES: dict[str, type] = {
     "httprequest": HttpRequest, "httpresponse": HttpResponse, "http": Http,
-    "database.saveresult": SaveResult, "database.upsertresult": SaveResult,
-    "database.deleteresult": SaveResult, "database.error": DatabaseError,
+    "database.saveresult": SaveResult, "database.upsertresult": UpsertResult,
+    "database.deleteresult": DeleteResult, "database.error": DatabaseError,
     "system.orglimit": OrgLimit, "orglimit": OrgLimit,
     "queueablecontext": ContextObject, "database.batchablecontext": ContextObject,
     "schedulablecontext": ContextObject, "system.queueablecontext": ContextObject,
