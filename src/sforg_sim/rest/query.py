@@ -11,6 +11,9 @@ because simple-salesforce's ``query_all_iter`` follows it as given (research §2
 examples do ("Execute a SOQL Query", "QueryAll More Results"): the engine writes the org's
 version, this layer puts the request's in its place.
 
+``&columns=true`` (any of the three query resources) answers the query's column
+metadata instead of its records, as ``sf data query`` needs (:mod:`.columns`).
+
 ``tooling/query`` runs the same engine over the org's objects (AsyncApexJob, ApexClass:
 the async engine fills AsyncApexJob) and adds the Tooling API's ``size``,
 ``entityTypeName`` and ``queryLocator`` keys. Deviation: only objects the org defines
@@ -24,6 +27,7 @@ from typing import Any
 
 from ..errors import MalformedQuery
 from ..soql.engine import MAX_BATCH, MIN_BATCH
+from .columns import column_metadata
 from .messages import Call, Response, json_response
 
 __all__ = ["batch_size", "query", "query_all", "query_more", "tooling_query"]
@@ -57,7 +61,14 @@ def _versioned(call: Call, body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _columns(call: Call) -> bool:
+    """True for the CLI's ``&columns=true`` variant (see :mod:`.columns`)."""
+    return (call.request.arg("columns") or "").lower() == "true"
+
+
 def _run(call: Call, include_deleted: bool) -> dict[str, Any]:
+    if _columns(call):
+        return column_metadata(call, _soql(call), include_deleted)
     size = batch_size(call) or MAX_BATCH
     return _versioned(call, call.org.query(_soql(call), batch_size=size,
                                            include_deleted=include_deleted))
@@ -82,6 +93,8 @@ def query_more(call: Call) -> Response:
 def tooling_query(call: Call) -> Response:
     """``GET tooling/query?q=SOQL`` (e.g. AsyncApexJob progress)."""
     body = dict(_run(call, False))
+    if _columns(call):
+        return json_response(200, body)
     records = body.get("records") or []
     entity = records[0]["attributes"]["type"] if records and "attributes" in records[0] \
         else None

