@@ -3,6 +3,8 @@ faults fired, the simulated window, partition totals, progress during the run.""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sforg_sim import Org
@@ -73,3 +75,38 @@ def test_progress_is_reported_during_the_job_phase(org: Org) -> None:
     replay(org, "v2", progress=lambda r: seen.append(r.processed), progress_every=0.0)
     assert len(seen) > 5 and seen[-1] == 2_000
     assert any(0 < n < 2_000 for n in seen)  # not just 0 and done
+
+
+def test_storage_file_replays_on_a_temporary_file_and_removes_it(
+        tmp_path: Any, monkeypatch: Any, capsys: Any) -> None:
+    # --storage file (what auto picks above FILE_BACKED_ABOVE records): the org lives in a
+    # temporary file, the report is the same as in memory, and nothing is left behind.
+    import tempfile
+
+    from sforg_sim.cli import main
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seen: list[str] = []
+    real = Org.__init__
+
+    def spy(self: Org, *a: Any, **kw: Any) -> None:
+        seen.append(str(kw.get("path")))
+        real(self, *a, **kw)
+
+    monkeypatch.setattr(Org, "__init__", spy)
+    assert main(["replay", "--records", "2000", "--storage", "file", "--json"]) == 0
+    on_file = capsys.readouterr().out
+    assert any(p.endswith(".sforg") for p in seen)
+    assert list(tmp_path.iterdir()) == []  # the temporary org file is gone
+    seen.clear()
+    assert main(["replay", "--records", "2000", "--storage", "memory", "--json"]) == 0
+    in_memory = capsys.readouterr().out
+    assert seen == ["None"]
+
+    def core(out: str) -> Any:
+        import json
+
+        [r] = json.loads(out)["reports"]
+        return {k: r[k] for k in ("records", "processed", "skipped", "stages", "api_calls")}
+
+    assert core(on_file) == core(in_memory)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from .common import (
     envelope,
     print_json,
     progress_console,
+    records_for,
 )
 
 __all__ = ["LABELS", "partition_notes", "register", "run", "succeeded", "verdict"]
@@ -69,6 +71,11 @@ def register(sub: Any) -> None:
     p.add_argument("--org-file", metavar="PATH",
                    help="start from a saved org (Org.open) instead of seeding one")
     p.add_argument("--save-org", metavar="FILE", help="save the org after the replay")
+    p.add_argument("--storage", choices=("auto", "memory", "file"), default="auto",
+                   help="where a seeded org lives: memory, or a temporary file deleted "
+                        f"afterwards; auto: a file above {FILE_BACKED_ABOVE:,} records "
+                        "(a fraction of the memory, about the same time: see "
+                        "benchmarks/README.md)")
     p.add_argument("--api-remaining", type=_positive, metavar="N",
                    help="start with only N API calls left in the org's 24-hour window "
                         "(\"the org has 20,000 calls left\"), e.g. for v1-burn-quota")
@@ -127,10 +134,24 @@ def _names(args: argparse.Namespace) -> list[str]:
     return names
 
 
-def _org(args: argparse.Namespace, console: Any) -> Org:
+FILE_BACKED_ABOVE = 500_000
+"""Above this many records ``--storage auto`` seeds a temporary file-backed org: at
+2,000,000 records an in-memory org peaks at about 3.3 GB RSS, a file-backed one under
+600 MB (measured in benchmarks/README.md)."""
+
+
+def _org(args: argparse.Namespace, console: Any, scratch: Path) -> Org:
+    """The org for one run: the saved one (in memory), or seeded as the flags say, in a
+    temporary file under ``scratch`` when ``--storage`` says so."""
     if args.org_file:
         return Org.open(args.org_file, in_memory=True)
-    return build_org(args, console=console)
+    records = records_for(args.scenario, args.records) or 0
+    on_file = args.storage == "file" or (args.storage == "auto" and
+                                          records > FILE_BACKED_ABOVE)
+    if not on_file:
+        return build_org(args, console=console)
+    path = scratch / f"replay-{len(list(scratch.iterdir()))}.sforg"
+    return build_org(args, str(path), console=console)
 
 
 def _preflight(args: argparse.Namespace) -> None:
@@ -156,15 +177,20 @@ def run(args: argparse.Namespace) -> int:
     console = progress_console()
     reports: list[Report] = []
     org: Org | None = None
-    for name in names:
-        org = _org(args, console)
-        if args.api_remaining is not None:
-            org.set_api_remaining(args.api_remaining)
-        reports.append(_one(org, name, args, console))
-    status = 0 if all(succeeded(r) for r in reports) else 1
-    if args.save_org and org is not None:
-        org.save(args.save_org)
-        console.print(f"org saved to {args.save_org}")
+    with tempfile.TemporaryDirectory(prefix="sforg-sim-replay-") as tmp:
+        for name in names:
+            if org is not None:
+                org.close()  # a file-backed org's file goes with the directory
+            org = _org(args, console, Path(tmp))
+            if args.api_remaining is not None:
+                org.set_api_remaining(args.api_remaining)
+            reports.append(_one(org, name, args, console))
+        status = 0 if all(succeeded(r) for r in reports) else 1
+        if args.save_org and org is not None:
+            org.save(args.save_org, overwrite=True)
+            console.print(f"org saved to {args.save_org}")
+        if org is not None:
+            org.close()
     if args.json:
         print_json(envelope("replay", status, reports=[_json(r) for r in reports]))
     else:
