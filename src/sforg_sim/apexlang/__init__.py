@@ -26,8 +26,12 @@ Supported (this foundation):
   messages, LimitException uncatchable, statics reset per transaction;
 - library: see :mod:`.stdlib` (System, Database incl. countQuery and SaveResult/
   UpsertResult/DeleteResult as distinct types, Limits, OrgLimits, String, Integer/Long/
-  Decimal/Double, Math, Date/Datetime, List/Set/Map, sObject get/put, field tokens such as
-  ``Opportunity.External_ID__c``, JSON serialize/deserializeUntyped, Http/HttpRequest/
+  Decimal/Double (``round``/``setScale`` with ``RoundingMode``), Math, Date/Datetime,
+  Time, Blob, EncodingUtil (base64, hex, url), List/Set/Map, sObject get/put, field
+  tokens such as ``Opportunity.External_ID__c``, Schema describe basics
+  (``Schema.getGlobalDescribe``, ``Schema.SObjectType.X[.fields.F]``, ``X.SObjectType``,
+  DescribeSObjectResult/DescribeFieldResult, ``Schema.DisplayType``), ``[SELECT ...].Field``
+  on a one-row query, JSON serialize/deserializeUntyped, Http/HttpRequest/
   HttpResponse, Test.isRunningTest, UserInfo, Exception methods, Queueable/Batchable/
   Schedulable contexts).
 
@@ -42,9 +46,10 @@ annotations other than @IsTest/@TestVisible/@SuppressWarnings/@Deprecated/@ReadO
 arity, ``%`` (Apex has none), assignments and ``++`` used as values except on locals,
 Limits.getHeapSize and the other Limits pairs the governor does not count (AggregateQueries,
 QueryLocatorRows, FutureCalls, ApexCursors), Math.random, System.runAs, JSON.deserialize
-into typed targets, Schema describe (Schema.getGlobalDescribe, SObjectType describes),
-Time and Blob, Database.undelete/merge, bind variables in dynamic Database.query and
-Database.countQuery, triggers.
+into typed targets (and Type.forName, ``MyClass.class``, JSONGenerator), describe methods
+beyond the basics (picklist values, child relationships, field sets), Time.newInstance
+outside a clock face (a run-time ``Not supported`` error), Database.undelete/merge, bind
+variables in dynamic Database.query and Database.countQuery, triggers.
 Known gaps: Apex CPU time of compiled statements is not charged to the governor (only the
 cost model's SOQL/DML/callout times are); System.schedule is not rolled back with a
 failing transaction and writes no CronTrigger rows (the engine keeps triggers in memory).

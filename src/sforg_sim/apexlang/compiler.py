@@ -32,7 +32,14 @@ from lark import Token, Tree
 from .errors import ApexCompileError
 from .parser import parse_expression
 from .soqltext import split_soql
-from .stdlib import BUILTIN_CLASSES, INSTANCE, NOT_MODELLED, STATIC
+from .stdlib import (
+    BUILTIN_CLASSES,
+    DISPLAY_TYPES,
+    INSTANCE,
+    NOT_MODELLED,
+    ROUNDING_MODES,
+    STATIC,
+)
 from .values import BUILTIN_EXCEPTIONS
 
 __all__ = ["ClassInfo", "Compiler", "split_soql"]
@@ -388,7 +395,8 @@ class Compiler:
         if self.find_class(t, self.sc.cls) is not None:
             return t
         if b in ("database.batchablecontext", "system.logginglevel", "logginglevel",
-                 "iterable", "iterator", "type"):
+                 "iterable", "iterator", "type", "roundingmode", "system.roundingmode",
+                 "displaytype", "schema.displaytype"):
             return t
         raise err(node, f"Invalid type: {t}")
 
@@ -1145,6 +1153,14 @@ class Compiler:
                                 "finest"):
                 raise err(parts[1], f"Variable does not exist: {parts[1].value}")
             return f"_LEVEL[{names[1]!r}]", "LoggingLevel", 2 + off
+        schema_ref = self._schema_ref(names, parts, off)
+        if schema_ref is not None:
+            return schema_ref
+        if names[0] == "roundingmode" and len(names) > 1:
+            # System.RoundingMode values (Apex Reference Guide, "Decimal Class").
+            if names[1] not in ROUNDING_MODES:
+                raise err(parts[1], f"Variable does not exist: {parts[1].value}")
+            return f"_RM[{names[1]!r}]", "RoundingMode", 2 + off
         if names[0] == "integer" and len(names) > 1 and names[1] in ("max_value", "min_value"):
             return ("2147483647" if names[1] == "max_value" else "-2147483648"), "Integer", 2
         if names[0] == "long" and len(names) > 1 and names[1] in ("max_value", "min_value"):
@@ -1157,12 +1173,53 @@ class Compiler:
             f = self.schema.get(names[0]).get(parts[1].value)
             if f is None:
                 raise err(parts[1], f"Variable does not exist: {parts[1].value}")
-            return repr(f.name), "Schema.SObjectField", 2
+            return f"_FTOK({self.schema.get(names[0]).name!r}, {f.name!r})", \
+                "Schema.SObjectField", 2
+        return None
+
+    def _schema_ref(self, names: list[str], parts: list[Node], off: int
+                    ) -> tuple[str, str, int] | None:
+        """Schema tokens and describes named in the source (Apex Developer Guide,
+        "Understanding Apex Describe Information"): ``Schema.SObjectType.Account`` (a
+        DescribeSObjectResult), ``Schema.SObjectType.Account.fields.Name`` (a
+        DescribeFieldResult), ``Account.SObjectType`` (a Schema.SObjectType) and
+        ``Schema.DisplayType.STRING``. Unknown objects and fields are compile errors."""
+        if len(names) < 2:
+            return None
+        if names[0] == "schema" and names[1] == "sobjecttype" and len(names) > 2:
+            if names[2] not in self.schema_names():
+                raise err(parts[2], f"Variable does not exist: {parts[2].value}")
+            obj = self.schema.get(names[2])
+            if len(names) > 4 and names[3] == "fields":
+                f = obj.get(parts[4].value)
+                if f is None:
+                    raise err(parts[4], f"Variable does not exist: {parts[4].value}")
+                return (f"_DSR({obj.name!r}).fields.field({f.name!r})",
+                        "Schema.DescribeFieldResult", 5 + off)
+            if len(names) > 3 and names[3] == "fields":
+                return f"_DSR({obj.name!r}).fields", "Schema.SObjectTypeFields", 4 + off
+            return f"_DSR({obj.name!r})", "Schema.DescribeSObjectResult", 3 + off
+        dt_at = 2 if names[0] == "schema" and names[1] == "displaytype" else \
+            1 if names[0] == "displaytype" else 0
+        if dt_at and len(names) > dt_at:
+            if names[dt_at] not in DISPLAY_TYPES:
+                raise err(parts[dt_at], f"Variable does not exist: {parts[dt_at].value}")
+            return f"_DT[{names[dt_at]!r}]", "Schema.DisplayType", dt_at + 1 + off
+        if off == 0 and names[0] in self.schema_names() and names[1] == "sobjecttype":
+            return (f"_SOT({self.schema.get(names[0]).name!r})", "Schema.SObjectType", 2)
         return None
 
     def _field(self, code: str, t: str, p: Node, safe: bool = False) -> tuple[str, str]:
         low = p.value.lower()
         b = base(t)
+        if b == "list" and code.startswith("_soql(") and targs(t) and \
+                base(targs(t)[0]) in self.schema_names():
+            # ``[SELECT Name FROM Account].Name``: the field of the one row the query
+            # returns; zero or several rows are a QueryException ("Apex Developer Guide",
+            # *Using SOQL Queries That Return One Record*,
+            # https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/langCon_apex_SOQL_single_row.htm).
+            code, t = f"_single({code})", targs(t)[0]
+            b = base(t)
         if b in self.schema_names() or b == "sobject" or b == "aggregateresult":
             ft = "Object"
             if b in self.schema_names():
@@ -1179,6 +1236,11 @@ class Compiler:
             if safe:
                 return f"(None if ({code}) is None else {get})", ft
             return get, ft
+        bs = b.removeprefix("schema.")
+        if bs == "describesobjectresult" and low == "fields":
+            return f"{code}.fields", "Schema.SObjectTypeFields"
+        if bs == "sobjecttypefields":
+            return f"{code}.field({p.value!r})", "Schema.DescribeFieldResult"
         c = self.find_class(t, self.sc.cls) if b not in PRIMITIVES else None
         if c is not None:
             f = c.find_field(low)
@@ -1229,6 +1291,12 @@ class Compiler:
             return self._method_call(code, t, meth, args, x)
         cname = ".".join(p.value for p in prefix)
         c = self.find_class(cname, self.sc.cls)
+        if c is None and len(prefix) > 1:
+            # A method of a static field, a field token or a describe:
+            # ``Other.items.size()``, ``Account.SObjectType.getDescribe()``.
+            res = self._member_or_static(prefix, x)
+            if res is not None and res[2] == len(prefix):
+                return self._method_call(res[0], res[1], meth, args, x)
         if c is not None:
             m = c.find_method(meth.value.lower(), len(args))
             if m is None or not m.static:
@@ -1665,6 +1733,13 @@ class Compiler:
                     if not lhs.startswith(("self.f_", "C_")) or ".e_" in lhs:
                         raise err(parts[0], "Expression cannot be assigned")
                     return f"{lhs} = {self.coerce(code, vt, t, node)}"
+                low0 = parts[0].value.lower()
+                if self._lookup_local(low0) is None and not (
+                        self.sc.cls is not None and self.sc.cls.find_field(low0) is not None):
+                    # ``OtherClass.counter = 10``: a static field of another class.
+                    res = self._member_or_static(parts, target)
+                    if res is not None and res[2] == len(parts) and ".s_" in res[0]:
+                        return f"{res[0]} = {self.coerce(code, vt, res[1], node)}"
                 obj, ot = self._resolve(parts[:-1], target)
                 return self._store_field(obj, ot, parts[-1], code, vt, node)
         if target.data == "field":
@@ -1752,7 +1827,27 @@ def _unescape(s: str) -> str:
     return "".join(out)
 
 
+_DESCRIBE_RETURNS: dict[tuple[str, str], str] = {
+    ("sobjecttype", "getdescribe"): "Schema.DescribeSObjectResult",
+    ("sobjecttype", "newsobject"): "SObject",
+    ("sobjectfield", "getdescribe"): "Schema.DescribeFieldResult",
+    ("sobjecttypefields", "getmap"): "Map<String,Schema.SObjectField>",
+    **{("describesobjectresult", m): "String" for m in ("getname", "getlabel",
+                                                         "getkeyprefix")},
+    **{("describesobjectresult", m): "Boolean" for m in ("iscustom", "iscreateable",
+                                                          "isupdateable", "isdeletable")},
+    ("describesobjectresult", "getsobjecttype"): "Schema.SObjectType",
+    ("describefieldresult", "getname"): "String", ("describefieldresult", "getlabel"): "String",
+    ("describefieldresult", "gettype"): "Schema.DisplayType",
+    **{("describefieldresult", m): "Integer" for m in ("getlength", "getprecision",
+                                                        "getscale")},
+    **{("describefieldresult", m): "Boolean" for m in (
+        "isexternalid", "isunique", "isnillable", "iscreateable", "isupdateable", "iscustom")},
+    ("describefieldresult", "getsobjectfield"): "Schema.SObjectField",
+}
+
 _BUILTIN_RETURNS: dict[tuple[str, str], str] = {
+    **{(p + k, m): v for (k, m), v in _DESCRIBE_RETURNS.items() for p in ("", "schema.")},
     ("http", "send"): "HttpResponse",
     ("httpresponse", "getbody"): "String", ("httpresponse", "getstatuscode"): "Integer",
     ("httpresponse", "getstatus"): "String", ("httpresponse", "getheader"): "String",

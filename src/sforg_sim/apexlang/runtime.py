@@ -310,7 +310,7 @@ def neg(v: Any) -> Any:
 
 _PY = {"integer": int, "long": int, "decimal": Decimal, "double": float, "string": str,
        "boolean": bool, "id": str, "date": dt.date, "datetime": dt.datetime,
-       "list": list, "set": ApexSet, "map": dict}
+       "time": dt.time, "blob": bytes, "list": list, "set": ApexSet, "map": dict}
 
 
 def runtime_type(v: Any) -> str:
@@ -329,6 +329,10 @@ def runtime_type(v: Any) -> str:
         return "Datetime"
     if isinstance(v, dt.date):
         return "Date"
+    if isinstance(v, dt.time):
+        return "Time"
+    if isinstance(v, bytes):
+        return "Blob"
     if isinstance(v, list):
         return "List"
     if isinstance(v, ApexSet):

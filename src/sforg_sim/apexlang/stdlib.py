@@ -22,7 +22,16 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import (
+    ROUND_CEILING,
+    ROUND_DOWN,
+    ROUND_FLOOR,
+    ROUND_HALF_DOWN,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    ROUND_UP,
+    Decimal,
+)
 from typing import Any
 
 from ..apex.context import QueryLocator as EngineLocator
@@ -760,13 +769,71 @@ NUMBER: dict[str, Sig] = {
     # setScale(scale): "Returns the Decimal scaled to the specified number of decimal
     # places, using half-even rounding, if necessary" (Apex Reference Guide, "Decimal
     # Class", https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_decimal.htm).
-    "setscale": (lambda n, k: Decimal(n).quantize(Decimal(1).scaleb(-k), ROUND_HALF_EVEN),
-                 "Decimal"),
+    # setScale(scale, roundingMode): the same with the given System.RoundingMode.
+    "setscale": (lambda n, k, mode=None: _rescale(n, k, mode), "Decimal"),
     "scale": (lambda n: _scale(Decimal(n)), "Integer"),
     "abs": (lambda n: abs(n), "self"),
-    "round": (lambda n: int(Decimal(n).quantize(Decimal(1), ROUND_HALF_UP)), "Long"),
+    # Decimal.round(): "rounded to zero decimal places using half-even rounding mode";
+    # round(roundingMode) with the given mode (same page). Double.round() rounds a Double
+    # as Java's Math.round does (ties toward positive infinity: an assumption, the guide
+    # only says "nearest Long").
+    "round": (lambda n, mode=None: _round_number(n, mode), "Long"),
     "tostring": (lambda n: apex_str(n), "String"),
 }
+
+# System.RoundingMode (Apex Reference Guide, "Decimal Class", section "Rounding Mode",
+# https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_decimal.htm):
+# CEILING, DOWN, FLOOR, HALF_DOWN, HALF_EVEN, HALF_UP, UNNECESSARY, UP.
+_ROUNDINGS = {"CEILING": ROUND_CEILING, "DOWN": ROUND_DOWN, "FLOOR": ROUND_FLOOR,
+              "HALF_DOWN": ROUND_HALF_DOWN, "HALF_EVEN": ROUND_HALF_EVEN,
+              "HALF_UP": ROUND_HALF_UP, "UNNECESSARY": "UNNECESSARY", "UP": ROUND_UP}
+ROUNDING_MODES: dict[str, EnumValue] = {
+    n.lower(): EnumValue("RoundingMode", n, i) for i, n in enumerate(_ROUNDINGS)}
+
+
+def _python_rounding(mode: Any) -> str:
+    if mode is None:
+        raise npe()
+    return str(_ROUNDINGS[str(mode.name if hasattr(mode, "name") else mode).upper()])
+
+
+def _quantize(d: Decimal, exp: Decimal, mode: Any) -> Decimal:
+    """``d`` to the exponent ``exp`` with a RoundingMode (null: half-even). UNNECESSARY
+    on an inexact result throws ("an Exception is thrown": the guide names no type;
+    MathException here, message unconfirmed)."""
+    rounding = ROUND_HALF_EVEN if mode is None else _python_rounding(mode)
+    if rounding == "UNNECESSARY":
+        out = d.quantize(exp, ROUND_DOWN)
+        if out != d:
+            raise exception_class("MathException")("Rounding necessary")
+        return out
+    return d.quantize(exp, rounding)
+
+
+def _rescale(n: Any, k: int, mode: Any = None) -> Decimal:
+    if n is None or k is None:
+        raise npe()
+    d = Decimal(repr(n)) if isinstance(n, float) else Decimal(n)
+    return _quantize(d, Decimal(1).scaleb(-k), mode)
+
+
+def _round_number(n: Any, mode: Any) -> int:
+    if n is None:
+        raise npe()
+    if isinstance(n, float) and mode is None:
+        if n != n or n in (float("inf"), float("-inf")):
+            raise exception_class("MathException")(f"Invalid double: {apex_str(n)}")
+        return math.floor(n + 0.5)
+    d = Decimal(repr(n)) if isinstance(n, float) else Decimal(n)
+    return int(_quantize(d, Decimal(1), mode))
+
+
+def _w32_checked(n: int) -> int:
+    """``Math.round`` returns an Integer: a result outside 32 bits wraps, as reported on
+    the platform for Decimals (``Math.round(10000000000.0)`` gives 1410065408:
+    https://salesforce.stackexchange.com/questions/102538/possible-bug-in-math-rounddecimal)."""
+    return (n + 0x80000000) % 0x100000000 - 0x80000000
+
 
 INTEGER_STATIC: dict[str, Sig] = {"valueof": (_int_value_of, "Integer")}
 LONG_STATIC: dict[str, Sig] = {"valueof": (_int_value_of, "Long")}
@@ -791,8 +858,12 @@ MATH_STATIC: dict[str, Sig] = {
     "mod": (_mod, "arg"),
     "floor": (lambda a: Decimal(math.floor(a)), "Decimal"),
     "ceil": (lambda a: Decimal(math.ceil(a)), "Decimal"),
-    "round": (lambda a: int(Decimal(a).quantize(Decimal(1), ROUND_HALF_UP)), "Integer"),
-    "roundtolong": (lambda a: int(Decimal(a).quantize(Decimal(1), ROUND_HALF_UP)), "Long"),
+    # Math.round(Decimal) / roundToLong(Decimal): "rounded to zero decimal places using
+    # half-even rounding mode" (Apex Reference Guide, "Math Class",
+    # https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_math.htm);
+    # Math.round(Double): "the closest Integer", ties as Java's Math.round (assumption).
+    "round": (lambda a: _w32_checked(_round_number(a, None)), "Integer"),
+    "roundtolong": (lambda a: _round_number(a, None), "Long"),
     "pow": (lambda a, b: float(a) ** float(b), "Double"),
     "sqrt": (lambda a: math.sqrt(a), "Double"),
 }
@@ -871,6 +942,346 @@ DATETIME_STATIC: dict[str, Sig] = {
                     dt.datetime.fromtimestamp(a[0] / 1000, dt.timezone.utc).replace(
                         tzinfo=None), "Datetime"),
     "newinstancegmt": (lambda *a: dt.datetime(*a), "Datetime"),
+}
+
+
+# --- Schema describe -------------------------------------------------------------------------
+# Apex Developer Guide, "Accessing All sObjects"
+# (https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/apex_dynamic_global_describe.htm):
+# Schema.getGlobalDescribe() maps sObject names to tokens, names case-insensitive; Apex
+# Reference Guide, "Schema Class", "SObjectType Class", "DescribeSObjectResult Class",
+# "DescribeFieldResult Class", "DisplayType Enum"
+# (https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_schema.htm).
+# Backed by the org's schema (the same definitions REST describe serves).
+
+def _schema() -> Any:
+    return current().ctx.org.schema
+
+
+class DescribeMap(ApexMap):
+    """A describe map: lower-case keys (what ``keySet()`` shows), looked up without regard
+    to case (``containsKey('Account')`` and ``containsKey('account')`` are both true)."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """Case-insensitive ``get``."""
+        return super().get(key.lower() if isinstance(key, str) else key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key.lower() if isinstance(key, str) else key)
+
+
+# Schema.DisplayType names of the schema's field types (SOAP describe type names).
+_DISPLAY = {"string": "STRING", "textarea": "TEXTAREA", "picklist": "PICKLIST",
+            "multipicklist": "MULTIPICKLIST", "combobox": "COMBOBOX", "email": "EMAIL",
+            "phone": "PHONE", "url": "URL", "id": "ID", "reference": "REFERENCE",
+            "int": "INTEGER", "long": "LONG", "double": "DOUBLE", "currency": "CURRENCY",
+            "percent": "PERCENT", "date": "DATE", "datetime": "DATETIME", "time": "TIME",
+            "boolean": "BOOLEAN", "base64": "BASE64", "address": "ADDRESS",
+            "location": "LOCATION", "encryptedstring": "ENCRYPTEDSTRING"}
+DISPLAY_TYPES: dict[str, EnumValue] = {
+    n.lower(): EnumValue("DisplayType", n, i) for i, n in enumerate(sorted(
+        set(_DISPLAY.values()) | {"ANYTYPE", "DATACATEGORYGROUPREFERENCE", "JSON",
+                                  "SOBJECT"}))}
+
+
+class SObjectTypeToken(BuiltinObject):
+    """``Schema.SObjectType``: the token of one sObject type (``Account.SObjectType``)."""
+
+    apex_type = "Schema.SObjectType"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def getdescribe(self) -> DescribeSObjectResult:
+        """``getDescribe()``."""
+        return DescribeSObjectResult(self.name)
+
+    def newsobject(self) -> SObject:
+        """``newSObject()``: a new, empty record of this type."""
+        return SObject(self.name)
+
+    def m_tostring_0(self) -> str:
+        """Prints as the API name (``System.debug(Account.SObjectType)``: Account)."""
+        return self.name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SObjectTypeToken) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(("sobjecttype", self.name))
+
+
+class FieldToken(str):
+    """``Schema.SObjectField`` (``Opportunity.External_ID__c``): a ``str`` holding the
+    field's API name (what DML's external id parameter and ``System.debug`` use) that
+    also knows its sObject, for ``getDescribe()``."""
+
+    sobject: str = ""
+
+    def getdescribe(self) -> DescribeFieldResult:
+        """``getDescribe()``."""
+        return DescribeFieldResult(self.sobject, str(self))
+
+
+def field_token(sobject: str, name: str) -> FieldToken:
+    """The token of ``sobject.name`` (canonical names)."""
+    tok = FieldToken(name)
+    tok.sobject = sobject
+    return tok
+
+
+class SObjectFields(BuiltinObject):
+    """``DescribeSObjectResult.fields``: ``getMap()`` and ``fields.Name`` describes."""
+
+    apex_type = "Schema.SObjectTypeFields"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def getmap(self) -> DescribeMap:
+        """``getMap()``: lower-case field name -> ``Schema.SObjectField``."""
+        obj = _schema().get(self.name)
+        return DescribeMap((f.name.lower(), field_token(obj.name, f.name))
+                           for f in obj.fields.values())
+
+    def field(self, name: str) -> DescribeFieldResult:
+        """``fields.Name``: that field's describe (SObjectException when it is not one)."""
+        f = _schema().get(self.name).get(name)
+        if f is None:
+            raise exception_class("SObjectException")(
+                f"Invalid field {name} for {self.name}")
+        return DescribeFieldResult(self.name, f.name)
+
+
+class DescribeSObjectResult(BuiltinObject):
+    """``Schema.DescribeSObjectResult``."""
+
+    apex_type = "Schema.DescribeSObjectResult"
+
+    def __init__(self, name: str) -> None:
+        self.d = _schema().get(name)
+        self.fields = SObjectFields(self.d.name)
+
+    def getname(self) -> str:
+        """``getName()``: the API name."""
+        return str(self.d.name)
+
+    def getlabel(self) -> str:
+        """``getLabel()``."""
+        return str(self.d.label or self.d.name)
+
+    def getkeyprefix(self) -> str | None:
+        """``getKeyPrefix()``: the three-character id prefix."""
+        return self.d.key_prefix or None
+
+    def iscustom(self) -> bool:
+        """``isCustom()``."""
+        return bool(self.d.custom)
+
+    def iscreateable(self) -> bool:
+        """``isCreateable()``."""
+        return bool(self.d.createable)
+
+    def isupdateable(self) -> bool:
+        """``isUpdateable()``."""
+        return bool(self.d.updateable)
+
+    def isdeletable(self) -> bool:
+        """``isDeletable()``."""
+        return bool(self.d.deletable)
+
+    def getsobjecttype(self) -> SObjectTypeToken:
+        """``getSObjectType()``."""
+        return SObjectTypeToken(self.d.name)
+
+
+class DescribeFieldResult(BuiltinObject):
+    """``Schema.DescribeFieldResult``."""
+
+    apex_type = "Schema.DescribeFieldResult"
+
+    def __init__(self, sobject: str, name: str) -> None:
+        self.f = _schema().get(sobject).field(name)
+        self.sobject = sobject
+
+    def getname(self) -> str:
+        """``getName()``: the field's API name."""
+        return str(self.f.name)
+
+    def getlabel(self) -> str:
+        """``getLabel()``."""
+        return str(self.f.label or self.f.name)
+
+    def gettype(self) -> EnumValue:
+        """``getType()``: a ``Schema.DisplayType`` value."""
+        return DISPLAY_TYPES[_DISPLAY.get(self.f.type, "ANYTYPE").lower()]
+
+    def getlength(self) -> int:
+        """``getLength()``: the maximum size of a text field (0 for other types)."""
+        return int(self.f.length or 0)
+
+    def getprecision(self) -> int:
+        """``getPrecision()``."""
+        return int(self.f.precision or 0)
+
+    def getscale(self) -> int:
+        """``getScale()``."""
+        return int(self.f.scale or 0)
+
+    def isexternalid(self) -> bool:
+        """``isExternalId()``."""
+        return bool(self.f.external_id)
+
+    def isunique(self) -> bool:
+        """``isUnique()``."""
+        return bool(self.f.unique)
+
+    def isnillable(self) -> bool:
+        """``isNillable()``."""
+        return bool(self.f.nillable)
+
+    def iscreateable(self) -> bool:
+        """``isCreateable()``."""
+        return bool(self.f.createable)
+
+    def isupdateable(self) -> bool:
+        """``isUpdateable()``."""
+        return bool(self.f.updateable)
+
+    def iscustom(self) -> bool:
+        """``isCustom()``."""
+        return bool(self.f.custom)
+
+    def getsobjectfield(self) -> FieldToken:
+        """``getSObjectField()``."""
+        return field_token(self.sobject, self.f.name)
+
+
+def global_describe() -> DescribeMap:
+    """``Schema.getGlobalDescribe()``: lower-case sObject name -> token."""
+    return DescribeMap((o.name.lower(), SObjectTypeToken(o.name)) for o in _schema())
+
+
+SCHEMA_STATIC: dict[str, Sig] = {
+    "getglobaldescribe": (global_describe, "Map<String,Schema.SObjectType>"),
+}
+
+
+# --- Time, Blob, EncodingUtil ---------------------------------------------------------------
+# Apex Reference Guide, "Time Class"
+# (https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_time.htm):
+# newInstance(hour, minutes, seconds, milliseconds) ("UTC is assumed"), hour/minute/second/
+# millisecond, addHours/addMinutes/addSeconds/addMilliseconds (the guide's examples wrap
+# within the day: a Time has no date). "Blob Class"
+# (https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_blob.htm):
+# valueOf(String), toString(), size() ("the number of bytes"). "EncodingUtil Class"
+# (https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/apex_classes_restful_encodingUtil.htm):
+# base64Encode(Blob), base64Decode(String), convertToHex(Blob), convertFromHex(String),
+# urlEncode/urlDecode(String, encoding).
+
+_DAY_MS = 86_400_000
+
+
+def _time_ms(t: dt.time) -> int:
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * 1000 + t.microsecond // 1000
+
+
+def _time_of_ms(ms: int) -> dt.time:
+    ms %= _DAY_MS
+    return dt.time(ms // 3_600_000, ms // 60_000 % 60, ms // 1000 % 60, ms % 1000 * 1000)
+
+
+def _time_new(h: int, m: int, sec: int, ms: int) -> dt.time:
+    """``Time.newInstance(hour, minutes, seconds, milliseconds)``. Values outside a clock
+    face are not documented: refused by name instead of guessed."""
+    if None in (h, m, sec, ms):
+        raise npe()
+    if not (0 <= h < 24 and 0 <= m < 60 and 0 <= sec < 60 and 0 <= ms < 1000):
+        raise exception_class("UnexpectedException")(
+            f"Not supported by sforg-sim: Time.newInstance({h}, {m}, {sec}, {ms}) outside "
+            "0-23 h, 0-59 min, 0-59 s, 0-999 ms")
+    return dt.time(h, m, sec, ms * 1000)
+
+
+def _time_add(unit_ms: int) -> Callable[[dt.time, int], dt.time]:
+    def add(t: dt.time, n: int) -> dt.time:
+        if t is None or n is None:
+            raise npe()
+        return _time_of_ms(_time_ms(t) + n * unit_ms)
+    return add
+
+
+TIME: dict[str, Sig] = {
+    "hour": (lambda t: _l(t).hour, "Integer"),
+    "minute": (lambda t: _l(t).minute, "Integer"),
+    "second": (lambda t: _l(t).second, "Integer"),
+    "millisecond": (lambda t: _l(t).microsecond // 1000, "Integer"),
+    "addhours": (_time_add(3_600_000), "Time"),
+    "addminutes": (_time_add(60_000), "Time"),
+    "addseconds": (_time_add(1000), "Time"),
+    "addmilliseconds": (_time_add(1), "Time"),
+    "tostring": (lambda t: apex_str(_l(t)), "String"),
+}
+TIME_STATIC: dict[str, Sig] = {"newinstance": (_time_new, "Time")}
+
+
+def _blob_str(b: bytes) -> str:
+    """``Blob.toString()``: the bytes as UTF-8 text (StringException when they are not)."""
+    try:
+        return _l(b).decode("utf-8")
+    except UnicodeDecodeError:
+        raise exception_class("StringException")(
+            "BLOB is not a valid UTF-8 string") from None
+
+
+BLOB: dict[str, Sig] = {
+    "size": (lambda b: len(_l(b)), "Integer"),
+    "tostring": (_blob_str, "String"),
+}
+BLOB_STATIC: dict[str, Sig] = {"valueof": (lambda s: _s(s).encode("utf-8"), "Blob")}
+
+
+def _b64decode(s: str) -> bytes:
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(_s(s), validate=False)
+    except (binascii.Error, ValueError):
+        raise exception_class("StringException")(
+            "Unable to decode: invalid Base64 input") from None
+
+
+def _from_hex(s: str) -> bytes:
+    try:
+        return bytes.fromhex(_s(s))
+    except ValueError:
+        raise exception_class("InvalidParameterValueException")(
+            f"Invalid hex string: {s}") from None
+
+
+def _url_encode(s: str, enc: str) -> str:
+    from urllib.parse import quote_plus
+
+    # Java's URLEncoder (what the guide's "application/x-www-form-urlencoded" is):
+    # spaces become '+', and '*' stays as it is.
+    return quote_plus(_s(s), safe="*", encoding=_s(enc))
+
+
+def _url_decode(s: str, enc: str) -> str:
+    from urllib.parse import unquote_plus
+
+    return unquote_plus(_s(s), encoding=_s(enc))
+
+
+ENCODINGUTIL_STATIC: dict[str, Sig] = {
+    "base64encode": (lambda b: __import__("base64").b64encode(_l(b)).decode("ascii"),
+                     "String"),
+    "base64decode": (_b64decode, "Blob"),
+    "converttohex": (lambda b: _l(b).hex(), "String"),
+    "convertfromhex": (_from_hex, "Blob"),
+    "urlencode": (_url_encode, "String"),
+    "urldecode": (_url_decode, "String"),
 }
 
 
@@ -1177,6 +1588,8 @@ STATIC: dict[str, dict[str, Sig]] = {
     "string": STRING_STATIC, "integer": INTEGER_STATIC, "long": LONG_STATIC,
     "decimal": DECIMAL_STATIC, "double": DOUBLE_STATIC, "boolean": BOOLEAN_STATIC,
     "math": MATH_STATIC, "date": DATE_STATIC, "datetime": DATETIME_STATIC,
+    "time": TIME_STATIC, "blob": BLOB_STATIC, "encodingutil": ENCODINGUTIL_STATIC,
+    "schema": SCHEMA_STATIC,
     "json": {"serialize": (lambda v: json_serialize(v), "String"),
              "serializepretty": (lambda v: json_serialize(v, True), "String"),
              "deserializeuntyped": (json_deserialize_untyped, "Object")},
@@ -1207,7 +1620,7 @@ NOT_MODELLED = {("limits", "getheapsize"): "Limits.getHeapSize (heap size is not
 INSTANCE: dict[str, dict[str, Sig]] = {
     "string": STRING, "id": STRING, "integer": NUMBER, "long": NUMBER, "decimal": NUMBER,
     "double": NUMBER, "date": DATE, "datetime": DATETIME, "list": LIST, "set": SET,
-    "map": MAP, "sobject": SOBJECT, "exception": EXCEPTION,
+    "map": MAP, "sobject": SOBJECT, "exception": EXCEPTION, "time": TIME, "blob": BLOB,
 }
 
 BUILTIN_CLASSES: dict[str, type] = {
@@ -1218,6 +1631,10 @@ BUILTIN_CLASSES: dict[str, type] = {
     "queueablecontext": ContextObject, "database.batchablecontext": ContextObject,
     "schedulablecontext": ContextObject, "system.queueablecontext": ContextObject,
     "database.querylocator": QueryLocatorValue,
+    **{f"{p}{k}": v for p in ("", "schema.") for k, v in (
+        ("sobjecttype", SObjectTypeToken), ("describesobjectresult", DescribeSObjectResult),
+        ("describefieldresult", DescribeFieldResult), ("sobjectfield", FieldToken),
+        ("sobjecttypefields", SObjectFields))},
 }
 
 
@@ -1233,6 +1650,10 @@ def py_type_key(v: Any) -> str | None:
         return "datetime"
     if isinstance(v, dt.date):
         return "date"
+    if isinstance(v, dt.time):
+        return "time"
+    if isinstance(v, bytes):
+        return "blob"
     if isinstance(v, list):
         return "list"
     if isinstance(v, ApexSet):

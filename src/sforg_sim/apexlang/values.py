@@ -4,7 +4,8 @@ Representation (chosen so compiled code runs as plain Python where Apex and Pyth
 Integer and Long are ``int`` (wrapped to 32/64 bits by the compiled arithmetic), Decimal is
 ``decimal.Decimal`` (keeps its scale), Double ``float``, String ``str``, Boolean ``bool``,
 null ``None``, Date ``datetime.date``, Datetime ``datetime.datetime`` (UTC), List ``list``,
-Set :class:`ApexSet` (insertion-ordered, as Apex iterates sets in practice), Map
+Time ``datetime.time``, Blob ``bytes``, Set :class:`ApexSet` (insertion-ordered, as Apex
+iterates sets in practice), Map
 :class:`ApexMap` (a ``dict``: String keys are case-sensitive, "Apex Developer Guide",
 *Maps*: "map keys of type String are case-sensitive"), sObject :class:`SObject`.
 
@@ -211,6 +212,12 @@ def apex_str(value: Any) -> str:
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, dt.time):
+        # Time prints as 15:30:45.000Z (seen in debug logs; the guide shows no output).
+        return value.strftime("%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if isinstance(value, bytes):
+        # A Blob prints its size, not its content (seen in debug logs; unconfirmed).
+        return f"Blob[{len(value)}]"
     if isinstance(value, list):
         return "(" + ", ".join(apex_str(v) for v in value) + ")"
     if isinstance(value, ApexSet):
