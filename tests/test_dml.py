@@ -286,3 +286,15 @@ def test_numbers_out_of_range_and_invalid_text_are_record_errors(sf_org: Org) ->
     qty = {r["Id"]: r["Qty__c"] for r in sf_org.query_records(
         "SELECT Id, Qty__c FROM Opportunity WHERE Id IN :ids", ids=ids)}
     assert qty == {ids[0]: 5, ids[1]: None, ids[2]: 7}
+
+
+def test_upsert_on_id_inserts_records_without_an_id(sf_org: Org) -> None:
+    # Apex Developer Guide, "Upserting Records": a record whose key is not matched is
+    # created; with Id as the key, a record without an Id is new.
+    [acc] = sf_org.insert("Account", [{"Name": "Old"}])
+    res = sf_org.upsert("Account", "Id", [{"Name": "New"}, {"Id": acc["id"], "Name": "Renamed"},
+                                          {"Id": "", "Name": "Also new"}])
+    assert [(r["success"], r["created"]) for r in res] == [(True, True), (True, False),
+                                                          (True, True)]
+    names = {r["Name"] for r in sf_org.query_records("SELECT Name FROM Account")}
+    assert names == {"New", "Renamed", "Also new"}

@@ -644,9 +644,17 @@ class Dml:
         results: list[SaveResult | None] = [None] * len(records)
         keys: dict[int, Any] = {}
         counts: dict[Any, int] = {}
+        by_id = key_field.name == "Id"
+        new_by_id: list[int] = []
         for i, rec in enumerate(records):
             raw = next((v for k, v in rec.items() if k.lower() == key_field.name.lower()),
                        None) if isinstance(rec, Mapping) else None
+            if by_id and raw in (None, ""):
+                # Upsert on Id: a record without an Id is inserted ("If the key isn't
+                # matched, then a new object record is created": Apex Developer Guide,
+                # "Upserting Records", langCon_apex_dml_examples_upsert.htm).
+                new_by_id.append(i)
+                continue
             if raw is None:
                 results[i] = _fail(InvalidField(
                     f"{key_field.name} not specified", [key_field.name]), created=False)
@@ -675,6 +683,8 @@ class Dml:
                 updates.append((i, matches[k][0]))
             else:
                 inserts.append(i)
+        inserts = sorted(inserts + new_by_id)
+        fresh = set(new_by_id)
         if all_or_none and any(r is not None for r in results):
             return self._rolled_back(results)
         with self.store.savepoint() as sp:
@@ -682,7 +692,8 @@ class Dml:
                                          for i, rid in updates])
             for (i, _), r in zip(updates, upd):
                 results[i] = {**r, "created": False}
-            ins = self.insert(obj.name, [records[i] for i in inserts])
+            ins = self.insert(obj.name, [_without(records[i], key_field) if i in fresh
+                                         else records[i] for i in inserts])
             for i, r in zip(inserts, ins):
                 results[i] = {**r, "created": r["success"]}
             if all_or_none and any(r is not None and not r["success"] for r in results):
