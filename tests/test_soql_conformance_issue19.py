@@ -61,8 +61,10 @@ def test_reference_example_runs(org: Org, name: str) -> None:
 
 @pytest.mark.parametrize(("soql", "construct"), [
     ("SELECT TYPEOF Owner WHEN User THEN Name END FROM Account", "'WHEN'"),
-    ("SELECT toLabel(Industry) FROM Account", "'('"),
-    ("SELECT Name FROM Account WHERE AnnualRevenue > USD5000", "'USD5000'"),
+    ("SELECT Name FROM Account WHERE DISTANCE(Loc__c, GEOLOCATION(37.7, -122.4), 'mi') "
+     "< 20", "DISTANCE()"),
+    ("SELECT Name FROM Account ORDER BY DISTANCE(Loc__c, GEOLOCATION(1, 2), 'km')",
+     "DISTANCE()"),
 ])
 def test_still_unsupported_constructs_are_named_errors(org: Org, soql: str,
                                                        construct: str) -> None:

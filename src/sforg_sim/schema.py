@@ -35,14 +35,16 @@ __all__ = [
     "builtin_objects",
 ]
 
-TEXT_TYPES = frozenset({"string", "textarea", "picklist", "email", "phone", "url", "combobox"})
+TEXT_TYPES = frozenset({"string", "textarea", "picklist", "multipicklist", "email", "phone",
+                        "url", "combobox"})
 """Types compared and sorted case-insensitively (unless the field is caseSensitive)."""
 NUMBER_TYPES = frozenset({"currency", "double", "percent", "int"})
 FIELD_TYPES = TEXT_TYPES | NUMBER_TYPES | {"id", "reference", "date", "datetime", "boolean"}
 
 _SOAP_TYPES = {
     "id": "tns:ID", "reference": "tns:ID", "string": "xsd:string", "textarea": "xsd:string",
-    "picklist": "xsd:string", "email": "xsd:string", "phone": "xsd:string", "url": "xsd:string",
+    "picklist": "xsd:string", "multipicklist": "xsd:string", "email": "xsd:string",
+    "phone": "xsd:string", "url": "xsd:string",
     "combobox": "xsd:string", "currency": "xsd:double", "double": "xsd:double",
     "percent": "xsd:double", "int": "xsd:int", "date": "xsd:date", "datetime": "xsd:dateTime",
     "boolean": "xsd:boolean",
@@ -148,6 +150,16 @@ class Field:
                 raise InvalidOrNullForRestrictedPicklist(
                     f"{self.label or self.name}: bad value for restricted picklist field: {text}",
                     [self.name])
+            if t == "multipicklist" and self.restricted_picklist:
+                # A multi-select picklist holds its selected values joined by ';' (*SOQL
+                # and SOSL Reference*, "Query Multi-Select Picklists"); each must be one
+                # of the field's values when the picklist is restricted.
+                bad = next((v for v in text.split(";") if v not in self.picklist_values),
+                           None)
+                if bad is not None:
+                    raise InvalidOrNullForRestrictedPicklist(
+                        f"{self.label or self.name}: bad value for restricted picklist "
+                        f"field: {bad}", [self.name])
             return text
         if t in NUMBER_TYPES:
             return self._coerce_number(value)
@@ -491,6 +503,11 @@ def builtin_objects() -> list[SObjectDef]:
             Field("OrganizationType", "string", "Edition", 40, **ro),
             Field("IsSandbox", "boolean", "Is Sandbox", nillable=False, **ro),
             Field("InstanceName", "string", "Instance Name", 5, **ro),
+            # What `sf project deploy start` asks first (sfdx-core Org.retrieveOrganization
+            # Information; Object Reference, "Organization": TrialExpirationDate dateTime,
+            # NamespacePrefix string). Null: not a trial org, no namespace.
+            Field("TrialExpirationDate", "datetime", "Trial Expiration Date", **ro),
+            Field("NamespacePrefix", "string", "Namespace Prefix", 15, **ro),
         ], createable=False, deletable=False),
         _obj("User", "User", [
             Field("Username", "string", "Username", 80, nillable=False, unique=True),

@@ -13,20 +13,25 @@ from dataclasses import dataclass, field
 __all__ = [
     "AGGREGATES",
     "DATE_FUNCTIONS",
+    "FIELD_FUNCTIONS",
+    "FIELD_FUNCTION_NAMES",
     "Agg",
     "And",
     "Bind",
     "BoolV",
     "Compare",
     "Cond",
+    "CurrencyV",
     "DateFn",
     "DateLit",
     "DateTimeV",
     "DateV",
+    "FieldFn",
     "FieldRef",
     "FieldsFn",
     "Grouping",
     "InList",
+    "Includes",
     "LikePattern",
     "Not",
     "NullV",
@@ -56,6 +61,8 @@ class FieldRef:
 
     path: tuple[str, ...]
     pos: Pos
+    label: bool = False
+    """Written as ``toLabel(field)`` in WHERE (the compiler checks it is a picklist)."""
 
     @property
     def text(self) -> str:
@@ -113,6 +120,32 @@ class FieldsFn:
     pos: Pos
 
 
+FIELD_FUNCTIONS = frozenset({"TOLABEL", "FORMAT", "CONVERTCURRENCY"})
+"""SELECT functions over one field (upper case): *SOQL and SOSL Reference*, "toLabel()",
+"FORMAT()", "convertCurrency()"."""
+
+FIELD_FUNCTION_NAMES = {"TOLABEL": "toLabel", "FORMAT": "FORMAT",
+                        "CONVERTCURRENCY": "convertCurrency"}
+"""How the reference spells them (for messages)."""
+
+
+@dataclass(frozen=True)
+class FieldFn:
+    """``toLabel(field)``, ``FORMAT(field)`` or ``convertCurrency(field)`` in SELECT;
+    ``FORMAT`` may wrap ``convertCurrency()`` or an aggregate. ``func`` is upper case."""
+
+    func: str
+    arg: FieldRef | FieldFn | Agg
+    pos: Pos
+
+    @property
+    def text(self) -> str:
+        """The call as written (for messages)."""
+        inner = self.arg.text if not isinstance(self.arg, Agg) else \
+            f"{self.arg.func}({self.arg.arg.text if self.arg.arg else ''})"
+        return f"{FIELD_FUNCTION_NAMES[self.func]}({inner})"
+
+
 @dataclass(frozen=True)
 class SubQuery:
     """A parent-to-child subquery in SELECT: ``(SELECT LastName FROM Contacts)``; its
@@ -126,7 +159,7 @@ class SubQuery:
 class SelectItem:
     """One SELECT entry with its optional alias (and the alias's position)."""
 
-    expr: FieldRef | Agg | FieldsFn | DateFn | Grouping | SubQuery
+    expr: FieldRef | Agg | FieldsFn | DateFn | Grouping | SubQuery | FieldFn
     alias: str | None = None
     alias_pos: Pos | None = None
 
@@ -202,6 +235,17 @@ class DateLit:
 
 
 @dataclass(frozen=True)
+class CurrencyV:
+    """A currency literal ``USD5000`` (*SOQL and SOSL Reference*, "convertCurrency()":
+    ``WHERE Object_name Operator ISO_CODEvalue``); ``code`` upper case."""
+
+    code: str
+    value: int | float
+    text: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
 class Bind:
     """A bind variable ``:name``."""
 
@@ -212,7 +256,7 @@ class Bind:
 Operand = FieldRef | Agg | DateFn | Grouping
 """What a condition or an ORDER BY key compares."""
 
-Value = StringV | NumberV | BoolV | NullV | DateV | DateTimeV | DateLit | Bind
+Value = StringV | NumberV | BoolV | NullV | DateV | DateTimeV | DateLit | Bind | CurrencyV
 
 
 # --- conditions -----------------------------------------------------------------------------
@@ -235,6 +279,17 @@ class InList:
 
     left: Operand
     values: tuple[Value, ...] | Bind
+    negated: bool
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Includes:
+    """``left INCLUDES (values)`` / ``left EXCLUDES (values)`` on a multi-select picklist;
+    each value is a string (``'AAA;BBB'``: both selected) or a bind."""
+
+    left: Operand
+    values: tuple[Value, ...]
     negated: bool
     pos: Pos
 
@@ -271,7 +326,7 @@ class Or:
     items: tuple[Cond, ...]
 
 
-Cond = Compare | InList | SemiJoin | Not | And | Or
+Cond = Compare | InList | Includes | SemiJoin | Not | And | Or
 
 
 @dataclass(frozen=True)

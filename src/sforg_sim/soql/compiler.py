@@ -46,7 +46,7 @@ from . import ast as A
 from .conditions import CondCompiler, Operand, field_operand
 from .parser import caret
 from .scope import Ctx, ParamFn, Resolved, Scope
-from .shape import Node, agg_shaper, row_shaper
+from .shape import Node, agg_shaper, format_converter, row_shaper
 
 __all__ = ["MAX_CHILD_SUBQUERIES", "MAX_OFFSET", "ChildPlan", "IndexFilter", "Plan",
            "compile_query"]
@@ -135,7 +135,8 @@ class _Compiler:
     def plan(self) -> Plan:
         q = self.q
         self.check_from()
-        aggs = [i for i in q.select if isinstance(i.expr, A.Agg)]
+        aggs = [i for i in q.select if isinstance(i.expr, A.Agg) or (
+            isinstance(i.expr, A.FieldFn) and isinstance(i.expr.arg, A.Agg))]
         self.check_offset()
         # HAVING makes an aggregate query: without GROUP BY or aggregates every selected
         # field is "Field must be grouped or aggregated" (issue 19: it used to be ignored,
@@ -241,7 +242,20 @@ class _Compiler:
         if isinstance(ref, A.DateFn):
             return self.date_key(ref).operand
         r = self.scope.resolve(ref)
+        if ref.label:
+            self.check_label(ref, r.field)
         return field_operand(r.field, r.cmp, ref.text if len(ref.path) > 1 else None)
+
+    def check_label(self, ref: A.FieldRef, f: Field) -> None:
+        """``toLabel()`` takes a picklist: *SOQL and SOSL Reference*, "toLabel()"
+        (https://developer.salesforce.com/docs/platform/salesforce-soql-sosl/guide/sforce-api-calls-soql-select-tolabel.html):
+        "Regular, multiselect, division, or currency code picklist fields, whose values
+        are returned by the relevant describe API call" (record type names and data
+        categories: the org has none). Another field type is MALFORMED_QUERY here
+        (Salesforce's answer is unconfirmed)."""
+        if f.type not in ("picklist", "multipicklist"):
+            raise self.err(ref.pos, f"toLabel() needs a picklist field: {ref.text} is of "
+                           f"type {f.type}")
 
     def date_key(self, fn: A.DateFn, scope: Scope | None = None) -> GroupKey:
         """A date function over a field of ``scope`` (default: the query's own; see
@@ -305,10 +319,13 @@ class _Compiler:
         seen: set[tuple[str, ...]] = set()
         fields_all = False
         for item in q.select:
+            expr = item.expr
+            if isinstance(expr, A.FieldFn):
+                self.field_fn_column(item, expr, root, cols, seen)
+                continue
             if item.alias is not None:
                 assert item.alias_pos is not None
                 raise self.err(item.alias_pos, f"unexpected token: '{item.alias}'")
-            expr = item.expr
             if isinstance(expr, A.SubQuery):
                 child = self.child_plan(expr.query)
                 key: tuple[str, ...] = ("#child", child.relationship.lower())
@@ -342,6 +359,63 @@ class _Compiler:
                 node.add(r.field, len(cols))
                 cols.append(r.col)
         return root, fields_all
+
+    def field_fn_column(self, item: A.SelectItem, fn: A.FieldFn, root: Node,
+                        cols: list[str], seen: set[tuple[str, ...]]) -> None:
+        """``toLabel(field)`` or ``FORMAT(field)`` in a plain query: the field's column,
+        under the alias when one is given (both "support aliasing ... aliasing is
+        required when the query includes the same field multiple times": *SOQL and SOSL
+        Reference*, "toLabel()" and "FORMAT()"), else under the field's name."""
+        arg = self.field_fn_arg(fn)
+        if isinstance(arg, A.Agg):
+            raise self.err(fn.pos, f"{fn.text} needs an aggregate query")
+        r = self.scope.resolve(arg)
+        conv: Callable[[Any], Any] | None = None
+        if fn.func == "TOLABEL":
+            self.check_label(arg, r.field)
+        else:
+            conv = self.formatter(fn, r.field)
+        if item.alias is not None:
+            key: tuple[str, ...] = (item.alias.lower(),)
+            node, name = root, item.alias
+        else:
+            key = tuple(k.lower() for k in r.key)
+            node, name = root, r.field.name
+            for depth in range(1, len(r.parents) + 1):
+                node = node.child(r.parents[depth - 1], r.parent_objs[depth - 1].name,
+                                  cols, self.scope.parent_id_col(r.parents[:depth]),
+                                  self.url(r.parent_objs[depth - 1].name))
+        if key in seen:
+            raise self.err(item.alias_pos or fn.pos, f"duplicate field selected: "
+                           f"{name} (alias {fn.text} to select it again)")
+        seen.add(key)
+        node.add_as(name, len(cols), conv)
+        cols.append(r.col)
+
+    def field_fn_arg(self, fn: A.FieldFn) -> A.FieldRef | A.Agg:
+        """The field or aggregate under toLabel()/FORMAT(); convertCurrency() refused.
+
+        *SOQL and SOSL Reference*, "convertCurrency()"
+        (https://developer.salesforce.com/docs/platform/salesforce-soql-sosl/guide/sforce-api-calls-soql-querying-currency-fields.html):
+        "This action requires that the org has multiple currencies enabled". The
+        simulated org has one currency (USD), so convertCurrency() is MALFORMED_QUERY
+        naming that (Salesforce's wording for a single-currency org is unconfirmed)."""
+        arg = fn.arg
+        if fn.func == "CONVERTCURRENCY" or isinstance(arg, A.FieldFn):
+            cc = fn if fn.func == "CONVERTCURRENCY" else arg
+            raise self.err(cc.pos, "convertCurrency() requires an org with multiple "
+                           "currencies enabled; this org has one currency (USD)")
+        return arg
+
+    def formatter(self, fn: A.FieldFn, f: Field | None, agg: str = "") -> Callable[[Any], Any]:
+        """FORMAT()'s converter for a field (or an aggregate ``agg`` of it)."""
+        conv = format_converter("int" if agg in ("COUNT", "COUNT_DISTINCT") or f is None
+                                else ("double" if agg == "AVG" and f.type == "int"
+                                      else f.type), 0 if f is None else f.scale)
+        if conv is None:
+            raise self.err(fn.pos, f"FORMAT() applies to number, date, time and currency "
+                           f"fields: {fn.text}")
+        return conv
 
     # --- parent-to-child subqueries -------------------------------------------------------
 
@@ -567,6 +641,19 @@ class _Compiler:
                 raise self.err(expr.query.sobject_pos, "Parent-to-child subqueries are not "
                                "allowed in an aggregate query")
             conv: Callable[[Any], Any] | None = None
+            fmt: A.FieldFn | None = None
+            if isinstance(expr, A.FieldFn):
+                # toLabel(field) of a grouped picklist is the value (labels equal values
+                # here); FORMAT() of a grouped field or an aggregate formats it.
+                fmt = expr if expr.func == "FORMAT" else None
+                inner = self.field_fn_arg(expr)
+                if expr.func == "TOLABEL":
+                    assert isinstance(inner, A.FieldRef)
+                    self.check_label(inner, self.scope.resolve(inner).field)
+                if isinstance(inner, A.FieldRef) and item.alias is None:
+                    raise self.err(expr.pos, f"{expr.text} in an aggregate query needs an "
+                                   "alias (sforg_sim)")
+                expr = inner
             if isinstance(expr, A.FieldRef):
                 key = _key(self.scope.resolve(expr))
                 g = grouped.get(key)
@@ -594,6 +681,13 @@ class _Compiler:
                     n_expr += 1
                 else:
                     name = item.alias
+            if fmt is not None:
+                agg_fn = expr.func if isinstance(expr, A.Agg) else ""
+                ref = expr.arg if isinstance(expr, A.Agg) else expr
+                f = self.scope.resolve(ref).field if isinstance(ref, A.FieldRef) else None
+                fconv, inner_conv = self.formatter(fmt, f, agg_fn), conv
+                conv = fconv if inner_conv is None else \
+                    (lambda v, a=inner_conv, b=fconv: b(a(v)))  # type: ignore[misc]
             if name.lower() in aliases:
                 pos = item.alias_pos or expr.pos
                 raise self.err(pos, f"duplicate alias: {name}")
@@ -676,7 +770,7 @@ class _Compiler:
             return replace(g.operand, sql=sql)
 
         assert self.q.having is not None
-        cc = CondCompiler(self.scope, operand, None)
+        cc = CondCompiler(self.scope, operand, None, currency_literals=False)
         sql = cc.compile(self.q.having)
         params.extend(cc.params)
         return sql

@@ -41,9 +41,13 @@ from .dates import date_range
 from .parser import caret
 from .scope import Ctx, ParamFn, Scope
 
-__all__ = ["CondCompiler", "Operand", "field_operand", "lookup_bind"]
+__all__ = ["CORPORATE_CURRENCY", "CondCompiler", "Operand", "field_operand", "lookup_bind"]
 
 MAX_WHERE_STRING = 4000
+
+CORPORATE_CURRENCY = "USD"
+"""The simulated org is single-currency with corporate currency USD: the only ISO code a
+currency literal may use, and the currency FORMAT() prints."""
 
 _CONTROL = bytes(range(32)) + b"\x7f"
 
@@ -77,6 +81,9 @@ class Operand:
     ci: bool
     name: str
     type_name: str
+    ftype: str = ""
+    """The schema type of the field compared (``""`` for computed operands): INCLUDES
+    needs a multipicklist, a currency literal a currency field."""
 
 
 def field_operand(f: Field, sql: str, name: str | None = None) -> Operand:
@@ -92,7 +99,7 @@ def field_operand(f: Field, sql: str, name: str | None = None) -> Operand:
         kind, tn = "datetime", "dateTime"
     else:
         kind, tn = t, t
-    return Operand(sql, kind, f.sort_key, name or f.name, tn)
+    return Operand(sql, kind, f.sort_key, name or f.name, tn, t)
 
 
 def lookup_bind(ctx: Ctx, b: A.Bind, text: str) -> Any:
@@ -116,7 +123,11 @@ class CondCompiler:
 
     def __init__(self, scope: Scope, operand: Callable[[A.Operand], Operand],
                  subquery: Callable[[A.Query, A.FieldRef], tuple[str, list[ParamFn]]] | None,
-                 ) -> None:
+                 currency_literals: bool = True) -> None:
+        self.currency_literals = currency_literals
+        """False in HAVING: *SOQL and SOSL Reference*, "convertCurrency()": "You can't
+        use ISO_CODEvalue to represent a value in a particular currency, such as USD,
+        when you use aggregate functions"."""
         self.scope = scope
         self.text = scope.text
         self.operand = operand
@@ -146,6 +157,8 @@ class CondCompiler:
             return self.semi_join(c)
         if isinstance(c, A.InList):
             return self.in_list(c)
+        if isinstance(c, A.Includes):
+            return self.includes(c)
         return self.compare(c)
 
     def _and(self, c: A.And) -> str:
@@ -231,6 +244,13 @@ class CondCompiler:
                         f"(SELECT value FROM json_each(?)) END)")
             self.params += [as_json, has_null]
             return f"({col} IN (SELECT value FROM json_each(?)) OR ({col} IS NULL AND ?))"
+        currencies = [isinstance(v, A.CurrencyV) for v in c.values
+                      if not isinstance(v, A.NullV)]
+        if any(currencies) and not all(currencies):
+            # "If you use IN in a WHERE clause, you can't mix ISO code and non-ISO code
+            # values" (*SOQL and SOSL Reference*, "convertCurrency()").
+            raise MalformedQuery(caret(self.text, c.pos, "IN cannot mix currency literals "
+                                       "(ISO_CODEvalue) and plain values"))
         if any(isinstance(v, A.DateLit) for v in c.values):
             # Each date literal is a range: expand to = / != comparisons.
             parts = [A.Compare(c.left, "!=" if c.negated else "=", v, c.pos)
@@ -249,6 +269,60 @@ class CondCompiler:
         if not fns:
             return f"{col} IS NULL"
         return f"({col} IN ({qs}) OR {col} IS NULL)" if nulls else f"{col} IN ({qs})"
+
+    def includes(self, c: A.Includes) -> str:
+        """``field INCLUDES ('AAA;BBB', 'CCC')``: the record's selection holds AAA and BBB,
+        or holds CCC; EXCLUDES is its negation.
+
+        *SOQL and SOSL Reference*, "Query Multi-Select Picklists"
+        (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_querying_multiselect_picklists.htm):
+        "includes: Contains the specified string", "excludes: Does not contain the
+        specified string", "; Specifies AND for two or more strings", and the example
+        ``MSP1__c includes ('AAA;BBB','CCC')`` matches 'AAA;BBB', 'AAA;BBB;DDD', 'CCC',
+        'CCC;EEE', 'AAA;CCC'. Compared case-insensitively on the sort key (as picklists
+        are, [CMPOP]); each value is matched whole between ``;`` separators. Deviations
+        (unconfirmed): EXCLUDES returns records with no selection (null), as ``!=`` does;
+        spaces around ``;`` in the literal are ignored. INCLUDES on another field type
+        is INVALID_QUERY_FILTER_OPERATOR (the code Salesforce uses for an operator a
+        field cannot take; its wording is unconfirmed)."""
+        op = self.operand(c.left)
+        if op.ftype != "multipicklist":
+            word = "excludes" if c.negated else "includes"
+            raise InvalidQueryFilterOperator(caret(
+                self.text, c.pos, f"{word} operator is only valid on a multi-select picklist "
+                f"field: '{op.name}' is of type {op.type_name}"))
+        groups: list[str] = []
+        for v in c.values:
+            fn = self._msp_values(op, v)
+            # One group of values that must all be selected. ';'||key||';' holds ';V;'
+            # exactly when V is one of the selected values (values never contain ';').
+            self.params.append(fn)
+            groups.append(f"EXISTS (SELECT 1 FROM json_each(?) WHERE instr(';' || {op.sql} "
+                          f"|| ';', ';' || value || ';') = 0) = 0")
+        sql = f"({op.sql} IS NOT NULL AND {_join(groups, ' OR ')})"
+        return f"NOT IFNULL({sql}, 0)" if c.negated else sql
+
+    def _msp_values(self, op: Operand, v: A.Value) -> ParamFn:
+        """The parameter of one INCLUDES value: the JSON list of the upper-cased values
+        its ``;`` joins (all must be selected)."""
+        def split(raw: str) -> str:
+            parts = [p.strip().upper() for p in raw.split(";")]
+            return json.dumps([p for p in parts if p])
+
+        if isinstance(v, A.StringV):
+            if len(v.value) > MAX_WHERE_STRING:
+                raise self._too_long(v.pos)
+            return _const(split(v.value))
+        if isinstance(v, A.Bind):
+            bind, text = v, self.text
+
+            def fn(ctx: Ctx) -> str:
+                raw = lookup_bind(ctx, bind, text)
+                if not isinstance(raw, str):
+                    raise _type_error(op, text, bind.pos)
+                return split(raw)
+            return fn
+        raise _type_error(op, self.text, v.pos)
 
     def semi_join(self, c: A.SemiJoin) -> str:
         if self.subquery is None:
@@ -350,6 +424,8 @@ class CondCompiler:
     def literal(self, op: Operand, v: A.Value) -> Any:
         """The stored form of a literal compared with ``op`` (type-checked)."""
         k = op.kind
+        if isinstance(v, A.CurrencyV):
+            return self.currency(op, v)
         if isinstance(v, A.NullV):
             return 0 if k == "boolean" else None
         if isinstance(v, A.StringV) and k in ("text", "id"):
@@ -367,6 +443,30 @@ class CondCompiler:
         if isinstance(v, A.DateTimeV) and k == "datetime":
             return v.value
         raise _type_error(op, self.text, v.pos)
+
+    def currency(self, op: Operand, v: A.CurrencyV) -> int | float:
+        """A currency literal ``USD5000`` compared with a currency field.
+
+        *SOQL and SOSL Reference*, "convertCurrency()", Considerations and Workarounds
+        (https://developer.salesforce.com/docs/platform/salesforce-soql-sosl/guide/sforce-api-calls-soql-querying-currency-fields.html):
+        ``WHERE Object_name Operator ISO_CODEvalue`` compares with "the equivalent of
+        USD5000"; "Use an ISO code that your org has enabled and made active"; not with
+        aggregate functions. The simulated org has one currency, its corporate currency
+        USD (:data:`CORPORATE_CURRENCY`), so ``USD5000`` is the number 5000 and any other
+        ISO code is not active: INVALID_FIELD (wording unconfirmed). A currency literal
+        on a field that is not a currency is INVALID_FIELD too (unconfirmed)."""
+        if not self.currency_literals:
+            raise MalformedQuery(caret(self.text, v.pos, f"currency literal {v.text} cannot "
+                                       "be used with aggregate functions"))
+        if op.ftype != "currency":
+            raise InvalidField(caret(self.text, v.pos, f"currency literal {v.text} can only "
+                                     f"be compared with a currency field, not "
+                                     f"'{op.name}'"), [op.name])
+        if v.code != CORPORATE_CURRENCY:
+            raise InvalidField(caret(self.text, v.pos, f"invalid currency ISO code {v.code} "
+                                     f"in {v.text}: the org's only active currency is "
+                                     f"{CORPORATE_CURRENCY}"), [op.name])
+        return v.value
 
     def _bind_converter(self, op: Operand, b: A.Bind) -> Callable[[Any], Any]:
         text, pos, k = self.text, b.pos, op.kind

@@ -76,6 +76,7 @@ def _group_levels(n: int) -> int:
     return levels
 
 
+_FN_NAMES = A.FIELD_FUNCTION_NAMES
 _TOO_COMPLICATED = ("Query is either selecting too many fields or the filter conditions are "
                     "too complicated.")
 """The message of QUERY_TOO_COMPLICATED captured from a real org (Grey-Tab issue #23)."""
@@ -459,6 +460,7 @@ class _Builder:
 
     def group_item(self, t: Tree) -> A.FieldRef | A.DateFn:
         """A GROUP BY item: a field or a date function."""
+        _no_literals(self.text, [t])
         if t.data == "field_path":
             return self.field_path(t)
         e = self.call(t)
@@ -477,11 +479,11 @@ class _Builder:
                 continue
             expr_t = item.children[0]
             assert isinstance(expr_t, Tree)
-            expr: A.FieldRef | A.Agg | A.FieldsFn | A.DateFn | A.Grouping
+            expr: A.FieldRef | A.Agg | A.FieldsFn | A.DateFn | A.Grouping | A.FieldFn
             if item.data == "sel_field":
                 expr = self.field_path(expr_t)
             else:
-                expr = self.call(expr_t, allow_fields=True)
+                expr = self.call(expr_t, allow_fields=True, allow_field_fn=True)
             alias = alias_pos = None
             if len(item.children) > 1:
                 a = item.children[1]
@@ -500,17 +502,30 @@ class _Builder:
         toks = [c for c in t.children if isinstance(c, Token)]
         return A.FieldRef(tuple(self._dealias([str(c) for c in toks])), _pos(toks[0]))
 
-    def call(self, t: Tree, allow_fields: bool = False
-             ) -> A.Agg | A.FieldsFn | A.DateFn | A.Grouping:
+    def call(self, t: Tree, allow_fields: bool = False, allow_field_fn: bool = False
+             ) -> A.Agg | A.FieldsFn | A.DateFn | A.Grouping | A.FieldFn:
         name_tok = t.children[0]
         assert isinstance(name_tok, Token)
         name = str(name_tok).upper()
         args = [a for a in t.children[2:] if isinstance(a, Tree)]
+        if name in ("DISTANCE", "GEOLOCATION"):
+            # *SOQL and SOSL Reference*, "Location-Based SOQL Queries": DISTANCE() and
+            # GEOLOCATION() need location fields, which the simulated schema has none of.
+            raise malformed(self.text, _pos(name_tok), f"{name}() is not supported by "
+                            "sforg_sim (no location fields)")
+        _no_literals(self.text, args)
         if len(args) > 1:
             # Only ROLLUP and CUBE (GROUP BY, handled there) take several arguments.
             raise malformed(self.text, _tree_pos(args[1]), "unexpected token: ','")
         if name in A.DATE_FUNCTIONS:
             return self.date_function(name, name_tok, args)
+        if name in A.FIELD_FUNCTIONS:
+            fn = self.field_function(name, name_tok, args)
+            if not allow_field_fn:
+                raise malformed(self.text, fn.pos, f"{_FN_NAMES[name]}() is allowed in "
+                                "SELECT only" + (" (and toLabel(field) in WHERE)"
+                                                 if name == "TOLABEL" else ""))
+            return fn
         if args and args[0].data == "call":
             inner = str(args[0].children[0])
             raise malformed(self.text, _tree_pos(args[0]), f"{inner}() is not allowed "
@@ -537,6 +552,30 @@ class _Builder:
             raise malformed(self.text, (rpar_pos[0], rpar_pos[1] + 1),
                             "unexpected token: ')'")
         return A.Agg(name, arg, _pos(name_tok))
+
+    def field_function(self, name: str, name_tok: Token, args: list[Tree]) -> A.FieldFn:
+        """``toLabel(field)``, ``convertCurrency(field)``, ``FORMAT(field)``,
+        ``FORMAT(convertCurrency(field))`` or ``FORMAT(aggregate)``: *SOQL and SOSL
+        Reference*, "FORMAT()" ("You can also nest it with aggregate or convertCurrency()
+        functions", https://developer.salesforce.com/docs/platform/salesforce-soql-sosl/guide/sforce-api-calls-soql-select-format.html);
+        toLabel() and convertCurrency() take a field ("toLabel(object.field)",
+        "convertCurrency(field)")."""
+        pos = _pos(name_tok)
+        if not args:
+            raise malformed(self.text, pos, f"{_FN_NAMES[name]}() needs a field")
+        a = args[0]
+        arg: A.FieldRef | A.FieldFn | A.Agg
+        if a.data == "field_path":
+            arg = self.field_path(a)
+        else:
+            inner = str(a.children[0]).upper()
+            if name != "FORMAT" or inner not in A.AGGREGATES | {"CONVERTCURRENCY"}:
+                raise malformed(self.text, _tree_pos(a), f"{a.children[0]!s}() is not "
+                                f"allowed inside {_FN_NAMES[name]}()")
+            got = self.call(a, allow_field_fn=True)
+            assert isinstance(got, (A.Agg, A.FieldFn))
+            arg = got
+        return A.FieldFn(name, arg, pos)
 
     def date_function(self, name: str, name_tok: Token, args: list[Tree]) -> A.DateFn:
         """``NAME(field)`` or ``NAME(convertTimezone(field))`` (*SOQL and SOSL Reference*,
@@ -571,11 +610,19 @@ class _Builder:
                 nulls_first = word == "FIRST"
         return A.OrderItem(expr, desc, nulls_first)
 
-    def operand(self, t: Tree) -> A.Operand:
+    def operand(self, t: Tree, where: bool = False) -> A.Operand:
+        """A condition's left side or an ORDER BY key. ``toLabel(field)`` is allowed in
+        a condition only (*SOQL and SOSL Reference*, "toLabel()": "You can use the
+        toLabel() method to filter records using a translated picklist value"; "The
+        toLabel() function can't be used with ORDER BY")."""
         if t.data == "field_path":
             return self.field_path(t)
+        if where and str(t.children[0]).upper() == "TOLABEL":
+            fn = self.call(t, allow_field_fn=True)
+            assert isinstance(fn, A.FieldFn) and isinstance(fn.arg, A.FieldRef)
+            return A.FieldRef(fn.arg.path, fn.pos, label=True)
         call = self.call(t)
-        assert not isinstance(call, A.FieldsFn)
+        assert not isinstance(call, (A.FieldsFn, A.FieldFn))
         return call
 
     # --- conditions ---------------------------------------------------------------------
@@ -646,7 +693,7 @@ class _Builder:
         d = t.data
         left_t = t.children[0]
         assert isinstance(left_t, Tree)
-        left = self.operand(left_t)
+        left = self.operand(left_t, where=True)
         pos = left.pos
         if d == "cmp":
             op = str(t.children[1])
@@ -664,6 +711,10 @@ class _Builder:
             values = tuple(self.value(v) for v in vals)
             dates = any(isinstance(v, A.DateLit) for v in values)
             return A.InList(left, values, d == "not_in_list", pos), 3 if dates else 2
+        if d in ("includes", "excludes"):
+            vals = [c for c in t.children[1:] if isinstance(c, Tree)]
+            return A.Includes(left, tuple(self.value(v) for v in vals), d == "excludes",
+                              pos), 2
         if d in ("in_bind", "not_in_bind"):
             tok = t.children[-1]
             assert isinstance(tok, Token)
@@ -701,6 +752,12 @@ class _Builder:
             return A.NullV(pos)
         if d == "v_bind":
             return A.Bind(s[1:], pos)
+        if d == "v_currency":
+            num = _number(s[3:])
+            if not math.isfinite(num):
+                raise NumberOutsideValidRange(caret(self.text, pos, f"number {s} is "
+                                                    "outside the valid range"))
+            return A.CurrencyV(s[:3].upper(), num, s, pos)
         if d == "v_date":
             try:
                 day = date.fromisoformat(s)
@@ -801,6 +858,16 @@ class _Builder:
             else:
                 col += 1
         return line, col
+
+
+def _no_literals(text: str, args: list[Tree]) -> None:
+    """A literal where a function takes fields is the unexpected token (as before the
+    grammar accepted literal arguments for DISTANCE/GEOLOCATION)."""
+    for a in args:
+        if a.data == "lit_arg":
+            tok = a.children[0]
+            assert isinstance(tok, Token)
+            raise unexpected(text, tok)
 
 
 def _tree_pos(t: Tree) -> A.Pos:
