@@ -15,7 +15,11 @@ Covered so far: login with an access token, ``sf data query`` (plain, aggregate,
 relationship, subquery, empty; ``--result-format csv|json``), ``sf data export bulk`` (the
 Bulk API 2.0 path of this CLI version; ``sf data query --bulk`` no longer exists in
 @salesforce/cli 2.150) and ``sf apex run`` with the runbook's emergency_stop.apex and
-check_api_usage.apex.
+check_api_usage.apex; then the whole night on a fresh org served with ``run_jobs=True``
+(``test_the_whole_runbook``): ``sf project deploy start`` from examples/massive-upload,
+emergency stop, API usage, start_v2, check_progress_v2 until done, the aggregate, verify-org
+--strict, schedule_v2_daily firing at 2 AM through ``/sforg-sim/clock``, and the schedule
+aborted again; and a deploy with a compile error failing as on the platform.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -204,3 +209,128 @@ def test_apex_run_compile_error_exits_non_zero(served: tuple[Org, Sf], tmp_path:
     p = sf("apex", "run", "--file", str(bad), "--target-org", ALIAS, check=False)
     assert p.returncode != 0
     assert "Compilation failed at Line 2 column 7" in p.stdout + p.stderr
+
+
+# --- the whole night (steps 3-5): deploy, run in the background, verify, schedule ----------
+
+PROJECT = ROOT / "examples" / "massive-upload"
+NIGHT_RECORDS = 3_000
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Org, Sf, Any]]:
+    """A fresh org served as ``sforg-sim serve`` does: jobs run in the background and the
+    team's Data Cloud source answers callout:DataCloud. No classes deployed yet."""
+    from sforg_sim.datacloud import DataCloudSource
+
+    org = Org()
+    org.load_scenario("massive-upload", records=NIGHT_RECORDS)
+    DataCloudSource(org).attach(org.apex)
+    with serve(org, run_jobs=True) as server:
+        sf = Sf(tmp_path_factory.mktemp("sfnight"), server.ca_bundle_path)
+        sf("org", "login", "access-token", "--instance-url", server.instance_url,
+           "--alias", ALIAS, "--no-prompt", env={"SF_ACCESS_TOKEN": server.access_token})
+        yield org, sf, server
+
+
+def _debug(out: str) -> list[str]:
+    """The USER_DEBUG messages of an ``sf apex run`` output."""
+    return [line.split("|DEBUG|", 1)[1] for line in out.splitlines() if "|USER_DEBUG|" in line]
+
+
+def _apex(sf: Sf, script: Path) -> list[str]:
+    out = sf("apex", "run", "--file", str(script), "--target-org", ALIAS).stdout
+    assert "Executed successfully." in out, out
+    return _debug(out)
+
+
+def test_deploy_compile_error_fails_as_on_the_platform(night: tuple[Org, Sf, Any],
+                                                       tmp_path: Path) -> None:
+    _, sf, _ = night
+    proj = tmp_path / "proj"
+    classes = proj / "force-app" / "main" / "default" / "classes"
+    classes.mkdir(parents=True)
+    shutil.copy(PROJECT / "sfdx-project.json", proj)
+    (classes / "Broken.cls").write_text(
+        "public class Broken {\n    public void f() {\n        Integer x = nope;\n    }\n}\n")
+    (classes / "Broken.cls-meta.xml").write_text(
+        (PROJECT / "force-app/main/default/classes/DynamicPartitionProcessorV2.cls-meta.xml")
+        .read_text())
+    p = sf("project", "deploy", "start", "--source-dir",
+           "force-app/main/default/classes/Broken.cls", "--target-org", ALIAS, "--json",
+           cwd=proj, check=False)
+    assert p.returncode == 1, p.stdout + p.stderr
+    body = json.loads(p.stdout)["result"]
+    assert body["status"] == "Failed" and body["numberComponentErrors"] == 1
+    [fail] = body["details"]["componentFailures"]
+    assert (fail["problem"], fail["lineNumber"], fail["columnNumber"]) == (
+        "Variable does not exist: nope", 3, 21)
+    assert fail["problemType"] == "Error" and fail["fullName"] == "Broken"
+
+
+def test_the_whole_runbook(night: tuple[Org, Sf, Any]) -> None:
+    org, sf, server = night
+    # 3. Deploy V2 (and the classes the scripts name), from the project folder, unchanged.
+    out = sf("project", "deploy", "start", "--source-dir",
+             "force-app/main/default/classes/DynamicPartitionProcessorV2.cls",
+             "--target-org", ALIAS, cwd=PROJECT).stdout
+    assert "Status: Succeeded" in out, out
+    assert re.search(r"Created\s*│\s*DynamicPartitionProcessorV2\s*│\s*ApexClass", out), out
+    out = sf("project", "deploy", "start", "--source-dir", "force-app/main/default/classes",
+             "--target-org", ALIAS, cwd=PROJECT).stdout
+    assert "Status: Succeeded" in out and "DynamicPartitionV2Scheduler" in out, out
+    # 1-2. Emergency stop and API usage.
+    assert _apex(sf, SCRIPTS / "emergency_stop.apex") == ["Aborted 0 jobs"]
+    usage = _apex(sf, SCRIPTS / "check_api_usage.apex")
+    assert usage[0].startswith("DailyApiRequests: ") and usage[0].endswith(" used of 440000")
+    # 4. Start V2: ten partitions, printed as on the platform.
+    started = _apex(sf, SCRIPTS / "start_v2.apex")
+    assert started[0] == "Started DynamicPartitionV2_0: externalOpp0000001 to externalOpp0200001"
+    assert len(started) == 10
+    # 5. Poll progress until done; the server ran the jobs in the background meanwhile.
+    for _ in range(30):
+        progress = _apex(sf, SCRIPTS / "check_progress_v2.apex")
+        m = re.match(r"V2 jobs: running (\d+), completed (\d+), failed (\d+)", progress[0])
+        assert m, progress
+        if m.group(1) == "0":
+            break
+    else:
+        pytest.fail(f"V2 still running: {progress}")
+    assert int(m.group(2)) >= 10 and m.group(3) == "0"
+    assert progress[1:] == [f"Qualification: {NIGHT_RECORDS}"]
+    # 6. Verify: the aggregate through sf data query, then verify-org --strict.
+    out = _query(sf, "SELECT StageName, COUNT(Id) cnt FROM Opportunity "
+                     "WHERE External_ID__c LIKE 'externalOpp%' GROUP BY StageName").stdout
+    assert re.search(rf"Qualification\s*│\s*{NIGHT_RECORDS}\s", out), out
+    verify_org = shutil.which("verify-org")
+    if verify_org:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SF_")}
+        env.update(SF_INSTANCE_URL=server.instance_url, SF_ACCESS_TOKEN=server.access_token,
+                   REQUESTS_CA_BUNDLE=server.ca_bundle_path)
+        p = subprocess.run([verify_org, "--expect", f"Qualification={NIGHT_RECORDS}",
+                            "--expect", "Discovery=0", "--expect", "Negotiation=0",
+                            "--strict"], capture_output=True, text=True, timeout=120,
+                           env=env)
+        assert p.returncode == 0, p.stdout + p.stderr
+    # 7. Schedule the daily run at 2 AM; it fires when the clock gets there (moved on
+    # purpose through the admin endpoint), then stop it again.
+    scheduled = _apex(sf, SCRIPTS / "schedule_v2_daily.apex")
+    m = re.match(r"Scheduled DynamicPartitionV2 daily: (08e\w{15})$", scheduled[0])
+    assert m, scheduled
+    http = server.http_session()
+    auth = {"Authorization": f"Bearer {server.access_token}"}
+    before = org.query("SELECT COUNT() FROM AsyncApexJob")["totalSize"]
+    r = http.post(f"{server.instance_url}/sforg-sim/clock", json={"to": "02:00"},
+                  headers=auth, timeout=120)
+    assert r.status_code == 200 and r.json()["now"].endswith("T02:00:00.000+0000"), r.text
+    assert org.query("SELECT COUNT() FROM AsyncApexJob")["totalSize"] > before
+    # The runbook has no script to unschedule: the platform's way is abortJob on the
+    # CronTrigger id the schedule script printed.
+    stop = Path(server.ca_bundle_path).parent / "unschedule.apex"
+    stop.write_text(f"System.abortJob('{m.group(1)}');\nSystem.debug('Unscheduled');\n")
+    assert _apex(sf, stop) == ["Unscheduled"]
+    fired = org.query("SELECT COUNT() FROM AsyncApexJob")["totalSize"]
+    r = http.post(f"{server.instance_url}/sforg-sim/clock", json={"advance": 86_400},
+                  headers=auth, timeout=120)
+    assert r.status_code == 200
+    assert org.query("SELECT COUNT() FROM AsyncApexJob")["totalSize"] == fired

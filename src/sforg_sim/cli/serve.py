@@ -21,6 +21,20 @@ values. ``--credentials fixed`` keeps those published test-only values
 (``rest.auth.DEFAULT_PASSWORD`` ...), for scripts that log in without reading the output.
 JWT bearer assertions must be signed with the key in ``SF_JWT_KEY_FILE`` (a pair made at
 start), or with your own key when ``--jwt-cert`` gives its certificate.
+
+The server runs the night (``rest.night.NightRunner``): jobs enqueued through the API
+(``sf apex run --file start_v2.apex``) run at once in the background, as fast as the
+machine allows, simulated time advancing by the cost model; an idle org's clock follows
+wall time, so a 2 AM schedule fires at simulated 2 AM. ``--no-run-jobs`` leaves queued
+jobs alone (the clock then stands still). To move time on purpose, ``POST
+/sforg-sim/clock`` with ``{"to": "02:00"}`` or ``{"advance": 3600}`` and the same bearer
+token (see README, "Rehearse the runbook").
+
+``--org-file`` is served from an in-memory copy: Ctrl-C (or SIGTERM) never leaves the
+file half-written, because the file is not touched. ``--save-on-exit PATH`` writes the
+served org to PATH when the server stops (after the job runner has stopped and committed;
+atomic, as :meth:`Org.save`); jobs still queued at that moment are not carried over
+(their AsyncApexJob rows keep the status they had).
 """
 
 from __future__ import annotations
@@ -33,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..nightly import SOURCE_OBJECT
 from ..org import Org
 from .common import add_org_arguments, build_org
 
@@ -59,6 +74,15 @@ def register(sub: Any) -> None:
     p.add_argument("--max-open-cursors", type=int, metavar="N",
                    help="assumption, off by default (Salesforce has no cap since API "
                         "v56.0): keep at most N open query cursors, releasing the oldest")
+    p.add_argument("--no-run-jobs", action="store_true",
+                   help="do not run queued Apex jobs in the background (by default they "
+                        "run at once and an idle org's clock follows wall time)")
+    p.add_argument("--no-datacloud", action="store_true",
+                   help="do not register the simulated Data Cloud endpoint "
+                        "(callout:DataCloud) the team's jobs read from")
+    p.add_argument("--save-on-exit", metavar="PATH",
+                   help="when stopped (Ctrl-C, SIGTERM), save the served org to PATH "
+                        "(may be the --org-file itself)")
     p.add_argument("--no-concurrency-limit", action="store_true",
                    help="never answer REQUEST_LIMIT_EXCEEDED for concurrent "
                         "long-running requests")
@@ -68,6 +92,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """Build the org, start the server, print the connection lines, serve until stopped."""
     # The server's dependencies (werkzeug, trustme) load only when it starts.
+    from ..datacloud import DataCloudSource
     from ..rest.auth import sessions
     from ..rest.server import serve
 
@@ -88,8 +113,16 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     if jwt_cert is not None:
         creds.jwt_public_key = jwt_cert
     org.soql.cursors.max_open = max_cursors
+    if not getattr(args, "no_datacloud", False) and SOURCE_OBJECT in org.schema:
+        # As `sforg-sim apex run` does: the team's V2 reads its source rows from
+        # callout:DataCloud; without it every page fails and retries.
+        DataCloudSource(org).attach(org.apex)
+    save_to = getattr(args, "save_on_exit", None)
+    if save_to and Path(save_to).is_dir():
+        raise UsageError(f"--save-on-exit {save_to}: is a folder, not a file path")
     with serve(org, host=args.host, port=args.port,
-               concurrency_limit=not getattr(args, "no_concurrency_limit", False)) as server:
+               concurrency_limit=not getattr(args, "no_concurrency_limit", False),
+               run_jobs=not getattr(args, "no_run_jobs", False)) as server:
         print(f"SF_INSTANCE_URL={server.instance_url}")
         print(f"SF_ACCESS_TOKEN={server.access_token}")
         print(f"REQUESTS_CA_BUNDLE={server.ca_bundle_path}")
@@ -106,6 +139,15 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
                 pass
         except KeyboardInterrupt:
             print("sforg-sim: stopped", file=sys.stderr)
+    # The server and its job runner have stopped (the with block): the org is quiet.
+    if save_to:
+        # Not overwrite=True: a file that is not an org is never replaced.
+        try:
+            org.save(save_to)
+        except OSError as e:
+            print(f"sforg-sim: could not save the org to {save_to}: {e}", file=sys.stderr)
+            return 1
+        print(f"sforg-sim: saved the org to {save_to}", file=sys.stderr)
     return 0
 
 

@@ -2,7 +2,11 @@
 
 :class:`SessionStore` (``sessions(org)``, one per org, owned by the REST layer): bearer
 tokens mapped to a user, with an inactivity timeout on the org's SimClock (Salesforce's
-default session timeout is two hours; ``timeout=None`` disables expiry). Tests call
+default session timeout is two hours; ``timeout=None`` disables expiry). While a server
+runs jobs in the background (``serve(org, run_jobs=True)``) the simulated clock races
+ahead of the user, so it sets :attr:`SessionStore.wall` and inactivity is measured in wall
+time: the timeout is about the user's inactivity, which is real time (a team polling
+every 30 minutes through a simulated night keeps its session). Tests call
 :meth:`SessionStore.expire_all` to see ``401 INVALID_SESSION_ID`` and a client's re-login.
 
 Wire formats follow docs/research/simple_salesforce.md §1 (what simple-salesforce sends
@@ -42,6 +46,7 @@ import base64
 import re
 import secrets
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -76,6 +81,7 @@ class Session:
     token: str
     user_id: str
     last_used: float
+    last_wall: float | None = None
 
 
 @dataclass
@@ -112,6 +118,8 @@ class SessionStore:
         signed for; None: the key pair of :meth:`jwt_key_pair` (made on first use)."""
         self._key_pair: tuple[bytes, bytes] | None = None
         self._sessions: dict[str, Session] = {}
+        self.wall: Callable[[], float] | None = None
+        """When set (a server running jobs), the inactivity clock (see the module doc)."""
         self._credentials: dict[str, _Credential] = {}
         admin = org.get("User", org.user_id, ["Username"])["Username"]
         self.add_user(admin, DEFAULT_PASSWORD, DEFAULT_TOKEN, org.user_id)
@@ -213,8 +221,9 @@ class SessionStore:
         """
         with self.org.lock:
             token = f"{self.org.org_id[:15]}!AQ{secrets.token_hex(24)}"
-            self._sessions[token] = Session(token, user_id or self.org.user_id,
-                                            self.org.clock.time())
+            self._sessions[token] = Session(
+                token, user_id or self.org.user_id, self.org.clock.time(),
+                self.wall() if self.wall is not None else None)
             return token
 
     def validate(self, token: str | None) -> str:
@@ -224,10 +233,16 @@ class SessionStore:
             now = self.org.clock.time()
             if s is None:
                 raise InvalidSessionId(_SESSION_MSG)
-            if self.timeout is not None and now - s.last_used >= self.timeout:
+            wall = self.wall() if self.wall is not None else None
+            if wall is None:
+                idle = now - s.last_used
+            else:  # a session from before the server started counts from its first use
+                idle = wall - s.last_wall if s.last_wall is not None else 0.0
+            if self.timeout is not None and idle >= self.timeout:
                 del self._sessions[s.token]
                 raise InvalidSessionId(_SESSION_MSG)
             s.last_used = now
+            s.last_wall = wall
             return s.user_id
 
     def expire(self, token: str) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from . import auth, bulk2, composite, limits, query, soap, sobjects
+from . import auth, bulk2, composite, limits, metadata, night, query, soap, sobjects
 from .messages import Call, Response
 
 __all__ = ["ROUTES", "Route", "is_simulated", "resolve"]
@@ -83,7 +83,15 @@ ROUTES: tuple[Route, ...] = (
           counted=False, auth=False),
     Route("/services/Soap/s/{version}/{org_id}", {"POST": soap.execute_anonymous},
           counted=False, auth=False),
+    # The Metadata API (deploy, checkDeployStatus: metadata.py), same SOAP conventions.
+    Route("/services/Soap/m/{version}", {"POST": metadata.metadata_soap},
+          counted=False, auth=False),
+    Route("/services/Soap/m/{version}/{org_id}", {"POST": metadata.metadata_soap},
+          counted=False, auth=False),
     Route("/services/oauth2/userinfo", {"GET": auth.userinfo, "POST": auth.userinfo},
+          counted=False),
+    # The simulator's own admin endpoint (night.py): not Salesforce, not charged.
+    Route("/sforg-sim/clock", {"GET": night.clock_endpoint, "POST": night.clock_endpoint},
           counted=False),
     # --- REST -----------------------------------------------------------------------------
     Route(V, {"GET": limits.resources}),
@@ -122,14 +130,14 @@ ROUTES: tuple[Route, ...] = (
     Route(f"{V}/jobs/query/{{job_id}}/results", {"GET": bulk2.query_results}),
 )
 
-_SIMULATED = re.compile(r"^/services/data(/|$)|/services/Soap/[us]/|/services/oauth2/")
+_SIMULATED = re.compile(r"^/services/data(/|$)|/services/Soap/[usm]/|/services/oauth2/")
 
 
 def is_simulated(path: str) -> bool:
-    """True for paths in the simulated surface (REST data API, SOAP login and Apex
-    executeAnonymous, OAuth).
+    """True for paths in the simulated surface (REST data API, SOAP login, Apex
+    executeAnonymous and Metadata deploy, OAuth).
 
-    Other Salesforce paths (Apex REST, Bulk API 1.0, Metadata SOAP, Lightning pages) are
+    Other Salesforce paths (Apex REST, Bulk API 1.0, Lightning pages) are
     not simulated: ``mock_org`` raises a clear error for them instead of a made-up answer.
     """
     return bool(_SIMULATED.search(path))

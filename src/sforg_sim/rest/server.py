@@ -20,7 +20,10 @@ While serving, the server also:
   during a long rehearsal even if the simulated clock stands still;
 - refuses a request with REQUEST_LIMIT_EXCEEDED when too many requests in flight are
   long-running (:class:`.limits.LongRunningRequests`; ``concurrency_limit=False`` turns
-  it off).
+  it off);
+- with ``run_jobs=True`` (``sforg-sim serve`` turns it on), runs the org's async Apex in
+  the background and lets an idle org's clock follow wall time
+  (:class:`.night.NightRunner`); the ``runner`` attribute is that thread's handle.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from .bulk2 import jobs_of
 from .dispatch import error_response, handle
 from .limits import LongRunningRequests, concurrent_limit
 from .messages import Request
+from .night import NightRunner
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -69,8 +73,10 @@ class SimServer:
     """A running HTTPS server for one org. Use as a context manager or start()/stop()."""
 
     def __init__(self, org: Org, host: str = "127.0.0.1", port: int = 0, *,
-                 concurrency_limit: bool = True) -> None:
+                 concurrency_limit: bool = True, run_jobs: bool = False) -> None:
         self.org = org
+        self.runner: NightRunner | None = NightRunner(org) if run_jobs else None
+        self._old_session_wall: Callable[[], float] | None = None
         self.host = host
         self.port = port
         self.access_token = ""
@@ -124,10 +130,19 @@ class SimServer:
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="sforg-sim-serve", daemon=True)
         self._thread.start()
+        if self.runner is not None:
+            # The clock will race ahead of the user: session inactivity goes by wall time.
+            self._old_session_wall = store.wall
+            store.wall = time.monotonic
+            self.runner.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving and remove the CA file."""
+        """Stop serving and remove the CA file. The job runner stops first and the
+        engine commits what it ran, so the org can be saved consistently afterwards."""
+        if self.runner is not None:
+            self.runner.stop()
+            sessions(self.org).wall = self._old_session_wall
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -210,6 +225,8 @@ class SimServer:
 
 
 def serve(org: Org, host: str = "127.0.0.1", port: int = 0, *,
-          concurrency_limit: bool = True) -> SimServer:
-    """An HTTPS server for ``org``; ``with serve(org) as server: server.instance_url``."""
-    return SimServer(org, host, port, concurrency_limit=concurrency_limit)
+          concurrency_limit: bool = True, run_jobs: bool = False) -> SimServer:
+    """An HTTPS server for ``org``; ``with serve(org) as server: server.instance_url``.
+    ``run_jobs=True``: run queued Apex jobs in the background (see the module docstring)."""
+    return SimServer(org, host, port, concurrency_limit=concurrency_limit,
+                     run_jobs=run_jobs)
