@@ -60,11 +60,12 @@ def test_reference_example_runs(org: Org, name: str) -> None:
 
 
 @pytest.mark.parametrize(("soql", "construct"), [
-    ("SELECT TYPEOF Owner WHEN User THEN Name END FROM Account", "'WHEN'"),
-    ("SELECT Name FROM Account WHERE DISTANCE(Loc__c, GEOLOCATION(37.7, -122.4), 'mi') "
-     "< 20", "DISTANCE()"),
-    ("SELECT Name FROM Account ORDER BY DISTANCE(Loc__c, GEOLOCATION(1, 2), 'km')",
-     "DISTANCE()"),
+    # TYPEOF and DISTANCE are modelled now (tests/test_soql_typeof_distance.py); what
+    # is left unsupported of them is named.
+    ("SELECT TYPEOF Owner WHEN User THEN Name END FROM Account", "TYPEOF"),
+    ("SELECT Name FROM Account WHERE GEOLOCATION(37.7, -122.4) > 1",
+     "GEOLOCATION()"),
+    ("SELECT DISTANCE(Loc__c, GEOLOCATION(1, 2), 'km') FROM Account", "DISTANCE()"),
 ])
 def test_still_unsupported_constructs_are_named_errors(org: Org, soql: str,
                                                        construct: str) -> None:

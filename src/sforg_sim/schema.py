@@ -27,19 +27,22 @@ from .errors import (
 )
 
 __all__ = [
+    "EARTH_RADIUS_KM",
     "OPPORTUNITY_STAGES",
     "TEXT_TYPES",
     "Field",
     "SObjectDef",
     "Schema",
     "builtin_objects",
+    "location_fields",
 ]
 
 TEXT_TYPES = frozenset({"string", "textarea", "picklist", "multipicklist", "email", "phone",
                         "url", "combobox"})
 """Types compared and sorted case-insensitively (unless the field is caseSensitive)."""
 NUMBER_TYPES = frozenset({"currency", "double", "percent", "int"})
-FIELD_TYPES = TEXT_TYPES | NUMBER_TYPES | {"id", "reference", "date", "datetime", "boolean"}
+FIELD_TYPES = TEXT_TYPES | NUMBER_TYPES | {"id", "reference", "date", "datetime", "boolean",
+                                           "location"}
 
 _SOAP_TYPES = {
     "id": "tns:ID", "reference": "tns:ID", "string": "xsd:string", "textarea": "xsd:string",
@@ -47,7 +50,7 @@ _SOAP_TYPES = {
     "phone": "xsd:string", "url": "xsd:string",
     "combobox": "xsd:string", "currency": "xsd:double", "double": "xsd:double",
     "percent": "xsd:double", "int": "xsd:int", "date": "xsd:date", "datetime": "xsd:dateTime",
-    "boolean": "xsd:boolean",
+    "boolean": "xsd:boolean", "location": "urn:location",
 }
 
 OPPORTUNITY_STAGES: tuple[tuple[str, int], ...] = (
@@ -163,6 +166,10 @@ class Field:
             return text
         if t in NUMBER_TYPES:
             return self._coerce_number(value)
+        if t == "location":
+            # A geolocation compound field is read-only: clients write its components
+            # (``X__Latitude__s``, ``X__Longitude__s``); see :func:`location_fields`.
+            raise self._wrong_type(value)
         if t in ("id", "reference"):
             try:
                 return ids.to18(value)
@@ -292,7 +299,12 @@ class Field:
             "defaultValue": False if self.type == "boolean" else None,
             "displayLocationInDecimal": False,
             "permissionable": self.nillable and self.custom,
-            "queryByDistance": False,
+            "queryByDistance": self.type == "location",
+            # *SOQL and SOSL Reference*, "Understanding Relationship Fields and Polymorphic
+            # Fields": a relationship field whose referenceTo lists several objects is
+            # polymorphic (describe's ``polymorphicForeignKey`` true): Task/Event WhoId
+            # and WhatId here.
+            "polymorphicForeignKey": len(self.reference_to) > 1,
             "searchPrefilterable": False,
             "sortKey": text,
         }
@@ -462,6 +474,65 @@ def _ref(name: str, to: str, rel: str, *, createable: bool = True, nillable: boo
                  defaulted_on_create=defaulted, child_relationship=child)
 
 
+def _poly(name: str, to: tuple[str, ...], rel: str, child: str) -> Field:
+    """A polymorphic lookup: ``referenceTo`` lists several objects (Task/Event WhoId and
+    WhatId); the relationship name (``Who``/``What``) reaches whichever one the id names."""
+    return Field(name, "reference", name, length=18, reference_to=to, relationship_name=rel,
+                 child_relationship=child)
+
+
+def _activity_fields(child: str) -> list[Field]:
+    """The fields Task and Event share (a subset of the *Object Reference*'s).
+
+    *SOQL and SOSL Reference*, "Understanding Relationship Fields and Polymorphic Fields"
+    (https://developer.salesforce.com/docs/platform/salesforce-soql-sosl/guide/sforce-api-calls-soql-relationships-and-polymorph-keys.html):
+    "the Who relationship field of a Task can be a Contact or a Lead"; WhatId ("Related
+    To") is "usually an Account. Not a person object". Here WhatId reaches Account and
+    Opportunity (Salesforce allows many more objects). Deviation: Status and Priority are
+    nillable with no defaults (Salesforce defaults them)."""
+    return [
+        Field("Subject", "combobox", "Subject", 255),
+        Field("Description", "textarea", "Description", 32000),
+        _poly("WhoId", ("Contact", "Lead"), "Who", child),
+        _poly("WhatId", ("Account", "Opportunity"), "What", child),
+        _ref("OwnerId", "User", "Owner", defaulted=True, nillable=False),
+    ]
+
+
+EARTH_RADIUS_KM = 6371.0088
+"""The sphere radius DISTANCE() uses: the IUGG mean Earth radius. Salesforce does not
+document its radius; this value reproduces the one published measurement (Salesforce
+Stack Exchange question 32585, "What formulae does the Geolocation Distance use?":
+Wellington (-41.31666667, 174.81666667) to GEOLOCATION(40.96666667, -5.5) is more than
+19968.0 km and not more than 19968.1 km, i.e. a radius between 6371.002 and 6371.034 km;
+6371 itself gives 19967.99)."""
+
+
+def location_fields(name: str, label: str = "", scale: int = 6) -> list[Field]:
+    """A geolocation custom field ``{name}__c`` and its two components.
+
+    *SOQL and SOSL Reference*, "Location-Based SOQL Queries"
+    (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_geolocate.htm):
+    a geolocation field "identifies a location by its latitude and longitude"; its
+    components are selected as ``Location__latitude__s`` / ``Location__longitude__s``
+    ("append __latitude__s or __longitude__s to the field name, instead of the usual
+    __c"), and selecting the compound ``Location__c`` in REST returns
+    ``{"latitude": ..., "longitude": ...}``. The components are the stored (writable)
+    double fields; the compound one is read-only and computed from them (null when both
+    are null). Pass the list to ``OrgCore.add_object``."""
+    lat, lon = f"{name}__Latitude__s", f"{name}__Longitude__s"
+    compound = (f"CASE WHEN {{a}}.\"{lat}\" IS NULL AND {{a}}.\"{lon}\" IS NULL THEN NULL "
+                f"ELSE json_object('latitude', {{a}}.\"{lat}\", 'longitude', "
+                f"{{a}}.\"{lon}\") END")
+    label = label or name.replace("_", " ")
+    return [
+        Field(f"{name}__c", "location", label, createable=False, updateable=False,
+              formula=compound),
+        Field(lat, "double", f"{label} (Latitude)", precision=3 + scale, scale=scale),
+        Field(lon, "double", f"{label} (Longitude)", precision=3 + scale, scale=scale),
+    ]
+
+
 _FULL_NAME = ("NULLIF(TRIM(COALESCE({a}.\"FirstName\", '') || ' ' || "
               "COALESCE({a}.\"LastName\", '')), '')")
 """Contact/Lead ``Name``: "FirstName LastName" (the en_US order of the compound name
@@ -576,6 +647,24 @@ def builtin_objects() -> list[SObjectDef]:
             Field("AnnualRevenue", "currency", "Annual Revenue", precision=18, scale=0),
             owner,
         ], key_prefix="00Q"),
+        # Task and Event: the polymorphic lookups WhoId/WhatId of the SOQL and SOSL
+        # Reference's TYPEOF examples (``TYPEOF What WHEN Account ... FROM Event``).
+        _obj("Task", "Task", [
+            *_activity_fields("Tasks"),
+            Field("Status", "picklist", "Status", 255, picklist_values=(
+                "Not Started", "In Progress", "Completed", "Waiting on someone else",
+                "Deferred")),
+            Field("Priority", "picklist", "Priority", 40, picklist_values=(
+                "High", "Normal", "Low")),
+            Field("ActivityDate", "date", "Due Date Only"),
+        ], key_prefix="00T"),
+        _obj("Event", "Event", [
+            *_activity_fields("Events"),
+            Field("Location", "string", "Location", 255),
+            Field("StartDateTime", "datetime", "Start Date Time"),
+            Field("EndDateTime", "datetime", "End Date Time"),
+            Field("DurationInMinutes", "int", "Duration"),
+        ], key_prefix="00U"),
         _obj("OpportunityHistory", "Opportunity History", [
             _ref("OpportunityId", "Opportunity", "Opportunity", createable=False,
                  nillable=False, child="OpportunityHistories"),

@@ -26,6 +26,7 @@ __all__ = [
     "DateLit",
     "DateTimeV",
     "DateV",
+    "Distance",
     "FieldFn",
     "FieldRef",
     "FieldsFn",
@@ -45,6 +46,7 @@ __all__ = [
     "SemiJoin",
     "StringV",
     "SubQuery",
+    "TypeOf",
     "Value",
 ]
 
@@ -156,10 +158,40 @@ class SubQuery:
 
 
 @dataclass(frozen=True)
+class TypeOf:
+    """``TYPEOF What WHEN Account THEN Phone ... ELSE Name END`` in SELECT (*SOQL and
+    SOSL Reference*, "TYPEOF"). ``whens`` are (object name as written, its position,
+    its fields); ``else_`` the ELSE fields (empty: no ELSE)."""
+
+    rel: FieldRef
+    whens: tuple[tuple[str, Pos, tuple[FieldRef, ...]], ...]
+    else_: tuple[FieldRef, ...]
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Distance:
+    """``DISTANCE(Location__c, GEOLOCATION(lat, lon), 'mi')`` (or a second location
+    field instead of GEOLOCATION); ``unit`` is ``mi`` or ``km``."""
+
+    field: FieldRef
+    point: tuple[float, float] | FieldRef
+    unit: str
+    pos: Pos
+
+    @property
+    def text(self) -> str:
+        """The call as written (for messages)."""
+        p = self.point.text if isinstance(self.point, FieldRef) else \
+            f"GEOLOCATION({self.point[0]}, {self.point[1]})"
+        return f"DISTANCE({self.field.text}, {p}, '{self.unit}')"
+
+
+@dataclass(frozen=True)
 class SelectItem:
     """One SELECT entry with its optional alias (and the alias's position)."""
 
-    expr: FieldRef | Agg | FieldsFn | DateFn | Grouping | SubQuery | FieldFn
+    expr: FieldRef | Agg | FieldsFn | DateFn | Grouping | SubQuery | FieldFn | TypeOf | Distance
     alias: str | None = None
     alias_pos: Pos | None = None
 
@@ -253,7 +285,7 @@ class Bind:
     pos: Pos
 
 
-Operand = FieldRef | Agg | DateFn | Grouping
+Operand = FieldRef | Agg | DateFn | Grouping | Distance
 """What a condition or an ORDER BY key compares."""
 
 Value = StringV | NumberV | BoolV | NullV | DateV | DateTimeV | DateLit | Bind | CurrencyV

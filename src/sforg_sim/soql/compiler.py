@@ -41,12 +41,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import InvalidField, InvalidType, MalformedQuery, NumberOutsideValidRange
-from ..schema import NUMBER_TYPES, TEXT_TYPES, Field, Schema, SObjectDef
+from ..schema import EARTH_RADIUS_KM, NUMBER_TYPES, TEXT_TYPES, Field, Schema, SObjectDef
 from . import ast as A
 from .conditions import CondCompiler, Operand, field_operand
 from .parser import caret
 from .scope import Ctx, ParamFn, Resolved, Scope
-from .shape import Node, agg_shaper, format_converter, row_shaper
+from .shape import Node, PolyNode, agg_shaper, format_converter, row_shaper
 
 __all__ = ["MAX_CHILD_SUBQUERIES", "MAX_OFFSET", "ChildPlan", "IndexFilter", "Plan",
            "compile_query"]
@@ -241,6 +241,8 @@ class _Compiler:
                            "only")
         if isinstance(ref, A.DateFn):
             return self.date_key(ref).operand
+        if isinstance(ref, A.Distance):
+            return self.distance(ref, self.scope)
         r = self.scope.resolve(ref)
         if ref.label:
             self.check_label(ref, r.field)
@@ -335,6 +337,12 @@ class _Compiler:
                 seen.add(key)
                 root.placeholder(child.relationship)
                 continue
+            if isinstance(expr, A.TypeOf):
+                self.typeof_columns(expr, root, cols, seen)
+                continue
+            if isinstance(expr, A.Distance):
+                raise self.err(expr.pos, "DISTANCE() in SELECT is not supported by "
+                               "sforg_sim (it is allowed in WHERE and ORDER BY)")
             if isinstance(expr, A.FieldsFn):
                 refs = self.expand_fields(expr)
                 fields_all = fields_all or expr.kind != "STANDARD"
@@ -345,6 +353,10 @@ class _Compiler:
                 assert isinstance(expr, A.FieldRef)
                 refs = [expr]
             for ref in refs:
+                if len(ref.path) > 1 and ("#typeof", ref.path[0].lower()) in seen:
+                    raise self.err(ref.pos, f"{ref.path[0]} is already selected by a "
+                                   "TYPEOF: TYPEOF cannot reference a relationship field "
+                                   "that is also referenced in the field list")
                 r = scope.resolve(ref)
                 key = tuple(k.lower() for k in r.key)
                 if key in seen:
@@ -359,6 +371,155 @@ class _Compiler:
                 node.add(r.field, len(cols))
                 cols.append(r.col)
         return root, fields_all
+
+    def typeof_columns(self, t: A.TypeOf, root: Node, cols: list[str],
+                       seen: set[tuple[str, ...]]) -> None:
+        """``TYPEOF What WHEN Account THEN Phone ... ELSE Name END``: one LEFT JOIN per
+        WHEN object (on the polymorphic id), and a record node that picks its fields by
+        the type of the id each record holds.
+
+        *SOQL and SOSL Reference*, "TYPEOF"
+        (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_typeof.htm):
+        typeOfField is "a polymorphic relationship field in objectType"; "each object
+        type associated with the polymorphic relationship field ... is checked for a
+        matching object type in a WHEN clause"; whenFieldList holds "fields in the
+        referenced object type or paths to related object fields"; the ELSE list is
+        used "if the object type ... doesn't match any of the object types in the
+        provided WHEN clauses"; "typeOfField cannot reference a relationship field that
+        is also referenced in the fieldList". The REST record carries the referenced
+        object with ``attributes.type`` its actual type and only the matching branch's
+        fields (null when the lookup is empty).
+
+        Deviations (sforg_sim): typeOfField must be a relationship of the queried object
+        (not of a parent); a WHEN type outside the field's referenceTo is MALFORMED_QUERY;
+        ELSE fields are read from whichever object the id names (null where it has no such
+        field) and must exist on at least one of the types ELSE can apply to (Salesforce
+        checks them against the Name object; when the WHENs cover every type the field
+        can reference, ELSE never applies and is not checked); with no matching WHEN and
+        no ELSE the object carries attributes only (unconfirmed)."""
+        scope = self.scope
+        if len(t.rel.path) != 1:
+            raise self.err(t.pos, "sforg_sim supports TYPEOF on a polymorphic relationship "
+                           f"of {scope.obj.name} only, not on a parent's: {t.rel.text}")
+        ref_field = scope.obj.relationship(t.rel.path[0])
+        if ref_field is None:
+            raise InvalidField(caret(self.text, t.pos, f"Didn't understand relationship "
+                                     f"'{t.rel.text}' in field path. Please reference your "
+                                     "WSDL or the describe call for the appropriate names."),
+                               [t.rel.text])
+        if len(ref_field.reference_to) < 2:
+            raise self.err(t.pos, f"TYPEOF needs a polymorphic relationship field: "
+                           f"{ref_field.relationship_name} references "
+                           f"{ref_field.reference_to[0]} only")
+        rel = ref_field.relationship_name or t.rel.path[0]
+        key: tuple[str, ...] = ("#typeof", rel.lower())
+        if key in seen or any(len(k) > 1 and k[0] == rel.lower() for k in seen):
+            raise self.err(t.pos, f"{rel} is selected twice: TYPEOF cannot reference a "
+                           "relationship field that is also referenced in the field list")
+        seen.add(key)
+        fk_col = f"{scope.alias}.{_q(ref_field.name)}"
+        targets = {self.schema.get(n).key_prefix: self.schema.get(n)
+                   for n in ref_field.reference_to}
+        node = PolyNode(len(cols), {p: (o.name, self.url(o.name)) for p, o in targets.items()})
+        cols.append(fk_col)
+        branches: dict[str, Scope] = {}
+
+        def branch_scope(obj: SObjectDef) -> Scope:
+            hit = branches.get(obj.name)
+            if hit is not None:
+                return hit
+            alias = f"{scope.alias}y{len(scope.join_sql) + 1}"  # unique: join_sql grows
+            scope.join_sql.append(f"LEFT JOIN {_q(obj.name)} {alias} ON {alias}.\"Id\" = "
+                                  f"{fk_col}")
+            scope.deps[obj.name] = obj
+            sub = Scope(self.schema, obj, alias, self.text)
+            branches[obj.name] = sub
+            return sub
+
+        def columns(sub: Scope, fields: tuple[A.FieldRef, ...]) -> Node:
+            leaf = Node(sub.obj.name, node.id_col, self.url(sub.obj.name))
+            mark = len(sub.join_sql)
+            done: set[tuple[str, ...]] = set()
+            for ref in fields:
+                r = sub.resolve(ref)
+                k = tuple(x.lower() for x in r.key)
+                if k in done:
+                    raise InvalidField(f"duplicate field selected: {'.'.join(r.key)}",
+                                       [ref.text])
+                done.add(k)
+                n = leaf
+                for depth in range(1, len(r.parents) + 1):
+                    n = n.child(r.parents[depth - 1], r.parent_objs[depth - 1].name, cols,
+                                sub.parent_id_col(r.parents[:depth]),
+                                self.url(r.parent_objs[depth - 1].name))
+                n.add(r.field, len(cols))
+                cols.append(r.col)
+            # Parent joins inside a branch (WHEN Account THEN Owner.Name) join from it.
+            scope.join_sql.extend(sub.join_sql[mark:])
+            scope.deps.update(sub.deps)
+            return leaf
+
+        matched: set[str] = set()
+        for name, pos, fields in t.whens:
+            obj = next((o for o in targets.values() if o.name.lower() == name.lower()), None)
+            if obj is None:
+                raise self.err(pos, f"{name} is not a type {rel} can reference "
+                               f"({', '.join(ref_field.reference_to)})")
+            matched.add(obj.key_prefix)
+            node.whens[obj.key_prefix] = columns(branch_scope(obj), fields)
+        rest = [o for p, o in targets.items() if p not in matched]
+        if t.else_ and rest:
+            for ref in t.else_:
+                if len(ref.path) != 1 or not any(o.get(ref.path[0]) for o in rest):
+                    raise InvalidField(caret(self.text, ref.pos, f"No such column "
+                                             f"'{ref.text}' on entity 'Name' (ELSE of TYPEOF "
+                                             f"{rel})"), [ref.text])
+            for o in rest:
+                present = tuple(r for r in t.else_ if o.get(r.path[0]) is not None)
+                leaf = columns(branch_scope(o), present)
+                leaf.missing = tuple(r.path[0] for r in t.else_
+                                     if o.get(r.path[0]) is None)
+                node.whens[o.key_prefix] = leaf
+        root.items.append((rel, None, node))
+
+    def distance(self, d: A.Distance, scope: Scope) -> Operand:
+        """``DISTANCE(Location__c, GEOLOCATION(lat, lon), 'mi'|'km')`` as SQL over the
+        location's latitude/longitude components (null when either is null, so a null
+        location never matches a comparison and sorts as null).
+
+        *SOQL and SOSL Reference*, "Location-Based SOQL Queries"
+        (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_geolocate.htm):
+        the distance is "calculated as a straight line—as the crow flies"; the Apex
+        Reference's Location class computes it "using an approximation of the haversine
+        formula" (https://developer.salesforce.com/docs/platform/apex-ref/references/apex-ref/apex-class-system-location.html).
+        Computed here with the haversine formula on a sphere of
+        :data:`~sforg_sim.schema.EARTH_RADIUS_KM` (a mile is 1.609344 km). Salesforce's
+        radius and rounding are unpublished: results may differ in the last digits."""
+        lat1, lon1 = self.location_columns(d.field, scope)
+        if isinstance(d.point, A.FieldRef):
+            lat2, lon2 = self.location_columns(d.point, scope)
+        else:
+            lat2, lon2 = repr(float(d.point[0])), repr(float(d.point[1]))
+        radius = EARTH_RADIUS_KM if d.unit == "km" else EARTH_RADIUS_KM / 1.609344
+        hav = (f"power(sin(radians({lat2} - {lat1}) / 2), 2) + cos(radians({lat1})) * "
+               f"cos(radians({lat2})) * power(sin(radians({lon2} - {lon1}) / 2), 2)")
+        # min(1, ...) keeps rounding from pushing asin() out of its domain.
+        sql = f"(2 * {radius!r} * asin(sqrt(min(1.0, {hav}))))"
+        return Operand(sql, "number", False, d.text, "double")
+
+    def location_columns(self, ref: A.FieldRef, scope: Scope) -> tuple[str, str]:
+        """The latitude and longitude columns of a geolocation field path."""
+        r = scope.resolve(ref)
+        if r.field.type != "location":
+            raise InvalidField(caret(self.text, ref.pos, f"DISTANCE() needs a geolocation "
+                                     f"field: {ref.text} is of type {r.field.type}"),
+                               [ref.text])
+        base = r.field.name[:-3]
+        out = []
+        for comp in ("Latitude", "Longitude"):
+            part = A.FieldRef((*ref.path[:-1], f"{base}__{comp}__s"), ref.pos)
+            out.append(scope.resolve(part).col)
+        return out[0], out[1]
 
     def field_fn_column(self, item: A.SelectItem, fn: A.FieldFn, root: Node,
                         cols: list[str], seen: set[tuple[str, ...]]) -> None:
@@ -523,6 +684,11 @@ class _Compiler:
                     raise self.err(expr.pos, "Date functions and GROUPING() in ORDER BY "
                                    "need an aggregate query (with GROUP BY)")
                 sql = self.grouped_sql(expr, grouped, branch, "Ordered field")
+            elif isinstance(expr, A.Distance):
+                if grouped is not None:
+                    raise self.err(expr.pos, "DISTANCE() in ORDER BY needs a query that "
+                                   "returns records, not an aggregate query")
+                sql = self.distance(expr, self.scope).sql
             else:
                 r = self.scope.resolve(expr)
                 if grouped is not None:
@@ -640,6 +806,13 @@ class _Compiler:
             if isinstance(expr, A.SubQuery):
                 raise self.err(expr.query.sobject_pos, "Parent-to-child subqueries are not "
                                "allowed in an aggregate query")
+            if isinstance(expr, A.TypeOf):
+                # *SOQL and SOSL Reference*, "TYPEOF": "TYPEOF isn't allowed in queries
+                # that don't return objects, such as COUNT()".
+                raise self.err(expr.pos, "TYPEOF is not allowed in queries that don't "
+                               "return objects, such as aggregate queries")
+            if isinstance(expr, A.Distance):
+                raise self.err(expr.pos, "DISTANCE() is allowed in WHERE and ORDER BY only")
             conv: Callable[[Any], Any] | None = None
             fmt: A.FieldFn | None = None
             if isinstance(expr, A.FieldFn):
@@ -761,6 +934,8 @@ class _Compiler:
             if isinstance(ref, A.Grouping):
                 sql = self.grouped_sql(ref, grouped, branch, "Field")
                 return Operand(sql, "number", False, "GROUPING", "int")
+            if isinstance(ref, A.Distance):
+                raise self.err(ref.pos, "DISTANCE() is allowed in WHERE and ORDER BY only")
             key = self.date_key(ref).key if isinstance(ref, A.DateFn) else \
                 _key(self.scope.resolve(ref))
             g = grouped.get(key)
@@ -865,6 +1040,8 @@ class _Compiler:
                                    "ORDER BY only")
                 if isinstance(ref, A.DateFn):
                     return self.date_key(ref, scope).operand
+                if isinstance(ref, A.Distance):
+                    return self.distance(ref, scope)
                 rr = scope.resolve(ref)
                 return field_operand(rr.field, rr.cmp)
 

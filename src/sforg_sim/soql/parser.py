@@ -477,9 +477,13 @@ class _Builder:
                 sub = next(c for c in item.children if isinstance(c, Tree))
                 items.append(A.SelectItem(A.SubQuery(self.query(sub), _tree_pos(sub))))
                 continue
+            if item.data == "sel_typeof":
+                items.append(A.SelectItem(self.typeof(item)))
+                continue
             expr_t = item.children[0]
             assert isinstance(expr_t, Tree)
-            expr: A.FieldRef | A.Agg | A.FieldsFn | A.DateFn | A.Grouping | A.FieldFn
+            expr: (A.FieldRef | A.Agg | A.FieldsFn | A.DateFn | A.Grouping | A.FieldFn
+                   | A.Distance)
             if item.data == "sel_field":
                 expr = self.field_path(expr_t)
             else:
@@ -496,6 +500,84 @@ class _Builder:
             items.append(A.SelectItem(expr, alias, alias_pos))
         return tuple(items)
 
+    def typeof(self, t: Tree) -> A.TypeOf:
+        """``TYPEOF rel WHEN Type THEN fields ... [ELSE fields] END`` (*SOQL and SOSL
+        Reference*, "TYPEOF",
+        https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_typeof.htm):
+        "You can provide as many WHEN clauses as needed, one per object type", so a type
+        named twice is MALFORMED_QUERY (wording unconfirmed). The schema checks are the
+        compiler's."""
+        rel_t = t.children[0]
+        assert isinstance(rel_t, Tree)
+        rel = self.field_path(rel_t)
+        whens: list[tuple[str, A.Pos, tuple[A.FieldRef, ...]]] = []
+        else_: tuple[A.FieldRef, ...] = ()
+        seen: set[str] = set()
+        for c in t.children[1:]:
+            assert isinstance(c, Tree)
+            if c.data == "typeof_else":
+                else_ = tuple(A.FieldRef(tuple(str(x) for x in f.children), _tree_pos(f))
+                              for f in c.children if isinstance(f, Tree))
+                continue
+            name = c.children[0]
+            assert isinstance(name, Token)
+            if str(name).lower() in seen:
+                raise malformed(self.text, _pos(name), f"duplicate WHEN {name} in TYPEOF "
+                                f"{rel.text}")
+            seen.add(str(name).lower())
+            # WHEN/ELSE fields belong to the referenced object: never FROM-aliased.
+            fields = tuple(A.FieldRef(tuple(str(x) for x in f.children), _tree_pos(f))
+                           for f in c.children[1:] if isinstance(f, Tree))
+            whens.append((str(name), _pos(name), fields))
+        return A.TypeOf(rel, tuple(whens), else_, rel.pos)
+
+    def distance(self, name_tok: Token, args: list[Tree]) -> A.Distance:
+        """``DISTANCE(location, GEOLOCATION(lat, lon) | location, 'mi'|'km')``.
+
+        *SOQL and SOSL Reference*, "Location-Based SOQL Queries"
+        (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_geolocate.htm):
+        ``DISTANCE(mylocation1, mylocation2, 'unit')`` where a location is a geolocation
+        field or ``GEOLOCATION(latitude, longitude)`` and unit is ``mi`` or ``km``; "the
+        geolocation field must precede the latitude and longitude coordinates"
+        (``DISTANCE(GEOLOCATION(...), field, ...)`` is refused). Deviations: bind
+        variables in GEOLOCATION() are not supported (MALFORMED_QUERY at the bind);
+        the unit is matched case-insensitively."""
+        pos = _pos(name_tok)
+        if len(args) != 3:
+            raise malformed(self.text, pos, "DISTANCE() takes a location field, a location "
+                            "and a unit ('mi' or 'km')")
+        first, second, unit_t = args
+        if first.data != "field_path":
+            raise malformed(self.text, _tree_pos(first), "DISTANCE()'s first argument must "
+                            "be a geolocation field (it must precede GEOLOCATION())")
+        point: tuple[float, float] | A.FieldRef
+        if second.data == "field_path":
+            point = self.field_path(second)
+        elif second.data == "call" and str(second.children[0]).upper() == "GEOLOCATION":
+            coords = [a for a in second.children[2:] if isinstance(a, Tree)]
+            nums: list[float] = []
+            for a in coords:
+                tok = a.children[0]
+                if a.data != "lit_arg" or not isinstance(tok, Token) or \
+                        tok.type != "SIGNED_NUMBER":
+                    raise malformed(self.text, _tree_pos(a), "GEOLOCATION() takes a "
+                                    "latitude and a longitude (numbers)")
+                nums.append(float(str(tok)))
+            if len(nums) != 2:
+                raise malformed(self.text, _tree_pos(second), "GEOLOCATION() takes a "
+                                "latitude and a longitude (numbers)")
+            point = (nums[0], nums[1])
+        else:
+            raise malformed(self.text, _tree_pos(second), "DISTANCE()'s second argument "
+                            "must be GEOLOCATION(latitude, longitude) or a geolocation field")
+        tok = unit_t.children[0] if unit_t.data == "lit_arg" else None
+        unit = str(tok)[1:-1].lower() if isinstance(tok, Token) and tok.type == "STRING" \
+            else ""
+        if unit not in ("mi", "km"):
+            raise malformed(self.text, _tree_pos(unit_t), "DISTANCE()'s unit must be 'mi' "
+                            "or 'km'")
+        return A.Distance(self.field_path(first), point, unit, pos)
+
     def field_path(self, t: Any) -> A.FieldRef:
         """A field path, with a leading FROM alias resolved (``c.Account.Name``)."""
         assert isinstance(t, Tree)
@@ -503,16 +585,17 @@ class _Builder:
         return A.FieldRef(tuple(self._dealias([str(c) for c in toks])), _pos(toks[0]))
 
     def call(self, t: Tree, allow_fields: bool = False, allow_field_fn: bool = False
-             ) -> A.Agg | A.FieldsFn | A.DateFn | A.Grouping | A.FieldFn:
+             ) -> A.Agg | A.FieldsFn | A.DateFn | A.Grouping | A.FieldFn | A.Distance:
         name_tok = t.children[0]
         assert isinstance(name_tok, Token)
         name = str(name_tok).upper()
         args = [a for a in t.children[2:] if isinstance(a, Tree)]
-        if name in ("DISTANCE", "GEOLOCATION"):
-            # *SOQL and SOSL Reference*, "Location-Based SOQL Queries": DISTANCE() and
-            # GEOLOCATION() need location fields, which the simulated schema has none of.
-            raise malformed(self.text, _pos(name_tok), f"{name}() is not supported by "
-                            "sforg_sim (no location fields)")
+        if name == "DISTANCE":
+            return self.distance(name_tok, args)
+        if name == "GEOLOCATION":
+            # "Location-Based SOQL Queries": GEOLOCATION() is a DISTANCE() argument.
+            raise malformed(self.text, _pos(name_tok), "GEOLOCATION() is allowed only "
+                            "inside DISTANCE()")
         _no_literals(self.text, args)
         if len(args) > 1:
             # Only ROLLUP and CUBE (GROUP BY, handled there) take several arguments.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..clock import SimClock
-from ..errors import InvalidField, InvalidType, SalesforceError
+from ..errors import InvalidField, InvalidType, MalformedQuery, SalesforceError
 from ..schema import Field, Schema, SObjectDef
 from ..store import quote, sk_column
 from . import ast as A
@@ -103,6 +103,13 @@ class Scope:
             if ref_field is None and rel.lower().endswith("__r"):
                 cand = obj.get(rel[:-3] + "__c")
                 ref_field = cand if cand is not None and cand.type == "reference" else None
+            if ref_field is not None and len(ref_field.reference_to) > 1:
+                # A polymorphic lookup (Task/Event Who, What): its target depends on each
+                # record. Dot notation on it (What.Name, What.Type) is not modelled, so
+                # it is refused by name rather than read from one of its objects.
+                raise MalformedQuery(caret(self.text, ref.pos, f"sforg_sim does not "
+                                           f"support field paths through the polymorphic "
+                                           f"relationship {rel} ({ref.text}): use TYPEOF"))
             if ref_field is None or not ref_field.reference_to:
                 raise at(InvalidField(
                     f"Didn't understand relationship '{rel}' in field path. If you are "

@@ -10,6 +10,7 @@ AggregateResult records carry ``{"type": "AggregateResult"}`` only.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -17,13 +18,20 @@ from typing import Any
 from ..clock import parse_datetime
 from ..schema import Field
 
-__all__ = ["Node", "agg_shaper", "format_converter", "row_shaper"]
+__all__ = ["Node", "PolyNode", "agg_shaper", "format_converter", "row_shaper"]
 
 Converter = Callable[[Any], Any] | None
 
 
 def _bool(v: Any) -> Any:
     return bool(v)
+
+
+def _location(v: Any) -> Any:
+    """A geolocation compound value (stored as SQLite JSON) as REST returns it:
+    ``{"latitude": ..., "longitude": ...}`` (*SOQL and SOSL Reference*, "Location-Based
+    SOQL Queries", its REST result sample)."""
+    return json.loads(v)
 
 
 class Node:
@@ -39,6 +47,8 @@ class Node:
         self.url_base = url_base
         self.items: list[tuple[str, int | None, Any]] = []
         self._children: dict[str, Node] = {}
+        self.missing: tuple[str, ...] = ()
+        """Fields of a TYPEOF ELSE list this object lacks: null in its records."""
 
     def child(self, rel: str, sobject: str, cols: list[str], id_sql: str,
               url_base: str) -> Node:
@@ -58,7 +68,8 @@ class Node:
 
     def add(self, f: Field, col: int) -> None:
         """A field read from column ``col``."""
-        self.items.append((f.name, col, _bool if f.type == "boolean" else None))
+        conv = _bool if f.type == "boolean" else _location if f.type == "location" else None
+        self.items.append((f.name, col, conv))
 
     def add_as(self, key: str, col: int, conv: Converter) -> None:
         """A value read from column ``col`` under ``key`` (an alias, or the field name of
@@ -76,7 +87,30 @@ class Node:
             else:
                 v = row[col]
                 rec[key] = v if conv is None or v is None else conv(v)
+        for key in self.missing:
+            rec[key] = None
         return rec
+
+
+class PolyNode:
+    """A polymorphic relationship selected with TYPEOF: the record node of the WHEN (or
+    ELSE) branch matching the type of the id in column ``id_col`` (its key prefix), or an
+    attributes-only object when no branch matches. Used like a parent :class:`Node`."""
+
+    def __init__(self, id_col: int, types: dict[str, tuple[str, str]]) -> None:
+        self.id_col = id_col
+        self.types = types
+        """key prefix -> (object name, record URL base) of every type the field names."""
+        self.whens: dict[str, Node] = {}
+
+    def build(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        """The referenced object of one result row (its id is not null)."""
+        rid = row[self.id_col]
+        leaf = self.whens.get(rid[:3])
+        if leaf is not None:
+            return leaf.build(row)
+        name, url = self.types.get(rid[:3], ("Name", ""))
+        return {"attributes": {"type": name, "url": url + rid}}
 
 
 def row_shaper(root: Node) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
