@@ -31,7 +31,11 @@ Supported (this foundation):
   tokens such as ``Opportunity.External_ID__c``, Schema describe basics
   (``Schema.getGlobalDescribe``, ``Schema.SObjectType.X[.fields.F]``, ``X.SObjectType``,
   DescribeSObjectResult/DescribeFieldResult, ``Schema.DisplayType``), ``[SELECT ...].Field``
-  on a one-row query, JSON serialize/deserializeUntyped, Http/HttpRequest/
+  on a one-row query, JSON (serialize/serializePretty with suppressApexObjectNulls,
+  deserialize/deserializeStrict into classes, collections and sObjects, deserializeUntyped,
+  JSONGenerator: see :mod:`.jsontyped`), System.Type (``MyClass.class``,
+  ``List<MyClass>.class``, Type.forName, getName, newInstance), ``getSObjectType()`` as a
+  Schema.SObjectType token, Id.valueOf, Http/HttpRequest/
   HttpResponse, Test.isRunningTest, UserInfo, Exception methods, Queueable/Batchable/
   Schedulable contexts).
 
@@ -45,8 +49,7 @@ annotations other than @IsTest/@TestVisible/@SuppressWarnings/@Deprecated/@ReadO
 @TestSetup/@NamespaceAccessible (so @future, @AuraEnabled ...), overloads with the same
 arity, ``%`` (Apex has none), assignments and ``++`` used as values except on locals,
 Limits.getHeapSize and the other Limits pairs the governor does not count (AggregateQueries,
-QueryLocatorRows, FutureCalls, ApexCursors), Math.random, System.runAs, JSON.deserialize
-into typed targets (and Type.forName, ``MyClass.class``, JSONGenerator), describe methods
+QueryLocatorRows, FutureCalls, ApexCursors), Math.random, System.runAs, JSONParser, describe methods
 beyond the basics (picklist values, child relationships, field sets), Time.newInstance
 outside a clock face (a run-time ``Not supported`` error), Database.undelete/merge, bind
 variables in dynamic Database.query and Database.countQuery, triggers.

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from . import jobs, runtime, stdlib
+from . import jobs, jsontyped, runtime, stdlib
 from .compiler import ClassInfo, Compiler, _Emitter
 from .errors import ApexCompileError
 from .parser import parse_anonymous, parse_class
@@ -80,7 +80,7 @@ def _base_namespace() -> dict[str, Any]:
         "_IN": stdlib.INSTANCE, "_ST": stdlib.STATIC, "_BC": stdlib.BUILTIN_CLASSES,
         "_LEVEL": stdlib.LOGGING_LEVELS, "_RM": stdlib.ROUNDING_MODES, "_Decimal": Decimal,
         "_Set": ApexSet, "_DSR": stdlib.DescribeSObjectResult, "_SOT": stdlib.SObjectTypeToken,
-        "_FTOK": stdlib.field_token, "_DT": stdlib.DISPLAY_TYPES,
+        "_FTOK": stdlib.field_token, "_DT": stdlib.DISPLAY_TYPES, "_TY": jsontyped.new_type,
         "_Map": ApexMap, "_new_map": runtime.new_map, "_debug": stdlib.system_debug,
         "_soql": stdlib.run_soql, "_single": stdlib.single_row, "_dml": stdlib.dml,
         "_locator": lambda soql, binds, all_rows: stdlib.QueryLocatorValue(soql, binds),

@@ -474,6 +474,7 @@ class Compiler:
             elif m.data == "init_block" and "static" not in _mods(m.children[0]):
                 self.block(m.children[1])
         e.indent -= 1
+        self._json_fields(info, members)
         for m in members:
             if m.data == "method_decl":
                 self._method(info, m)
@@ -500,6 +501,29 @@ class Compiler:
                 e.emit("o.c_0()")
             e.emit("return o")
             e.indent -= 1
+        e.indent -= 1
+
+    def _json_fields(self, info: ClassInfo, members: list[Node]) -> None:
+        """``_jf()``: the instance fields (lower-case name, declared name, type) in
+        declaration order, superclass first: what JSON.serialize writes and
+        JSON.deserialize fills."""
+        e = self.e
+        self.sc = _Scope(info, False)
+        items = []
+        for m in members:
+            if m.data not in ("field_decl", "prop_decl") or "static" in _mods(m.children[0]):
+                continue
+            t = self._type_text(m.children[1])
+            names = [m.children[2]] if m.data == "prop_decl" else \
+                [d.children[0] for d in m.children[2:]]
+            for n in names:
+                items.append(f"({n.value.lower()!r}, {n.value!r}, "
+                             f"{self.type_expr(t, n, lenient=True)})")
+        sup = f"*{info.superclass.pyname}._jf(), " if info.superclass is not None else ""
+        e.emit("@classmethod")
+        e.emit("def _jf(cls):")
+        e.indent += 1
+        e.emit(f"return [{sup}{', '.join(items)}]")
         e.indent -= 1
 
     def _field_init(self, info: ClassInfo, m: Node, prefix: str) -> None:
@@ -1099,6 +1123,10 @@ class Compiler:
         """A dotted name: a variable, a field, a static, an enum value, then field access."""
         first = parts[0]
         low = first.value.lower()
+        if len(parts) > 1 and parts[-1].value.lower() == "class":
+            # ``MyClass.class``: a System.Type ("Type Class", Apex Reference Guide).
+            text = ".".join(p.value for p in parts[:-1])
+            return self.type_expr(self.check_type(text, first), first), "Type"
         rest = parts[1:]
         t = self._lookup_local(low)
         if t is not None:
@@ -1289,6 +1317,9 @@ class Compiler:
                 self.sc.cls is not None and self.sc.cls.find_field(low0) is not None):
             code, t = self._resolve(prefix, x)
             return self._method_call(code, t, meth, args, x)
+        if len(prefix) > 1 and prefix[-1].value.lower() == "class":
+            code, t = self._resolve(prefix, x)  # ``MyClass.class.getName()``
+            return self._method_call(code, t, meth, args, x)
         cname = ".".join(p.value for p in prefix)
         c = self.find_class(cname, self.sc.cls)
         if c is None and len(prefix) > 1:
@@ -1443,6 +1474,46 @@ class Compiler:
             raise self._no_method(x.children[1], args, cls.superclass.name)
         return (f"{cls.superclass.pyname}.m_{low}_{len(args)}(self"
                 f"{''.join(', ' + a for a, _ in args)})", m.type)
+
+    def x_type_lit(self, x: Node) -> tuple[str, str]:
+        """``List<MyClass>.class``, ``Map<String, Integer>.class``: a System.Type."""
+        if x.children[-1].value.lower() != "class":
+            raise err(x.children[-1], f"Unexpected token '{x.children[-1].value}'.")
+        t = self.check_type(self._type_text(Tree("type", x.children[:2])), x)
+        return self.type_expr(t, x), "Type"
+
+    def type_expr(self, t: str, node: Any, lenient: bool = False) -> str:
+        """Python code building the :class:`~.jsontyped.ApexType` of Apex type ``t`` (what
+        ``JSON.deserialize`` walks). ``lenient``: a type JSON cannot fill (HttpRequest ...)
+        becomes an abstract type instead of a compile error (class field lists)."""
+        return self._type_expr(t, node, lenient)[0]
+
+    def _type_expr(self, t: str, node: Any, lenient: bool) -> tuple[str, str]:
+        b = base(t)
+        if b in ("list", "set", "map"):
+            parts = [self._type_expr(a, node, lenient) for a in targs(t)]
+            name = {"list": "List", "set": "Set", "map": "Map"}[b]
+            if parts:
+                name += "<" + ",".join(n for _, n in parts) + ">"
+            codes = "".join(c + ", " for c, _ in parts)
+            return f"_TY({name!r}, {b!r}, ({codes}))", name
+        if b in PRIMITIVES or b == "object":
+            name = _PRIM_NAMES[b]
+            return f"_TY({name!r}, 'prim')", name
+        if b in self.schema_names():
+            name = self.schema.get(b).name
+            return f"_TY({name!r}, 'sobject')", name
+        c = self.find_class(t, self.sc.cls)
+        if c is not None:
+            if c.kind == "enum":
+                return f"_TY({c.name!r}, 'enum', (), {c.pyname})", c.name
+            abstract = c.kind == "interface" or (
+                c.tree.data == "class_decl" and "abstract" in _mods(c.tree.children[0]))
+            kind = "abstract" if abstract else "class"
+            return f"_TY({c.name!r}, {kind!r}, (), {c.pyname})", c.name
+        if lenient:
+            return f"_TY({t!r}, 'abstract')", t
+        raise err(node, f"Invalid type: {t}")
 
     # new
 
@@ -1846,7 +1917,15 @@ _DESCRIBE_RETURNS: dict[tuple[str, str], str] = {
     ("describefieldresult", "getsobjectfield"): "Schema.SObjectField",
 }
 
+_PRIM_NAMES = {"integer": "Integer", "long": "Long", "decimal": "Decimal", "double": "Double",
+               "string": "String", "boolean": "Boolean", "id": "Id", "date": "Date",
+               "datetime": "Datetime", "time": "Time", "blob": "Blob", "object": "Object"}
+
 _BUILTIN_RETURNS: dict[tuple[str, str], str] = {
+    **{(p + "type", m): r for p in ("", "system.") for m, r in (
+        ("getname", "String"), ("newinstance", "Object"), ("equals", "Boolean"))},
+    **{(p + "jsongenerator", m): r for p in ("", "system.") for m, r in (
+        ("getasstring", "String"), ("isclosed", "Boolean"))},
     **{(p + k, m): v for (k, m), v in _DESCRIBE_RETURNS.items() for p in ("", "schema.")},
     ("http", "send"): "HttpResponse",
     ("httpresponse", "getbody"): "String", ("httpresponse", "getstatuscode"): "Integer",

@@ -37,6 +37,7 @@ from typing import Any
 from ..apex.context import QueryLocator as EngineLocator
 from ..apex.governor import LimitBreach
 from ..errors import SalesforceError
+from .jsontyped import ApexType, JSONGenerator, deserialize, for_name, serialize
 from .runtime import current, from_json, list_get, new_map
 from .soqltext import split_soql
 from .values import (
@@ -556,35 +557,21 @@ def _scale(d: Decimal) -> int:
     return max(0, -exp) if isinstance(exp, int) else 0
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, Decimal):
-        return float(v) if v != v.to_integral_value() or _scale(v) > 0 else int(v)
-    if isinstance(v, dt.datetime):
-        return v.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, dict):
-        return {apex_str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, ApexSet)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, SObject):
-        out: dict[str, Any] = {"attributes": {"type": v.type}}
-        for low, x in v.v.items():
-            out[v.names.get(low, low)] = _jsonable(x)
-        return out
-    if isinstance(v, EnumValue):
-        return v.name
-    if isinstance(v, ApexObject) and hasattr(v, "__dict__"):
-        return {k[2:]: _jsonable(x) for k, x in vars(v).items() if k.startswith("f_")}
-    return v
-
-
 def json_serialize(v: Any, pretty: bool = False) -> str:
-    """``JSON.serialize`` (compact) / ``serializePretty`` (2-space indent)."""
-    data = _jsonable(v)
-    if pretty:
-        return json.dumps(data, indent=2, separators=(",", " : "))
-    return json.dumps(data, separators=(",", ":"))
+    """``JSON.serialize`` (compact) / ``serializePretty`` (2-space indent): see
+    :func:`.jsontyped.serialize`."""
+    return serialize(v, False, pretty)
+
+
+def _id_value_of(v: Any) -> str:
+    if v is None:
+        raise npe()
+    from .. import ids
+
+    text = str(v)
+    if not (len(text) in (15, 18) and ids.valid_id(text)):
+        raise exception_class("StringException")(f"Invalid id: {text}")
+    return text
 
 
 def json_deserialize_untyped(text: str) -> Any:
@@ -1420,7 +1407,9 @@ SOBJECT: dict[str, Sig] = {
     "put": (_so_put, "Object"),
     "clone": (lambda o: SObject(_l(o).type, {k: v for k, v in o.v.items() if k != "id"},
                                 dict(o.names)), "self"),
-    "getsobjecttype": (lambda o: _l(o).type, "String"),
+    # getSObjectType(): "Returns the token for this sObject" (Apex Reference Guide,
+    # "SObject Class"), a Schema.SObjectType equal to ``Opportunity.SObjectType``.
+    "getsobjecttype": (lambda o: SObjectTypeToken(_l(o).type), "Schema.SObjectType"),
     "tostring": (lambda o: apex_str(o), "String"),
 }
 
@@ -1590,9 +1579,19 @@ STATIC: dict[str, dict[str, Sig]] = {
     "math": MATH_STATIC, "date": DATE_STATIC, "datetime": DATETIME_STATIC,
     "time": TIME_STATIC, "blob": BLOB_STATIC, "encodingutil": ENCODINGUTIL_STATIC,
     "schema": SCHEMA_STATIC,
-    "json": {"serialize": (lambda v: json_serialize(v), "String"),
-             "serializepretty": (lambda v: json_serialize(v, True), "String"),
-             "deserializeuntyped": (json_deserialize_untyped, "Object")},
+    # JSON Class (Apex Reference Guide), see :mod:`.jsontyped`.
+    "json": {"serialize": (lambda v, sup=False: serialize(v, sup), "String"),
+             "serializepretty": (lambda v, sup=False: serialize(v, sup, True), "String"),
+             "deserialize": (lambda s, t: deserialize(s, t), "Object"),
+             "deserializestrict": (lambda s, t: deserialize(s, t, True), "Object"),
+             "deserializeuntyped": (json_deserialize_untyped, "Object"),
+             "creategenerator": (lambda pretty: JSONGenerator(pretty), "JSONGenerator")},
+    "type": {"forname": (for_name, "Type")},
+    # Id.valueOf(toConvert): "Converts the specified String into an ID and returns the
+    # ID" (Apex Reference Guide, "ID Class",
+    # https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_id.htm);
+    # a string that is not an Id is a StringException ("Invalid id: x").
+    "id": {"valueof": (lambda v: _id_value_of(v), "Id")},
     "orglimits": {"getmap": (org_limits_map, "Map<String,System.OrgLimit>")},
     "test": {"isrunningtest": (lambda: False, "Boolean")},
     "userinfo": USERINFO_STATIC,
@@ -1614,8 +1613,8 @@ NOT_MODELLED = {("limits", "getheapsize"): "Limits.getHeapSize (heap size is not
                 ("system", "runas"): "System.runAs",
                 ("database", "undelete"): "Database.undelete",
                 ("database", "merge"): "Database.merge",
-                ("json", "deserialize"): "JSON.deserialize into a typed target (use "
-                                         "deserializeUntyped)"}
+                ("json", "createparser"): "JSON.createParser (JSONParser; use "
+                                          "JSON.deserialize or deserializeUntyped)"}
 
 INSTANCE: dict[str, dict[str, Sig]] = {
     "string": STRING, "id": STRING, "integer": NUMBER, "long": NUMBER, "decimal": NUMBER,
@@ -1631,6 +1630,8 @@ BUILTIN_CLASSES: dict[str, type] = {
     "queueablecontext": ContextObject, "database.batchablecontext": ContextObject,
     "schedulablecontext": ContextObject, "system.queueablecontext": ContextObject,
     "database.querylocator": QueryLocatorValue,
+    "type": ApexType, "system.type": ApexType,
+    "jsongenerator": JSONGenerator, "system.jsongenerator": JSONGenerator,
     **{f"{p}{k}": v for p in ("", "schema.") for k, v in (
         ("sobjecttype", SObjectTypeToken), ("describesobjectresult", DescribeSObjectResult),
         ("describefieldresult", DescribeFieldResult), ("sobjectfield", FieldToken),

@@ -1,0 +1,500 @@
+"""Typed JSON for Apex: ``System.Type`` values (``MyClass.class``, ``List<MyClass>.class``,
+``Type.forName``), ``JSON.serialize``/``serializePretty`` of user classes and sObjects,
+``JSON.deserialize``/``deserializeStrict`` into a typed target, and ``JSONGenerator``.
+
+Sources (Apex Reference Guide):
+
+- *JSON Class*,
+  https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_class_System_Json.htm:
+  ``deserialize(jsonString, apexType)`` "Deserializes the specified JSON string into an
+  Apex object of the specified type"; attributes the type does not have are ignored when
+  deserializing "into Apex classes for all API versions or into objects using API version
+  35.0 or later"; ``deserializeStrict``: "All attributes in the JSON string must be present
+  in the specified type" (otherwise a run-time exception, ``System.JSONException`` here);
+  ``serialize(objectToSerialize, suppressApexObjectNulls)`` "Suppresses null values when
+  serializing Apex objects"; ``serializePretty`` indents ("pretty-print format");
+  ``createGenerator(prettyPrint)`` returns a ``System.JSONGenerator``.
+- *JSONGenerator Class*,
+  https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_class_System_JsonGenerator.htm:
+  writeStartObject/EndObject, writeStartArray/EndArray, writeFieldName, write*Field,
+  write* values, getAsString, close, isClosed.
+- *Type Class*,
+  https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_type.htm:
+  ``forName(fullyQualifiedName)`` (null when no such type), ``getName()``,
+  ``newInstance()`` (needs a public no-argument constructor), ``toString()``.
+
+Not documented, taken as observed (Salesforce Stack Exchange, "JSON.deserialize won't call
+default constructor", https://salesforce.stackexchange.com/questions/337877 and "Can
+create an Instance of Abstract Class",
+https://salesforce.stackexchange.com/questions/250184): deserializing into a class does not
+run its constructor (field initialisers do run here, as the second thread reports for
+tests), and an interface or abstract target is ``System.TypeException: Cannot deserialize
+JSON as abstract type: X``. JSON keys match fields case-insensitively (Apex names are
+case-insensitive). Gaps: the ``url`` of an sObject's ``attributes`` (it carries an API
+version) is not written; Decimals serialize as JSON numbers without their trailing zeros.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+from .runtime import current, from_json
+from .values import (
+    ApexException,
+    ApexMap,
+    ApexObject,
+    ApexSet,
+    SObject,
+    apex_str,
+    exception_class,
+    npe,
+)
+
+__all__ = ["ApexType", "JSONGenerator", "deserialize", "for_name", "new_type", "serialize"]
+
+_PRIMS = {"integer": "Integer", "long": "Long", "decimal": "Decimal", "double": "Double",
+          "string": "String", "id": "Id", "boolean": "Boolean", "date": "Date",
+          "datetime": "Datetime", "object": "Object"}
+# Schema field types -> the Apex primitive a JSON value becomes (as the compiler's table).
+_FIELD_PRIMS = {"int": "integer", "double": "decimal", "currency": "decimal",
+                "percent": "decimal", "date": "date", "datetime": "datetime",
+                "boolean": "boolean", "id": "id", "reference": "id"}
+
+
+class ApexType(ApexObject):
+    """``System.Type``: an Apex type as a value. ``kind`` is one of prim, list, set, map,
+    sobject, class, enum, abstract; ``args`` the element/key/value types."""
+
+    apex_type = "System.Type"
+
+    def __init__(self, name: str, kind: str, args: tuple[ApexType, ...] = (),
+                 pyclass: Any = None) -> None:
+        self.name = name
+        self.kind = kind
+        self.args = args
+        self.pyclass = pyclass
+
+    def getname(self) -> str:
+        """``getName()``: the type's name (``List<MyClass>``, ``Outer.Inner``)."""
+        return self.name
+
+    def newinstance(self) -> Any:
+        """``newInstance()``: a new object through the public no-argument constructor."""
+        if self.kind == "class":
+            mk = getattr(self.pyclass, "_mk0", None)
+            if mk is None:
+                raise exception_class("TypeException")(
+                    f"No such constructor: {self.name}.<Constructor>()")
+            return mk()
+        if self.kind == "sobject":
+            return SObject(self.name)
+        if self.kind == "list":
+            return []
+        if self.kind == "set":
+            return ApexSet()
+        if self.kind == "map":
+            return ApexMap()
+        raise exception_class("TypeException")(f"Cannot create an instance of {self.name}")
+
+    def equals(self, other: Any) -> bool:
+        """``equals(o)``."""
+        return self == other
+
+    def m_tostring_0(self) -> str:
+        """``toString()``: the type's name."""
+        return self.name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ApexType) and other.name.lower() == self.name.lower()
+
+    def __hash__(self) -> int:
+        return hash(("type", self.name.lower()))
+
+
+def new_type(name: str, kind: str, args: tuple[ApexType, ...] = (), pyclass: Any = None
+             ) -> ApexType:
+    """What compiled ``X.class`` builds (the compiler resolves the name and the kind)."""
+    if kind == "class" and pyclass is not None and not hasattr(pyclass, "_jf"):
+        kind = "abstract"  # an interface: no fields, cannot be instantiated
+    return ApexType(name, kind, args, pyclass)
+
+
+def for_name(name: Any) -> ApexType | None:
+    """``Type.forName(fullyQualifiedName)``: a deployed class, an sObject or a primitive;
+    null when there is no such type ("Type Class", forName)."""
+    if name is None:
+        raise npe()
+    low = str(name).strip().lower()
+    rt = current().runtime
+    cls = rt.classes.get(low)
+    if cls is not None:
+        kind = "enum" if hasattr(cls, "e_values") else "class"
+        return new_type(cls.apex_type, kind, (), cls)
+    obj = rt.org.schema.get(low) if low in rt.org.schema else None
+    if obj is not None:
+        return ApexType(obj.name, "sobject")
+    prim = _PRIMS.get(low.removeprefix("system."))
+    if prim is not None:
+        return ApexType(prim, "prim")
+    return None
+
+
+# --- serialize -------------------------------------------------------------------------------
+
+def _scale(d: Decimal) -> int:
+    exp = d.as_tuple().exponent
+    return max(0, -exp) if isinstance(exp, int) else 0
+
+
+def _jsonable(v: Any, suppress: bool) -> Any:
+    if isinstance(v, bool) or v is None or isinstance(v, (int, str, float)):
+        return v
+    if isinstance(v, Decimal):
+        return float(v) if v != v.to_integral_value() or _scale(v) > 0 else int(v)
+    if isinstance(v, dt.datetime):
+        return v.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, dict):
+        return {apex_str(k): _jsonable(x, suppress) for k, x in v.items()}
+    if isinstance(v, (list, ApexSet)):
+        return [_jsonable(x, suppress) for x in v]
+    if isinstance(v, SObject):
+        # An sObject carries its ``attributes`` (type) as the REST API writes records.
+        out: dict[str, Any] = {"attributes": {"type": v.type}}
+        for low, x in v.v.items():
+            if x is None and suppress:
+                continue
+            out[v.names.get(low, low)] = _jsonable(x, suppress)
+        return out
+    if hasattr(v, "ordinal") and hasattr(v, "enum"):  # an enum value: its name
+        return v.name
+    if isinstance(v, ApexType):
+        return v.name
+    jf = getattr(type(v), "_jf", None)
+    if jf is not None and isinstance(v, ApexObject):
+        obj: dict[str, Any] = {}
+        for low, name, _t in jf():
+            x = getattr(v, f"f_{low}", None)
+            if x is None and suppress:
+                continue
+            obj[name] = _jsonable(x, suppress)
+        return obj
+    if isinstance(v, ApexObject) and hasattr(v, "__dict__"):
+        return {k[2:]: _jsonable(x, suppress) for k, x in vars(v).items()
+                if k.startswith("f_")}
+    return apex_str(v)
+
+
+def _dumps(data: Any, pretty: bool) -> str:
+    if pretty:
+        return _pretty(data, 0)
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _pretty(v: Any, level: int) -> str:
+    """The pretty-print layout of the Apex Developer Guide's *JSON Generator* sample
+    (https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/apex_json_jsongenerator.htm):
+    object fields one per line indented two spaces a level with ``" : "``, arrays inline
+    (``"aaa" : [ 1, 2, 3 ]``) without a level of their own. Empty ones print ``{ }`` and
+    ``[ ]`` (an assumption: the layout of the same printer family, not shown)."""
+    if isinstance(v, dict):
+        if not v:
+            return "{ }"
+        pad = "  " * (level + 1)
+        inner = ",\n".join(f"{pad}{json.dumps(k, ensure_ascii=False)} : "
+                           f"{_pretty(x, level + 1)}" for k, x in v.items())
+        return "{\n" + inner + "\n" + "  " * level + "}"
+    if isinstance(v, list):
+        if not v:
+            return "[ ]"
+        return "[ " + ", ".join(_pretty(x, level) for x in v) + " ]"
+    return json.dumps(v, ensure_ascii=False)
+
+
+def serialize(v: Any, suppress_nulls: Any = False, pretty: bool = False) -> str:
+    """``JSON.serialize(o[, suppressApexObjectNulls])`` and ``serializePretty``: user
+    classes write their instance fields in declaration order (nulls included unless
+    suppressed), sObjects their ``attributes`` and set fields."""
+    return _dumps(_jsonable(v, bool(suppress_nulls)), pretty)
+
+
+# --- deserialize -----------------------------------------------------------------------------
+
+def _bad(t: ApexType, v: Any) -> ApexException:
+    kind = "an object" if isinstance(v, dict) else "an array" if isinstance(v, list) else \
+        json.dumps(v)
+    return exception_class("JSONException")(f"Cannot deserialize {kind} as {t.name}")
+
+
+def _prim(v: Any, name: str, t: ApexType) -> Any:
+    low = name.lower()
+    if low == "object":
+        return from_json(v)
+    if low in ("string", "id"):
+        if isinstance(v, str):
+            return v
+    elif low == "boolean":
+        if isinstance(v, bool):
+            return v
+    elif low in ("integer", "long"):
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+        if isinstance(v, Decimal) and v == v.to_integral_value():
+            return int(v)
+    elif low == "decimal":
+        if isinstance(v, (int, Decimal)) and not isinstance(v, bool):
+            return Decimal(v)
+    elif low == "double":
+        if isinstance(v, (int, Decimal)) and not isinstance(v, bool):
+            return float(v)
+    elif low == "date":
+        if isinstance(v, str):
+            try:
+                return dt.date.fromisoformat(v[:10])
+            except ValueError:
+                pass
+    elif low == "datetime" and isinstance(v, str):
+        try:
+            d = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if d.tzinfo is not None:
+                d = d.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            return d
+    raise _bad(t, v)
+
+
+def _sobject(v: Any, t: ApexType, strict: bool) -> SObject:
+    if not isinstance(v, dict):
+        raise _bad(t, v)
+    obj = current().ctx.org.schema.get(t.name)
+    s = SObject(obj.name)
+    for k, x in v.items():
+        if k == "attributes":
+            continue
+        f = obj.get(k)
+        if f is None:
+            if strict:
+                raise exception_class("JSONException")(
+                    f"No such column '{k}' on sobject of type {obj.name}")
+            continue
+        prim = _FIELD_PRIMS.get(f.type, "string")
+        val = None if x is None else _prim(x, prim, ApexType(prim, "prim"))
+        # Deserialized fields count as set (as a record built in Apex, they go to DML).
+        s.set(f.name.lower(), f.name, val)
+    return s
+
+
+def _object(v: Any, t: ApexType, strict: bool) -> Any:
+    if not isinstance(v, dict):
+        raise _bad(t, v)
+    cls = t.pyclass
+    o = cls.__new__(cls)
+    o._fi()
+    fields = {low: (name, ft) for low, name, ft in cls._jf()}
+    for k, x in v.items():
+        f = fields.get(k.lower())
+        if f is None:
+            if strict:
+                raise exception_class("JSONException")(
+                    f"No such field '{k}' on type {t.name}")
+            continue
+        setattr(o, f"f_{k.lower()}", _convert(x, f[1], strict))
+    return o
+
+
+def _convert(v: Any, t: ApexType, strict: bool) -> Any:
+    if v is None:
+        return None
+    kind = t.kind
+    if kind == "prim":
+        return _prim(v, t.name, t)
+    if kind in ("list", "set"):
+        if not isinstance(v, list):
+            raise _bad(t, v)
+        items = [_convert(x, t.args[0], strict) if t.args else from_json(x) for x in v]
+        return items if kind == "list" else ApexSet(items)
+    if kind == "map":
+        if not isinstance(v, dict):
+            raise _bad(t, v)
+        kt, vt = (t.args + (ApexType("Object", "prim"),) * 2)[:2]
+        return ApexMap((_map_key(k, kt), _convert(x, vt, strict)) for k, x in v.items())
+    if kind == "sobject":
+        return _sobject(v, t, strict)
+    if kind == "class":
+        return _object(v, t, strict)
+    if kind == "enum":
+        for e in t.pyclass.e_values:
+            if isinstance(v, str) and e.name.lower() == v.lower():
+                return e
+        raise _bad(t, v)
+    raise exception_class("TypeException")(
+        f"Cannot deserialize JSON as abstract type: {t.name}")
+
+
+def _map_key(k: str, kt: ApexType) -> Any:
+    low = kt.name.lower()
+    if low in ("integer", "long"):
+        try:
+            return int(k)
+        except ValueError:
+            raise _bad(kt, k) from None
+    if low == "decimal":
+        try:
+            return Decimal(k)
+        except ArithmeticError:
+            raise _bad(kt, k) from None
+    return k
+
+
+def deserialize(text: Any, t: Any, strict: bool = False) -> Any:
+    """``JSON.deserialize(jsonString, apexType)`` / ``deserializeStrict``."""
+    if text is None or t is None:
+        raise npe()
+    if not isinstance(t, ApexType):
+        raise exception_class("TypeException")("JSON.deserialize needs a System.Type")
+    try:
+        data = json.loads(str(text), parse_float=Decimal)
+    except ValueError as e:
+        raise exception_class("JSONException")(f"Malformed JSON: {e}") from None
+    return _convert(data, t, strict)
+
+
+# --- JSONGenerator -------------------------------------------------------------------------
+
+class JSONGenerator(ApexObject):
+    """``System.JSONGenerator`` (``JSON.createGenerator(prettyPrint)``): builds JSON
+    content value by value; a misuse (a field outside an object, an unclosed object at
+    ``getAsString``) is a ``System.JSONException``."""
+
+    apex_type = "System.JSONGenerator"
+
+    def __init__(self, pretty: Any = False) -> None:
+        self.pretty = bool(pretty)
+        self.stack: list[Any] = []
+        self.root: Any = None
+        self.has_root = False
+        self.pending: str | None = None
+        self.closed = False
+
+    def _fail(self, why: str) -> ApexException:
+        return exception_class("JSONException")(why)
+
+    def _put(self, v: Any) -> None:
+        if self.closed:
+            raise self._fail("The generator is closed")
+        if not self.stack:
+            if self.has_root:
+                raise self._fail("Can not write a value: the JSON content is complete")
+            self.root, self.has_root = v, True
+        elif isinstance(self.stack[-1], dict):
+            if self.pending is None:
+                raise self._fail("Can not write a value, expecting a field name")
+            self.stack[-1][self.pending] = v
+            self.pending = None
+        else:
+            self.stack[-1].append(v)
+
+    def writestartobject(self) -> None:
+        """``writeStartObject()``."""
+        d: dict[str, Any] = {}
+        self._put(d)
+        self.stack.append(d)
+
+    def writestartarray(self) -> None:
+        """``writeStartArray()``."""
+        a: list[Any] = []
+        self._put(a)
+        self.stack.append(a)
+
+    def _end(self, kind: type) -> None:
+        if not self.stack or not isinstance(self.stack[-1], kind) or self.pending is not None:
+            raise self._fail(f"Can not end an {'object' if kind is dict else 'array'} here")
+        self.stack.pop()
+
+    def writeendobject(self) -> None:
+        """``writeEndObject()``."""
+        self._end(dict)
+
+    def writeendarray(self) -> None:
+        """``writeEndArray()``."""
+        self._end(list)
+
+    def writefieldname(self, name: Any) -> None:
+        """``writeFieldName(fieldName)``."""
+        if not self.stack or not isinstance(self.stack[-1], dict) or self.pending is not None:
+            raise self._fail("Can not write a field name, expecting a value")
+        if name is None:
+            raise npe()
+        self.pending = str(name)
+
+    def _field(self, name: Any, v: Any) -> None:
+        self.writefieldname(name)
+        self._put(v)
+
+    def writestringfield(self, name: Any, v: Any) -> None:
+        """``writeStringField(fieldName, stringValue)``."""
+        self._field(name, v)
+
+    def writenumberfield(self, name: Any, v: Any) -> None:
+        """``writeNumberField(fieldName, number)``."""
+        self._field(name, _jsonable(v, False))
+
+    def writebooleanfield(self, name: Any, v: Any) -> None:
+        """``writeBooleanField(fieldName, blobValue)``."""
+        self._field(name, v)
+
+    def writenullfield(self, name: Any) -> None:
+        """``writeNullField(fieldName)``."""
+        self._field(name, None)
+
+    def writeobjectfield(self, name: Any, v: Any) -> None:
+        """``writeObjectField(fieldName, value)``: any value, serialized as JSON.serialize."""
+        self._field(name, _jsonable(v, False))
+
+    def writedatefield(self, name: Any, v: Any) -> None:
+        """``writeDateField(fieldName, dateValue)``."""
+        self._field(name, _jsonable(v, False))
+
+    def writedatetimefield(self, name: Any, v: Any) -> None:
+        """``writeDateTimeField(fieldName, datetimeValue)``."""
+        self._field(name, _jsonable(v, False))
+
+    def writestring(self, v: Any) -> None:
+        """``writeString(stringValue)``."""
+        self._put(v)
+
+    def writenumber(self, v: Any) -> None:
+        """``writeNumber(number)``."""
+        self._put(_jsonable(v, False))
+
+    def writeboolean(self, v: Any) -> None:
+        """``writeBoolean(blobValue)``."""
+        self._put(v)
+
+    def writenull(self) -> None:
+        """``writeNull()``."""
+        self._put(None)
+
+    def writeobject(self, v: Any) -> None:
+        """``writeObject(anyType)``."""
+        self._put(_jsonable(v, False))
+
+    def close(self) -> None:
+        """``close()``: no more content can be written."""
+        self.closed = True
+
+    def isclosed(self) -> bool:
+        """``isClosed()``."""
+        return self.closed
+
+    def getasstring(self) -> str:
+        """``getAsString()``: the JSON content written so far (complete objects only)."""
+        if self.stack:
+            raise self._fail("The JSON content is incomplete: an object or array is open")
+        return _dumps(self.root, self.pretty) if self.has_root else ""
