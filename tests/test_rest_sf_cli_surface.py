@@ -230,3 +230,18 @@ def test_unknown_soap_operation_is_a_fault(org: Org, token: str) -> None:
     body = _envelope(token, "x").replace(b"executeAnonymous", b"compileClasses")
     status, res, _ = soap(org, body)
     assert status == 500 and res["faultcode"] == "sf:INVALID_OPERATION"
+
+
+@pytest.mark.parametrize("soql, key", [
+    ("SELECT Id, toLabel(StageName) FROM Opportunity", "StageName"),
+    ("SELECT Id, FORMAT(Amount) FROM Opportunity", "Amount"),
+    ("SELECT Id, FORMAT(Amount) amt FROM Opportunity", "amt"),
+])
+def test_field_functions_keep_the_records_key(org: Org, token: str, soql: str,
+                                              key: str) -> None:
+    # The CLI looks each column up in the record by its columnName: toLabel/FORMAT of a
+    # field keep the field's key (or the alias), so the column must too, not an exprN.
+    col = columns(org, token, soql)["columnMetadata"][1]
+    assert col["columnName"] == key and col["aggregate"] is False
+    rec = _get(org, token, f"{B}/query", q=soql).json()["records"][0]
+    assert key in rec

@@ -125,7 +125,16 @@ class _Columns:
                 out.append(_column(rel, rel, aggregate=True, joins=child))
             elif isinstance(expr, A.FieldsFn):
                 out.extend(self._fields(obj, expr.kind))
-            else:  # Agg, DateFn, Grouping: computed, keyed by alias or exprN
+            elif isinstance(expr, A.FieldFn) and isinstance(_inner(expr), A.FieldRef):
+                # toLabel(f), FORMAT(f), convertCurrency(f): the record keeps the field's
+                # own key (or the alias), so the column is the field's, not an exprN.
+                ref = _inner(expr)
+                assert isinstance(ref, A.FieldRef)
+                col = self.path(obj, ref.path)
+                while col["joinColumns"]:
+                    col = col["joinColumns"][0]
+                out.append({**col, "columnName": item.alias} if item.alias else col)
+            else:  # Agg, DateFn, Grouping, FORMAT(aggregate): keyed by alias or exprN
                 if item.alias is None:
                     name = f"expr{n_expr}"
                     n_expr += 1
@@ -155,6 +164,14 @@ class _Columns:
         fields = [f for f in obj.fields.values()
                   if kind == "ALL" or (kind == "CUSTOM") == f.custom]
         return [_column(f.name, f.name, f=f) for f in fields]
+
+
+def _inner(expr: A.FieldFn) -> Any:
+    """What a chain of toLabel/FORMAT/convertCurrency calls wraps."""
+    arg: Any = expr.arg
+    while isinstance(arg, A.FieldFn):
+        arg = arg.arg
+    return arg
 
 
 def _call_text(text: str, expr: A.Agg | A.DateFn | A.Grouping | Any) -> str:
