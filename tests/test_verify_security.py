@@ -435,3 +435,18 @@ def test_debug_traceback_is_masked(capsys: pytest.CaptureFixture[str],
     assert code == 2 and "Traceback" in err and "RuntimeError" in err
     assert not _leaks(out + err)
     assert err.splitlines()[-1].startswith("verify-org: error: unexpected RuntimeError")
+
+
+@pytest.mark.parametrize("flag", ["--timeout", "--deadline"])
+@pytest.mark.parametrize("value", ["nan", "inf", "NaN"])
+def test_time_limits_must_be_finite(flag: str, value: str,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # nan used to mean "no deadline", inf an OverflowError deep in the timer.
+    from verify.cli import main as verify_main
+
+    with pytest.raises(SystemExit) as e:
+        verify_main(["limits", flag, value, "--instance-url", "https://x.my.salesforce.com",
+                     "--access-token", "00D000000000001!abc"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "finite" in err and err.count("\n") == 1

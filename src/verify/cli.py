@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 import time
@@ -132,6 +133,8 @@ def _seconds(text: str) -> float:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(v):  # nan would mean "no limit", inf overflows the timers
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds")
     if v < 0:
         raise argparse.ArgumentTypeError("must be >= 0")
     return v
