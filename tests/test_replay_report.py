@@ -110,3 +110,14 @@ def test_storage_file_replays_on_a_temporary_file_and_removes_it(
         return {k: r[k] for k in ("records", "processed", "skipped", "stages", "api_calls")}
 
     assert core(on_file) == core(in_memory)
+
+
+def test_another_user_is_not_the_job_user(org: Org) -> None:
+    # The update/delete/insert faults are "another user": LastModifiedById must tell the
+    # concurrent change from the job's own writes.
+    replay(org, "v2", faults="update@1+2+3")
+    # Their StageName changes left history rows (the job then set the records right).
+    by = [r["CreatedById"] for r in org.query_records(
+        "SELECT CreatedById FROM OpportunityHistory WHERE CreatedById != :me",
+        me=org.user_id)]
+    assert len(by) == 3

@@ -17,8 +17,9 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from .apex.faults import ChangeKind
 from .errors import UsageError
 from .schema import Field
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from .core import OrgCore
 
 __all__ = [
-    "KEY_FIELD", "KEY_PREFIX", "SCOPE_WHERE", "SOURCE_FIELD", "SOURCE_OBJECT",
+    "KEY_FIELD", "KEY_PREFIX", "OTHER_USERNAME", "SCOPE_WHERE", "SOURCE_FIELD", "SOURCE_OBJECT",
     "STAGE_AGGREGATE", "TARGET_FIELD", "TARGET_OBJECT", "TARGET_STAGE", "AnotherUser",
     "Partition", "external_id", "parse_range", "partitions", "source_object_fields",
 ]
@@ -115,8 +116,6 @@ def partitions(records: int, count: int = 10) -> list[Partition]:
 
 # --- another user ------------------------------------------------------------------------------
 
-ChangeKind = Literal["update", "delete", "insert"]
-"""What another user does to one of the job's records."""
 
 
 class SourceRows(Protocol):
@@ -124,6 +123,10 @@ class SourceRows(Protocol):
 
     def insert_rows(self, rows: list[dict[str, Any]]) -> None:
         """Ingest rows into the source object."""
+
+
+OTHER_USERNAME = "integration@sim.example.com"
+"""The user "another user" changes are made as, when the org has no second user."""
 
 
 class AnotherUser:
@@ -136,8 +139,20 @@ class AnotherUser:
     def __init__(self, source: SourceRows | None = None) -> None:
         self.source = source
 
+    @staticmethod
+    def _other_user(org: OrgCore) -> str:
+        """Another user than the one the job runs as: the first such User, or a new
+        integration user, so LastModifiedById tells the two apart."""
+        users = org.store.select(org.schema.get("User"), ["Id"], '"Id" IS NOT ?',
+                                 (org.user_id,), order_by='"Id"', limit=1)
+        if users:
+            return str(users[0][0])
+        [res] = org.insert("User", [{"Username": OTHER_USERNAME, "LastName": "Integration",
+                                     "Email": OTHER_USERNAME}])
+        return str(res["id"])
+
     def change(self, org: OrgCore, kind: ChangeKind, rng: random.Random) -> None:
-        """Make one change of ``kind`` as the first other user of the org."""
+        """Make one change of ``kind`` as another user than the job's."""
         store = org.store
         obj = org.schema.get(TARGET_OBJECT)
         top = store.max_rowid(obj)
@@ -148,8 +163,7 @@ class AnotherUser:
         if not rows:
             return
         rid, ext, close = rows[0]
-        other = store.select(org.schema.get("User"), ["Id"], order_by='"Id"', limit=1)[0][0]
-        with org.as_user(other):
+        with org.as_user(self._other_user(org)):
             if kind == "update":
                 org.update(TARGET_OBJECT, [{"Id": rid, TARGET_FIELD: "Prospecting"}])
             elif kind == "delete":

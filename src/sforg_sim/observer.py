@@ -93,6 +93,7 @@ class RunObserver:
         self.t0 = engine.org.clock.time()
         self._partition: dict[str, int | None] = {}
         self._attached = False
+        self._previous: Callable[[str, str, Any], HttpResponse] = source.handle
 
     # --- attaching ----------------------------------------------------------------------------
 
@@ -105,6 +106,7 @@ class RunObserver:
             e.chain_listeners.append(self._on_chain)
             e.error_listeners.append(self._on_error)
             self.source.listeners.append(self._on_call)
+            self._previous = e.endpoints.get(ENDPOINT, self.source.handle)
             e.register_endpoint(ENDPOINT, self._handle)
             self._attached = True
         return self
@@ -118,7 +120,7 @@ class RunObserver:
             e.chain_listeners.remove(self._on_chain)
             e.error_listeners.remove(self._on_error)
             self.source.listeners.remove(self._on_call)
-            e.register_endpoint(ENDPOINT, self.source.handle)
+            e.register_endpoint(ENDPOINT, self._previous)  # what was there before attach
             self._attached = False
 
     def __enter__(self) -> RunObserver:
@@ -236,7 +238,7 @@ class RunObserver:
             listener(p, request)
 
     def _handle(self, method: str, path: str, body: Any) -> HttpResponse:
-        res = self.source.handle(method, path, body)
+        res = self._previous(method, path, body)
         if res.status_code == 403:
             p = self.partition_of(self.engine.current)
             if p is None:

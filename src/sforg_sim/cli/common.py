@@ -58,7 +58,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         text = action.help or ""
         default = action.default
         if ("%(default)" in text or "default" in text or default is argparse.SUPPRESS
-                or default in (None, False, [], "") or not action.option_strings):
+                or default is None or default is False or default in ([], "")
+                or not action.option_strings):
             return text
         shown = f"{default:,}" if isinstance(default, int) and not isinstance(
             default, bool) else "%(default)s"
