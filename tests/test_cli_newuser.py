@@ -260,3 +260,14 @@ def test_reconcile_writes_a_file_only_when_asked(tmp_path: Path,
         missing = [*base, "--out", str(tmp_path / "nodir" / "m.csv")]
         assert verify_cli.main(missing, sleep=lambda s: None) == 2
         assert "no writable directory" in capsys.readouterr().err
+
+
+def test_every_command_seeds_the_same_default_org() -> None:
+    # One default for every command (serve used to seed the 300-record "small" scenario
+    # while its --help said massive-upload).
+    from sforg_sim.cli import build_parser
+
+    parser = build_parser()
+    for command in (["seed"], ["serve"], ["replay"], ["apex", "run", "--file", "x.apex"]):
+        args = parser.parse_args(command)
+        assert args.scenario == "massive-upload" and args.records is None, command

@@ -61,7 +61,6 @@ def register(sub: Any) -> None:
     p.add_argument("--org-file", metavar="PATH",
                    help="serve a copy of a saved org instead of seeding a scenario "
                         "(the file itself is not changed)")
-    p.set_defaults(scenario="small")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1; 0.0.0.0 exposes it)")
     p.add_argument("--port", type=int, default=0, help="port (default 0: a free port)")
