@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -271,3 +272,18 @@ def test_every_command_seeds_the_same_default_org() -> None:
     for command in (["seed"], ["serve"], ["replay"], ["apex", "run", "--file", "x.apex"]):
         args = parser.parse_args(command)
         assert args.scenario == "massive-upload" and args.records is None, command
+
+
+@pytest.mark.parametrize("argv", [
+    [sys.executable, "-m", "verify.cli", "limits", "--sim", "--records", "1000"],
+    [sys.executable, "-c", "import sys; from sforg_sim.cli import main; "
+                           "sys.exit(main(['seed', '--records', '1000']))"],
+])
+def test_a_closed_pipe_exits_141_not_1(argv: list[str]) -> None:
+    # rich exits 1 on a closed stdout ("the check failed"); a reader that went away
+    # (`| head`) must give 141, as Unix tools stopped by SIGPIPE do.
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before anything is written
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141, err.decode()

@@ -396,6 +396,14 @@ def _sleep_within(deadline: RunDeadline,
     return wait
 
 
+class _PipeConsole(Console):
+    """rich reports a closed stdout (``| head``) by exiting 1, the code for "a check
+    failed": report it as BrokenPipeError instead, which ``main`` turns into 141."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
 def main(argv: Sequence[str] | None = None,
          sleep: Callable[[float], None] | None = None) -> int:
     """Entry point; returns the exit code. ``sleep`` replaces the retry backoff (tests)."""
@@ -451,7 +459,7 @@ def _main(argv: list[str], sleep: Callable[[float], None] | None) -> int:
     policy = RetryPolicy(attempts=args.retries + 1)
     policy.sleep = _sleep_within(deadline, sleep or time.sleep)
     stdout = redact.redacting(sys.stdout)
-    console = Console(file=stdout, soft_wrap=True)
+    console = _PipeConsole(file=stdout, soft_wrap=True)
     conn: Connection | None = None
     code, error = 2, None
     body: dict[str, Any] = {}

@@ -32,10 +32,24 @@ from ..nightly import TARGET_FIELD
 from ..org import DEFAULT_LICENSES, Org
 from ..scenarios import SCENARIOS
 
-__all__ = ["DEFAULT_RECORDS", "JSON_OUTPUT", "SCHEMA_VERSION", "ArgumentParser", "HelpFormatter",
-           "add_org_arguments", "build_org", "check_writable", "envelope", "print_json",
-           "progress_console", "records_for", "seeding", "silence_stdout",
-           "stage_counts"]
+__all__ = [
+    "DEFAULT_RECORDS",
+    "JSON_OUTPUT",
+    "SCHEMA_VERSION",
+    "ArgumentParser",
+    "HelpFormatter",
+    "add_org_arguments",
+    "build_org",
+    "check_writable",
+    "envelope",
+    "print_json",
+    "progress_console",
+    "records_for",
+    "seeding",
+    "silence_stdout",
+    "stage_counts",
+    "stdout_console",
+]
 
 DEFAULT_RECORDS = 50_000
 """The size of ``massive-upload`` when ``--records`` is not given, the same for every
@@ -159,6 +173,19 @@ def seeding(console: Any, scenario: str, records: int | None
             bar.update(task, completed=done, total=total)
 
         yield advance
+
+
+def stdout_console(**kwargs: Any) -> Any:
+    """A rich Console on stdout that reports a closed pipe (``| head``) as BrokenPipeError,
+    which ``main`` turns into exit 141 as Unix tools do; rich's own handling exits 1, the
+    code for "the check failed"."""
+    from rich.console import Console
+
+    class _PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return _PipeConsole(**kwargs)
 
 
 def progress_console() -> Any:

@@ -17,6 +17,7 @@ from .common import (
     print_json,
     progress_console,
     stage_counts,
+    stdout_console,
 )
 
 __all__ = ["register"]
@@ -59,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace, org: Org, started: float,
             files: tuple[str, Path] | None) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     seconds = time.perf_counter() - started
@@ -80,7 +80,7 @@ def _report(args: argparse.Namespace, org: Org, started: float,
     for stage, n in sorted(counts.items()):
         table.add_row(stage, f"{n:,}")
     table.add_row("[bold]total[/bold]", f"[bold]{sum(counts.values()):,}[/bold]")
-    console = Console()
+    console = stdout_console()
     console.print(table)
     console.print(f"seeded in {seconds:.1f} s (wall clock)")
     if files is not None:
