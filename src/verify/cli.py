@@ -237,7 +237,7 @@ def build_parser(command: str = "check") -> ArgumentParser:
                        help="CSV with a header: External ID, expected value")
         p.add_argument("--out", metavar="FILE",
                        help="write every mismatch to this CSV (default: none written; the "
-                       "report shows the counts and the first few)")
+                       "report shows the counts and the first ten)")
         p.add_argument("--source-key", metavar="COLUMN", help="key column (default: first)")
         p.add_argument("--source-value", metavar="COLUMN",
                        help="expected-value column (default: second)")

@@ -29,7 +29,8 @@ def register(sub: Any) -> None:
                              parser_class=type(p))
     inner.required = True
     r = inner.add_parser("run", help="execute an anonymous Apex file, as sf apex run")
-    r.add_argument("--file", "-f", required=True, metavar="F.apex")
+    r.add_argument("--file", "-f", required=True, metavar="F.apex",
+                   help="the anonymous Apex to run (as sf apex run --file)")
     r.add_argument("--apex-dir", metavar="DIR",
                    help="deploy the .cls classes in DIR first (force-app/main/default/classes)")
     r.add_argument("--org-file", metavar="PATH",
