@@ -13,6 +13,20 @@ user would port their own) with one switch per classic bug:
   from Data Cloud loses the rest;
 - ``write_all``: write every record of the page, even those already done (not a bug on
   its own, but it makes double reads visible as double writes).
+
+Issue 18's generation gaps, one mistake each (none visible before the kit was widened):
+
+- ``errors_as_empty``: a failed callout (503) counts towards the 3 empty batches, so
+  "503, 503, empty" ends the partition (gap 1: fault sequences);
+- ``stop_at_start_count``: the first job counts the partition's records
+  (``SELECT COUNT()``) and the chain stops after that many rows, so another user's
+  insert ahead of the cursor pushes the last record out (gap 2: change timing);
+- ``pair_by_position``: the Opportunities are zipped with the page by list position, not
+  matched by key (gap 3: distinct values per record);
+- ``rewind_on_error``: after a failed callout the job goes back to the previous page's
+  cursor, so one page is read twice: one extra call, nothing else (gap 4: exact budget);
+- ``max_cursor``: the next cursor is Python's ``max()`` of the page's keys (code-point
+  order) instead of the last row (the source's order) (gap 5: orderings).
 """
 
 from __future__ import annotations
@@ -35,6 +49,11 @@ class Bugs:
     ge_cursor: bool = False
     stop_on_first_empty: bool = False
     write_all: bool = False
+    errors_as_empty: bool = False
+    stop_at_start_count: bool = False
+    pair_by_position: bool = False
+    rewind_on_error: bool = False
+    max_cursor: bool = False
 
 
 class KeysetJob(Queueable):
@@ -42,7 +61,8 @@ class KeysetJob(Queueable):
 
     def __init__(self, partition: Partition, page_size: int, bugs: Bugs,
                  last: str | None = None, empties: int = 0,
-                 key_field: str = "External_ID__c") -> None:
+                 key_field: str = "External_ID__c", prev: str | None = None,
+                 budget: int | None = None, seen: int = 0) -> None:
         self.partition = partition.index
         self.part = partition
         self.page_size = page_size
@@ -50,12 +70,21 @@ class KeysetJob(Queueable):
         self.last = last
         self.empties = empties
         self.key_field = key_field
+        self.prev = prev  # the cursor before ``last`` (rewind_on_error)
+        self.budget = budget  # records counted at start (stop_at_start_count)
+        self.seen = seen
 
-    def _next(self, last: str | None, empties: int) -> KeysetJob:
-        return KeysetJob(self.part, self.page_size, self.bugs, last, empties, self.key_field)
+    def _next(self, last: str | None, empties: int, seen: int | None = None) -> KeysetJob:
+        prev = self.last if last != self.last else self.prev
+        return KeysetJob(self.part, self.page_size, self.bugs, last, empties, self.key_field,
+                         prev, self.budget, self.seen if seen is None else seen)
 
     def execute(self, ctx: Context) -> None:
         k, b = self.key_field, self.bugs
+        if b.stop_at_start_count and self.budget is None:
+            self.budget = ctx.query(
+                f"SELECT COUNT() FROM Opportunity WHERE {k} >= :lo AND {k} < :hi",
+                lo=self.part.start, hi=self.part.end)
         if self.last is None:
             lower = f"{k} {'>' if b.first_exclusive else '>='} {sql_literal(self.part.start)}"
         else:
@@ -67,6 +96,16 @@ class KeysetJob(Queueable):
         if res.status_code == 403:
             return
         if res.status_code != 200:
+            if b.errors_as_empty:
+                if self.empties + 1 >= 3:
+                    return
+                ctx.enqueue_job(self._next(self.last, self.empties + 1))
+                return
+            if b.rewind_on_error and self.last is not None:
+                job = self._next(self.last, self.empties)
+                job.last, job.prev = self.prev, None
+                ctx.enqueue_job(job)
+                return
             ctx.enqueue_job(self._next(self.last, self.empties))
             return
         rows = res.json()["data"]
@@ -78,15 +117,23 @@ class KeysetJob(Queueable):
         stage = {r[k].upper(): r["StageName__c"] for r in rows}
         opps = ctx.query(f"SELECT Id, {k}, StageName FROM Opportunity WHERE {k} IN :keys",
                          keys=[r[k] for r in rows])
-        changes = [{"Id": o["Id"], "StageName": stage[o[k].upper()]} for o in opps
-                   if b.write_all or o["StageName"] != stage[o[k].upper()]]
+        if b.pair_by_position:
+            changes = [{"Id": o["Id"], "StageName": r["StageName__c"]}
+                       for o, r in zip(opps, rows) if o["StageName"] != r["StageName__c"]]
+        else:
+            changes = [{"Id": o["Id"], "StageName": stage[o[k].upper()]} for o in opps
+                       if b.write_all or o["StageName"] != stage[o[k].upper()]]
         if changes:
             try:
                 ctx.update("Opportunity", changes)
             except UnableToLockRow:
                 ctx.enqueue_job(self._next(self.last, self.empties))
                 return
-        ctx.enqueue_job(self._next(rows[-1][k], 0))
+        seen = self.seen + len(rows)
+        if b.stop_at_start_count and self.budget is not None and seen >= self.budget:
+            return
+        cursor = max(r[k] for r in rows) if b.max_cursor else rows[-1][k]
+        ctx.enqueue_job(self._next(cursor, 0, seen))
 
 
 def factory(**bugs: bool) -> Callable[[Partition, int], KeysetJob]:

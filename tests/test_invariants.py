@@ -72,7 +72,9 @@ def test_termination_and_budget() -> None:
               execution_cap=40)
     with pytest.raises(TerminationViolation, match=r"did not end"):
         terminates(rec)
-    with pytest.raises(ApiBudgetExceeded, match=r"partition 0 .* made 41 data calls, budget 4"):
+    with pytest.raises(ApiBudgetExceeded,
+                       match=r"partition 0 .* made 41 data calls for 1 distinct page; "
+                             r"the bound is 4"):
         api_budget(rec)
     fine = run(KeysetProcessor(), Case.of(KEYS, [KEYS[0], "x"], page_size=3))
     assert fine.calls == [2 + 3]  # ceil(4/3) pages + 3 empty probes, exactly the budget

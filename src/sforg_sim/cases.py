@@ -52,9 +52,10 @@ class OppRow:
     source_stage: str | None = TARGET_STAGE
 
     def describe(self) -> str:
-        """``externalOpp01 Prospecting -> Qualification`` (or ``(no source row)``)."""
-        src = self.source_stage if self.source_stage is not None else "(no source row)"
-        return f"{self.key!r}: {self.stage} -> {src}"
+        """``'externalOpp01': 'Prospecting' -> 'Qualification'`` (or ``(no source row)``)."""
+        # repr, so a trailing space or a case difference in a value is visible.
+        src = repr(self.source_stage) if self.source_stage is not None else "(no source row)"
+        return f"{self.key!r}: {self.stage!r} -> {src}"
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,8 @@ class Partitioning:
 
     def describe(self) -> str:
         """``[0] 'a' to 'c'`` per partition, with the form."""
-        lines = [f"{len(self.parts)} partitions ({self.form}, start <= key < end):"]
+        noun = "partition" if len(self.parts) == 1 else "partitions"
+        lines = [f"{len(self.parts)} {noun} ({self.form}, start <= key < end):"]
         lines += [f"  [{p.index}] {p.start!r} to {p.end!r}" for p in self.parts]
         return "\n".join(lines)
 
@@ -173,8 +175,8 @@ class Change:
 
     def describe(self) -> str:
         """Plain words: ``after execution 2, another user deletes 'a1'``."""
-        what = {"insert": f"inserts {self.key!r} ({self.stage})",
-                "update": f"sets {self.key!r} to {self.stage}",
+        what = {"insert": f"inserts {self.key!r} ({self.stage!r})",
+                "update": f"sets {self.key!r} to {self.stage!r}",
                 "delete": f"deletes {self.key!r}",
                 "rekey": f"changes the key {self.key!r} to {self.new_key!r}"}[self.kind]
         when = "before the first execution" if self.after == 0 else (
@@ -269,7 +271,20 @@ class RunRecord:
     unattributed_calls: int = 0
     unattributed_refused: int = 0
     refused: list[int] = field(default_factory=list)
-    """Calls refused with REQUEST_LIMIT_EXCEEDED, per partition."""
+    """Calls refused with REQUEST_LIMIT_EXCEEDED, per partition (not charged)."""
+    rejected: list[int] = field(default_factory=list)
+    """Calls the source answered with an error (HTTP 400/404: bad SQL, unknown resource),
+    per partition. They reached the source and were charged to the quota, so the budget
+    counts them with :attr:`calls`."""
+    rejections: list[str] = field(default_factory=list)
+    """``partition N: HTTP 400 INVALID_ARGUMENT: message`` for the first rejected calls."""
+    call_log: list[tuple[int | None, str, str]] = field(default_factory=list)
+    """(partition, outcome, request SQL) per callout to the source, in order: ``rows`` (a page with
+    rows), ``empty`` (no rows), ``empty fault`` (an injected transient empty batch),
+    ``503 fault`` (an injected transient error that never reached the source),
+    ``refused`` (REQUEST_LIMIT_EXCEEDED), ``rejected`` (an HTTP 4xx error)."""
+    fired_in: dict[str, list[int]] = field(default_factory=dict)
+    """Fault kind -> fired count per partition (index ``len(parts)``: unattributed)."""
     executions: list[int] = field(default_factory=list)
     total_executions: int = 0
     terminated: bool = False

@@ -30,9 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import example, given, settings
+from hypothesis.database import ExampleDatabase
 from hypothesis.strategies import SearchStrategy
 
 from . import invariants as inv
+from . import invariants as invariants_module
 from .cases import Case, RunRecord
 from .harness import Target, run
 from .nightly import KEY_PREFIX
@@ -75,7 +77,8 @@ class _Found(AssertionError):
         self.case, self.run, self.violation = case, run, violation
 
 
-def _settings(profile: str | None, **overrides: Any) -> settings:
+def _settings(profile: str | None, database: ExampleDatabase | None = None,
+              **overrides: Any) -> settings:
     if profile is None:
         parent = settings.default
     else:
@@ -86,7 +89,7 @@ def _settings(profile: str | None, **overrides: Any) -> settings:
         register_profiles()
         parent = settings.get_profile(
             f"sforg-{profile}" if f"sforg-{profile}" in PROFILES else profile)
-    return settings(parent, deadline=None, report_multiple_bugs=False,
+    return settings(parent, deadline=None, report_multiple_bugs=False, database=database,
                     **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -110,6 +113,12 @@ def check_processor(target: Target, *, profile: str | None = None,
     """
     checks = tuple(invariants)
     result = CheckResult(0)
+    found_at: list[int] = []
+    """Examples run when the first counterexample turned up (before any shrinking)."""
+    # ``property_``'s source text is part of hypothesis's derandomisation seed (its
+    # function digest), and the kit's tests pin shrunk sizes found under that seed; so
+    # its body stays as it was and the new bookkeeping lives in this local ``inv``.
+    inv = _Checks(result, found_at)
 
     def property_(case: Case) -> None:
         result.examples += 1
@@ -125,21 +134,76 @@ def check_processor(target: Target, *, profile: str | None = None,
         except AssertionError as violation:
             raise _Found(case, rec, violation) from None
 
-    ident = re.sub(r"\W", "_", name or _label(target))
+    label = name or _label(target)
+    ident = re.sub(r"\W", "_", label)
     property_.__name__ = property_.__qualname__ = f"check_{ident}"
     test = given(case=cases if cases is not None else default_cases())(
         property_)
     for ex in reversed(examples):
         test = example(case=ex)(test)
-    test = _settings(profile, max_examples=max_examples, database=database)(test)
+    # database is always set, so None means "keep nothing" (it used to be dropped as "no
+    # override", which left the profile's ./.hypothesis); a real one is keyed per
+    # processor.
+    test = _settings(profile, database=None if database is None else _Keyed(database, label),
+                     max_examples=max_examples)(test)
     try:
         test()
     except _Found as found:
+        n = found_at[0] if found_at else result.examples
         raise ProcessorCheckFailed(
-            describe_failure(found.case, found.run, found.violation, _label(target),
-                             result.examples),
-            found.case, found.run, found.violation, result.examples) from None
+            describe_failure(found.case, found.run, found.violation, _label(target), n),
+            found.case, found.run, found.violation, n) from None
     return result
+
+
+class _Keyed(ExampleDatabase):
+    """A hypothesis database seen through a per-processor prefix.
+
+    Every ``check_processor`` call runs the same inner function, so hypothesis's own key
+    (a digest of that function) is shared: one processor's saved counterexample replayed
+    against every other, and a passing processor deleted it. Prefixing the key with the
+    processor's name keeps each processor's counterexamples its own.
+    """
+
+    def __init__(self, inner: ExampleDatabase, label: str) -> None:
+        super().__init__()
+        self.inner = inner
+        self.prefix = f"sforg-check:{label}:".encode()
+
+    def save(self, key: bytes, value: bytes) -> None:
+        """Save ``value`` under this processor's ``key``."""
+        self.inner.save(self.prefix + key, value)
+
+    def fetch(self, key: bytes) -> Iterable[bytes]:
+        """This processor's values under ``key``."""
+        return self.inner.fetch(self.prefix + key)
+
+    def delete(self, key: bytes, value: bytes) -> None:
+        """Delete ``value`` from this processor's ``key``."""
+        self.inner.delete(self.prefix + key, value)
+
+    def move(self, src: bytes, dest: bytes, value: bytes) -> None:
+        """Move ``value`` between two of this processor's keys."""
+        self.inner.move(self.prefix + src, self.prefix + dest, value)
+
+
+class _Checks:
+    """``check_all`` that notes how many examples ran before the first failure, so "found
+    within N examples" counts generation only, not the shrinking runs after it."""
+
+    def __init__(self, result: CheckResult, found_at: list[int]) -> None:
+        self.result = result
+        self.found_at = found_at
+
+    def check_all(self, rec: RunRecord, checks: Sequence[Callable[[RunRecord], None]]
+                  ) -> None:
+        """Raise the worst violation (:func:`sforg_sim.invariants.check_all`)."""
+        try:
+            invariants_module.check_all(rec, checks)
+        except AssertionError:
+            if not self.found_at:
+                self.found_at.append(self.result.examples)
+            raise
 
 
 def _label(target: Target) -> str:
@@ -169,14 +233,19 @@ def describe_failure(case: Case, run: RunRecord, violation: AssertionError,
     """The plain-words report: what went wrong, then the input, then what the run did."""
     kind = getattr(violation, "invariant", type(violation).__name__)
     if run.terminated:
-        ended = "by itself"
+        ended = "it ended by itself"
     elif run.crash is not None:
-        ended = "with a Python exception"
+        ended = "it ended with a Python exception"
     else:
-        ended = (f"stopped by the harness after {run.total_executions} async executions "
+        ended = (f"the harness stopped it after {run.total_executions} async executions "
                  "(it would not stop)")
+    rejected = run.rejected or [0] * len(run.calls)
     did = [f"{run.total_executions} async executions; data calls per partition "
-           f"{run.calls} (refused {run.refused}); ended {ended}"]
+           f"{[c + r for c, r in zip(run.calls, rejected)]} (rejected {rejected}, "
+           f"refused {run.refused}); {ended}"]
+    if run.rejections:
+        did.append(f"the source rejected {sum(rejected)} call(s), e.g. " +
+                   "; ".join(run.rejections))
     if run.failures:
         did.append("failed jobs: " + "; ".join(run.failures[:5]))
     if run.quota_exhausted:
@@ -188,6 +257,8 @@ def describe_failure(case: Case, run: RunRecord, violation: AssertionError,
         f"(shrunk counterexample, found within {examples} examples):",
         "",
         f"What went wrong: {violation}",
+        *(f"Also broken: {getattr(e, 'invariant', type(e).__name__)}: {e}"
+          for e in getattr(violation, "also", [])),
         "",
         "The dataset: " + case.dataset.describe(),
         "The partitioning: " + case.partitioning.describe(),

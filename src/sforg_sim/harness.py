@@ -23,10 +23,11 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from .apex import Batchable, Fault, FaultSchedule, Queueable
+from .apex import Batchable, Context, Fault, FaultSchedule, HttpResponse, Queueable
 from .apex.faults import FaultKind
 from .cases import ALT_KEY_FIELD, KEY_FIELD, Case, Change, Dataset, FaultPlan, RunRecord, sort_key
-from .datacloud import DataCloudSource
+from .datacloud import ENDPOINT, DataCloudSource
+from .errors import UnableToLockRow
 from .nightly import (
     SOURCE_FIELD,
     SOURCE_OBJECT,
@@ -62,6 +63,43 @@ class _PlannedFaults(FaultSchedule):
         self.plan = plan
         self.run = run
         self.executions = 0
+        self.injected_empty = False
+        """Set when the current data call got an injected empty batch (the call log)."""
+
+    def _note(self, kind: str) -> None:
+        """Charge a fired fault to the partition whose job met it (the exact budget)."""
+        rec = self.run.record
+        n = len(rec.calls)
+        p = self.run.observer.partition_of(self.run.engine.current)
+        per = rec.fired_in.setdefault(kind, [0] * (n + 1))
+        per[n if p is None else p] += 1
+
+    def on_callout(self, ctx: Context, endpoint: str) -> HttpResponse | None:
+        """The planned 503, noted per partition (it never reaches the source)."""
+        res = super().on_callout(ctx, endpoint)
+        if res is not None:
+            self._note("callout")
+            if endpoint.startswith(ENDPOINT):
+                self.run.record.call_log.append(
+                    (self.run.observer.partition_of(self.run.engine.current), "503 fault",
+                     ""))
+        return res
+
+    def before_dml(self, ctx: Context, sobject: str, op: str) -> None:
+        """The planned UNABLE_TO_LOCK_ROW, noted per partition."""
+        try:
+            super().before_dml(ctx, sobject, op)
+        except UnableToLockRow:
+            self._note("lock")
+            raise
+
+    def empty_page(self) -> bool:
+        """The planned transient empty batch, noted per partition and in the call log."""
+        empty = super().empty_page()
+        if empty:
+            self._note("empty")
+            self.injected_empty = True
+        return empty
 
     def between_executions(self, engine: object) -> None:
         self.executions += 1
@@ -117,6 +155,39 @@ class Run:
         rec = self.record
         rec.writes, rec.write_log = self.observer.writes, self.observer.write_log
         rec.calls, rec.refused = self.observer.calls, self.observer.refused
+        rec.rejected = [0] * n
+        self._rejected_unattributed = 0
+        # Log every answer of the source per partition: the observer's own handler
+        # (which counts refused calls) stays underneath, this one only reads answers.
+        inner = engine.endpoints[ENDPOINT]
+
+        def logged(method: str, path: str, body: object) -> HttpResponse:
+            self.faults.injected_empty = False
+            res = inner(method, path, body)
+            p = self.observer.partition_of(engine.current)
+            if res.status_code == 403:
+                outcome = "refused"
+            elif res.status_code >= 400:
+                outcome = "rejected"
+                if p is None:
+                    self._rejected_unattributed += 1
+                else:
+                    rec.rejected[p] += 1
+                if len(rec.rejections) < 3:
+                    err = res.body[0] if isinstance(res.body, list) and res.body else {}
+                    code = err.get("errorCode", "") if isinstance(err, dict) else ""
+                    msg = err.get("message", res.body) if isinstance(err, dict) else res.body
+                    rec.rejections.append(f"partition {p}: HTTP {res.status_code} "
+                                          f"{code}: {msg}")
+            elif self.faults.injected_empty:
+                outcome = "empty fault"
+            else:
+                data = res.body.get("data") if isinstance(res.body, dict) else None
+                outcome = "rows" if data else "empty"
+            rec.call_log.append((p, outcome, _request(body)))
+            return res
+
+        engine.register_endpoint(ENDPOINT, logged)
         self._launched = False
         self._finished = False
 
@@ -216,7 +287,7 @@ class Run:
         rec.total_executions = obs.executions
         rec.executions = obs.executions_by_partition()
         rec.failures.extend(obs.failures())
-        rec.unattributed_calls = obs.unattributed_calls
+        rec.unattributed_calls = obs.unattributed_calls + self._rejected_unattributed
         rec.unattributed_refused = obs.unattributed_refused
         rec.final = {r[0]: (r[1], r[2], bool(r[3])) for r in self.org.store.select(
             self.org.schema.get(TARGET_OBJECT), ["Id", self.key_field, TARGET_FIELD,
@@ -228,6 +299,13 @@ class Run:
     def close(self) -> None:
         """Release the org's database."""
         self.org.close()
+
+
+def _request(body: object) -> str:
+    """The call's SQL (what makes two calls "the same page"), for the call log."""
+    if isinstance(body, dict) and isinstance(body.get("sql"), str):
+        return str(body["sql"])
+    return "" if body is None else repr(body)
 
 
 def _load(org: Org, ds: Dataset) -> None:

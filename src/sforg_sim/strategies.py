@@ -48,6 +48,9 @@ width, so numbers can overflow it: ``externalOpp10`` at width 1); ``underscore``
 ``bracket`` put ``_`` and ``[`` where they collate differently in upper case than in
 code points; ``other-prefix`` keys sort after every ``externalOpp`` key; ``null`` is no
 key at all."""
+MAX_RUN = 5
+"""The longest run of consecutive transient faults a plan draws: longer than the team's
+stop rule (3 consecutive empty batches), so "503, 503, empty" and "4 empties" exist."""
 FORMS: tuple[PartitionForm, ...] = get_args(PartitionForm)
 """Partition boundary forms (see :class:`~sforg_sim.cases.Partitioning`)."""
 CHANGE_KINDS: tuple[ChangeKind, ...] = get_args(ChangeKind)
@@ -112,19 +115,28 @@ def _external_ids(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
 @composite
 def _datasets(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
              styles: Sequence[str] = STYLES, stages: Sequence[str] = STAGES,
-             source_gaps: bool = True, unique: bool = True) -> Dataset:
+             source_gaps: bool = True, unique: bool = True,
+             distinct_values: bool = False) -> Dataset:
     """Opportunities: ids from :func:`external_ids`, initial stages, source rows.
+
+    ``distinct_values`` draws a source value per record (not yet the default: it slowed
+    the shrinking of other counterexamples, issue 18).
 
     ``source_gaps`` lets some keys have no Data Cloud row (the job must leave those
     alone). ``unique=False`` stores keys in a non-unique custom External ID and may repeat
     them (processors must then read :attr:`Dataset.key_field`).
     """
     keys = draw(_external_ids(min_size, max_size, styles=styles, unique=unique))
+    values = (TARGET_STAGE, *(s for s in stages if s != TARGET_STAGE))
     rows = []
     for key in keys:
         stage = draw(st.sampled_from(tuple(stages)))
         has_source = not source_gaps or key is None or draw(st.integers(0, 7)) != 7
-        rows.append(OppRow(key, stage, TARGET_STAGE if has_source else None))
+        # A value per record (shrinking to the team's one value), so a value copied onto
+        # the wrong record shows: with one value everywhere any pairing looks right.
+        value = (draw(st.sampled_from(values)) if distinct_values else TARGET_STAGE
+                 ) if has_source else None
+        rows.append(OppRow(key, stage, value))
     return Dataset(tuple(rows), unique)
 
 
@@ -260,7 +272,10 @@ def _changes(draw: DrawFn, keys: Sequence[str], kinds: Sequence[str] = CHANGE_KI
     it, so before or after the cursor depending on when the change lands.
     """
     kind = draw(st.sampled_from(tuple(kinds)))
-    after = draw(st.integers(0, max_after))
+    # Small runs last 1-6 executions: drawn uniformly from 0-12 most changes landed after
+    # the run (issue 18, gap 2). Mostly inside the first executions, sometimes later.
+    after = draw(st.one_of(st.integers(1, min(3, max_after)) if max_after else st.just(0),
+                           st.integers(0, max_after)))
     pool = list(keys) or [f"{KEY_PREFIX}1"]
     base = draw(st.sampled_from(pool))
     near = draw(st.sampled_from(pool)) + draw(st.sampled_from(("b", "_", "0")))
@@ -275,18 +290,49 @@ def _changes(draw: DrawFn, keys: Sequence[str], kinds: Sequence[str] = CHANGE_KI
 def _fault_plans(draw: DrawFn, keys: Sequence[str] = (), *, callouts: bool = True,
                 locks: bool = True, empty: bool = True, quota: bool = True,
                 concurrent: Sequence[str] = ("update", "delete", "insert", "rekey"),
-                max_each: int = 2, max_at: int = 12) -> FaultPlan:
+                max_each: int = 2, max_at: int = 12, sequences: bool = False) -> FaultPlan:
     """A :class:`FaultPlan`: transient callout errors, row locks, empty pages, quota
     exhausted at call k, and concurrent DML (``concurrent`` kinds, empty for none) near
-    ``keys``. Each kind is off, or up to ``max_each`` occurrences, shrinking to none."""
+    ``keys``. Each kind is off, or up to ``max_each`` occurrences, shrinking to none.
+
+    With ``sequences`` (opt-in for now: it made the shrinking of other counterexamples
+    stall, issue 18) 503s and empty batches come as *sequences*: up to ``max_each`` runs of up to
+    :data:`MAX_RUN` consecutive bad answers ("503, 503, empty", "empty x4": longer than
+    the 3-empties stop rule), each after a gap of good calls, shrinking towards fewer,
+    shorter and earlier runs (issue 18, gap 1)."""
     def at(enabled: bool) -> tuple[int, ...]:
         if not enabled:
             return ()
         return tuple(sorted(draw(st.lists(st.integers(1, max_at), max_size=max_each,
                                           unique=True))))
 
+    if not sequences:
+        return FaultPlan(
+            callouts=at(callouts), locks=at(locks), empty=at(empty),
+            quota_at=draw(st.one_of(st.none(), st.integers(1, max_at))) if quota else None,
+            changes=tuple(draw(st.lists(_changes(keys, concurrent), max_size=max_each)))
+            if concurrent else ())
+    tokens = (("empty",) if empty else ()) + (("503",) if callouts else ())
+    bad_callouts: list[int] = []
+    bad_pages: list[int] = []
+    if tokens:
+        gaps = st.one_of(st.integers(0, min(2, max_at)), st.integers(0, max_at))
+        runs = draw(st.lists(st.tuples(gaps, st.lists(
+            st.sampled_from(tokens), min_size=1, max_size=MAX_RUN)), max_size=max_each))
+        n_call = n_query = 0  # callouts made / data queries that reached the source
+        for gap, seq in runs:
+            n_call += gap
+            n_query += gap
+            for tok in seq:
+                n_call += 1
+                if tok == "503":  # answered by the fault: never reaches the source
+                    bad_callouts.append(n_call)
+                else:
+                    n_query += 1
+                    bad_pages.append(n_query)
+
     return FaultPlan(
-        callouts=at(callouts), locks=at(locks), empty=at(empty),
+        callouts=tuple(bad_callouts), locks=at(locks), empty=tuple(bad_pages),
         quota_at=draw(st.one_of(st.none(), st.integers(1, max_at))) if quota else None,
         changes=tuple(draw(st.lists(_changes(keys, concurrent), max_size=max_each)))
         if concurrent else ())
@@ -331,7 +377,7 @@ def external_ids(min_size: int = 0, max_size: int = 24, *, styles: Sequence[str]
 
 def datasets(min_size: int = 0, max_size: int = 24, *, styles: Sequence[str] = STYLES,
              stages: Sequence[str] = STAGES, source_gaps: bool = True,
-             unique: bool = True) -> SearchStrategy[Dataset]:
+             unique: bool = True, distinct_values: bool = False) -> SearchStrategy[Dataset]:
     """Opportunities: ids from :func:`external_ids`, initial stages, source rows.
 
     ``source_gaps`` lets some keys have no Data Cloud row (the job must leave those
@@ -343,7 +389,8 @@ def datasets(min_size: int = 0, max_size: int = 24, *, styles: Sequence[str] = S
     known = tuple(name for name, _ in OPPORTUNITY_STAGES)
     return _datasets(min_size, max_size, styles=_check_choices("styles", styles, STYLES),
                      stages=_check_choices("stages", stages, known),
-                     source_gaps=source_gaps, unique=unique)
+                     source_gaps=source_gaps, unique=unique,
+                     distinct_values=distinct_values)
 
 
 def partitionings(dataset: Dataset, max_parts: int = 4, *,
@@ -378,16 +425,19 @@ def changes(keys: Sequence[str], kinds: Sequence[str] = CHANGE_KINDS,
 def fault_plans(keys: Sequence[str] = (), *, callouts: bool = True, locks: bool = True,
                 empty: bool = True, quota: bool = True,
                 concurrent: Sequence[str] = CHANGE_KINDS, max_each: int = 2,
-                max_at: int = 12) -> SearchStrategy[FaultPlan]:
+                max_at: int = 12, sequences: bool = False) -> SearchStrategy[FaultPlan]:
     """A :class:`FaultPlan`: transient callout errors, row locks, empty pages, quota
     exhausted at call k, and concurrent DML (``concurrent`` kinds, empty for none) near
-    ``keys``. Each kind is off, or up to ``max_each`` occurrences, shrinking to none. Bad
-    arguments raise InvalidArgument."""
+    ``keys``. Each kind is off, or up to ``max_each`` occurrences, shrinking to none.
+    ``sequences`` draws 503s and empty batches as runs of consecutive faults, up to
+    :data:`MAX_RUN` long (longer than the 3-empties stop rule). Bad arguments raise
+    InvalidArgument."""
     _check_range("0", 0, "max_each", max_each, lowest=0)
     _check_range("1", 1, "max_at", max_at, lowest=1)
     kinds = _check_choices("concurrent", concurrent, CHANGE_KINDS) if concurrent else ()
     return _fault_plans(keys, callouts=callouts, locks=locks, empty=empty, quota=quota,
-                        concurrent=kinds, max_each=max_each, max_at=max_at)
+                        concurrent=kinds, max_each=max_each, max_at=max_at,
+                        sequences=sequences)
 
 
 @composite

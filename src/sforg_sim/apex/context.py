@@ -239,8 +239,19 @@ class Context:
 
     # --- SOQL ---------------------------------------------------------------------------
 
-    def query(self, soql: str, **binds: Any) -> list[dict[str, Any]]:
+    def query(self, soql: str, **binds: Any) -> Any:
         """Run SOQL as Apex does (``[SELECT ...]``); a SOQL error raises (catchable).
+
+        Rows come back as a list of dicts, except for ``SELECT COUNT() FROM ...``, which
+        returns the count as an ``int``, as Apex does: "SOQL statements evaluate to a list
+        of sObjects, a single sObject, or an Integer for count method queries", e.g.
+        ``Integer i = [SELECT COUNT() FROM Contact WHERE LastName = 'Weissman'];``
+        (*Apex Developer Guide*, "SOQL and SOSL Queries",
+        https://developer.salesforce.com/docs/atlas.en-us.204.0.apexcode.meta/apexcode/langCon_apex_SOQL.htm;
+        *SOQL and SOSL Reference*, "COUNT() and COUNT(fieldName)": "COUNT() returns the
+        number of rows that match the filtering conditions").
+        Returning ``[]`` (the records list of a count query) made a port's count silently
+        zero (issue 18).
 
         Query rows (the 50,000 per transaction) are counted as the Apex Developer Guide,
         "Working with SOQL Aggregate Functions" (note on query rows,
@@ -250,6 +261,14 @@ class Context:
         COUNT(fieldname) queries, limits are counted as one query row, unless the query
         contains a GROUP BY clause, in which case one query row per grouping is consumed."
         """
+        try:
+            counting = self.org.soql.plan(soql).kind == "count"
+        except SalesforceError as e:
+            self.note(e)
+            self.governor.soql(0)
+            raise
+        if counting:  # one query, one query row, as count_query charges it
+            return self.count_query(soql, **binds)
         try:
             rows: list[dict[str, Any]] = self.org.query_records(soql, **binds)
             used = self._rows_used(soql, binds, rows)

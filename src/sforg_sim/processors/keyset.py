@@ -14,6 +14,8 @@ member variables + constructor                          ``__init__`` attributes
 ``new Http().send(req)``                                ``ctx.callout("POST", endpoint, body)``
 ``res.getStatusCode()``, ``JSON.deserializeUntyped``    ``res.status_code``, ``res.json()``
 ``[SELECT ... WHERE X IN :ids]``                        ``ctx.query("... IN :ids", ids=ids)``
+``Integer n = [SELECT COUNT() FROM ...]``               ``n = ctx.query("SELECT COUNT() ...")``
+                                                        (an ``int``, as in Apex)
 ``update records;``                                     ``ctx.update("Opportunity", records)``
 ``System.enqueueJob(new P(...))``                       ``ctx.enqueue_job(P(...))``
 ``System.debug(...)``                                   ``ctx.debug(...)``
