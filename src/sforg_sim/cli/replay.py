@@ -7,6 +7,14 @@ all readable at 80 columns. ``--json`` prints the same in the envelope every com
 ``--save-org`` saves the org after the run and ``--plot`` draws coverage and data calls
 over simulated time (the ``[plot]`` extra). Both paths are checked before any work starts.
 
+The team's own Apex runs the same way: ``--apex-dir DIR --start start_v2.apex`` deploys
+the classes in DIR, runs the start script (its ``Integer totalRecords``/``Integer
+partitions`` set to the run's size: :mod:`sforg_sim.apexkit`), runs the async work to the
+end and prints the same report, a partition being the chain rooted at each job the script
+enqueued. ``--start-expr 'new MyJob(i, startId, endId)'`` enqueues an expression per
+partition instead. ``--compare v2,apex:start_v2.apex`` puts an Apex run beside a built-in
+processor (``apex`` alone: the run ``--start``/``--start-expr`` names).
+
 Exit status: 0 when the processor did its job (every record in scope processed exactly
 once), 1 when it did not (with ``--compare``: when any run did not), 2 on a usage error.
 """
@@ -21,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..apex import CostModel, FaultSchedule
+from ..apexkit import ApexProcessor
 from ..errors import UsageError
 from ..org import Org
 from ..replay import PROCESSORS, Report, replay
@@ -62,6 +71,18 @@ def register(sub: Any) -> None:
                    help=f"processor or named scenario ({names})")
     p.add_argument("--compare", metavar="A,B", help="replay several processors on identical "
                    "orgs and report them side by side, e.g. v1,v2")
+    p.add_argument("--apex-dir", metavar="DIR", help="replay the team's Apex: deploy the "
+                   ".cls classes in DIR (force-app/main/default/classes)")
+    p.add_argument("--start", metavar="F.apex", help="with --apex-dir: the start script "
+                   "(as given, or in the SFDX project's scripts/ folder), one job per "
+                   "partition; its 'Integer totalRecords'/'Integer partitions' are set to "
+                   "the run's size")
+    p.add_argument("--start-expr", metavar="EXPR", help="with --apex-dir: an Apex expression "
+                   "enqueued per partition, with i, startId, endId, pageSize in scope, e.g. "
+                   "'new DynamicPartitionProcessorV2(i, startId, endId)'")
+    p.add_argument("--inclusive-end", action="store_true", help="the Apex classes read "
+                   "their ranges inclusively (V1): per-partition 'in scope' counts the "
+                   "shared boundaries twice, as for the built-in v1")
     p.add_argument("--partitions", type=_positive, default=10, metavar="N",
                    help="parallel partitions of External ID ranges")
     p.add_argument("--page-size", type=_page, default=500, metavar="N",
@@ -124,14 +145,43 @@ def _page(text: str) -> int:
 
 
 def _names(args: argparse.Namespace) -> list[str]:
+    apex_run = args.start or args.start_expr
+    if args.apex_dir is None and (apex_run or args.inclusive_end):
+        raise UsageError("--start, --start-expr and --inclusive-end need --apex-dir")
+    if args.start and args.start_expr:
+        raise UsageError("--start and --start-expr: choose one")
     if not args.compare:
-        return [args.processor]
+        if args.apex_dir is not None and not apex_run:
+            raise UsageError("--apex-dir needs --start F.apex or --start-expr EXPR (or "
+                             "--compare ...,apex:F.apex)")
+        return ["apex"] if apex_run else [args.processor]
     names = [n.strip() for n in args.compare.split(",") if n.strip()]
-    bad = [n for n in names if n not in PROCESSORS]
+    if any(_is_apex(n) for n in names) and args.apex_dir is None:
+        raise UsageError("an Apex run in --compare needs --apex-dir")
+    if "apex" in names and not apex_run:
+        raise UsageError("'apex' in --compare needs --start or --start-expr "
+                         "(or name the script: apex:start_v2.apex)")
+    bad = [n for n in names if n not in PROCESSORS and not _is_apex(n)]
     if bad or not names:
         raise UsageError(f"unknown processor in --compare: {', '.join(bad) or args.compare!r}"
-                         f" (choose from {', '.join(PROCESSORS)})")
+                         f" (choose from {', '.join(PROCESSORS)}, apex:F.apex)")
     return names
+
+
+def _is_apex(name: str) -> bool:
+    return name == "apex" or (name.startswith("apex:") and len(name) > 5)
+
+
+def _processor(name: str, args: argparse.Namespace) -> str | ApexProcessor:
+    """A built-in name as is; an Apex run (``apex``, ``apex:F.apex``) as its processor
+    (the folder and the script are checked here, before any replay starts)."""
+    if not _is_apex(name):
+        return name
+    if name == "apex" and args.start_expr:
+        return ApexProcessor.from_expression(args.apex_dir, args.start_expr,
+                                             inclusive_end=args.inclusive_end)
+    script = args.start if name == "apex" else name[len("apex:"):]
+    return ApexProcessor.from_script(args.apex_dir, script, inclusive_end=args.inclusive_end)
 
 
 FILE_BACKED_ABOVE = 500_000
@@ -174,17 +224,18 @@ def run(args: argparse.Namespace) -> int:
     """Replay, print, save, plot; the exit status says whether every run did its job."""
     names = _names(args)
     _preflight(args)
+    processors = [_processor(n, args) for n in names]
     console = progress_console()
     reports: list[Report] = []
     org: Org | None = None
     with tempfile.TemporaryDirectory(prefix="sforg-sim-replay-") as tmp:
-        for name in names:
+        for proc in processors:
             if org is not None:
                 org.close()  # a file-backed org's file goes with the directory
             org = _org(args, console, Path(tmp))
             if args.api_remaining is not None:
                 org.set_api_remaining(args.api_remaining)
-            reports.append(_one(org, name, args, console))
+            reports.append(_one(org, proc, args, console))
         status = 0 if all(succeeded(r) for r in reports) else 1
         if args.save_org and org is not None:
             org.save(args.save_org, overwrite=True)
@@ -207,6 +258,8 @@ def succeeded(r: Report) -> bool:
 
 
 def _label(name: str) -> str:
+    if name.startswith("apex:"):
+        return "the team's Apex classes"
     preset = PROCESSORS.get(name)
     return LABELS.get(name) or (preset.description if preset else name)
 
@@ -251,11 +304,15 @@ def _json(r: Report) -> dict[str, Any]:
     return {"ok": succeeded(r), "verdict": verdict(r), **d}
 
 
-def _one(org: Org, name: str, args: argparse.Namespace, console: Any) -> Report:
+def _one(org: Org, proc: str | ApexProcessor, args: argparse.Namespace,
+         console: Any) -> Report:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    name = proc if isinstance(proc, str) else proc.name
     total = org.store.count(org.schema.get("Opportunity"))
-    with Progress(TextColumn(f"[bold]{name}[/bold]"), BarColumn(),
+    from rich.markup import escape
+
+    with Progress(TextColumn(f"[bold]{escape(name)}[/bold]"), BarColumn(),
                   TextColumn("{task.completed:,}/{task.total:,} records"),
                   TextColumn("{task.fields[calls]:,} calls"), TimeElapsedColumn(),
                   console=console, transient=True,
@@ -266,7 +323,7 @@ def _one(org: Org, name: str, args: argparse.Namespace, console: Any) -> Report:
             bar.update(task, completed=r.processed, calls=r.api_calls["data"])
 
         costs = CostModel().with_(**dict(args.cost)) if args.cost else None
-        return replay(org, name, partition_count=args.partitions, page_size=args.page_size,
+        return replay(org, proc, partition_count=args.partitions, page_size=args.page_size,
                       faults=args.faults, seed=args.seed, costs=costs, progress=tick)
 
 
