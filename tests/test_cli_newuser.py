@@ -278,6 +278,8 @@ def test_every_command_seeds_the_same_default_org() -> None:
     [sys.executable, "-m", "verify.cli", "limits", "--sim", "--records", "1000"],
     [sys.executable, "-c", "import sys; from sforg_sim.cli import main; "
                            "sys.exit(main(['seed', '--records', '1000']))"],
+    [sys.executable, "-c", "import sys; from sforg_sim.cli import main; "
+                           "sys.exit(main(['replay', '--records', '1000']))"],
 ])
 def test_a_closed_pipe_exits_141_not_1(argv: list[str]) -> None:
     # rich exits 1 on a closed stdout ("the check failed"); a reader that went away

@@ -40,7 +40,7 @@ from .common import (
     envelope,
     print_json,
     progress_console,
-    records_for,
+    stdout_console,
 )
 
 __all__ = ["LABELS", "partition_notes", "register", "run", "succeeded", "verdict"]
@@ -92,10 +92,10 @@ def register(sub: Any) -> None:
     p.add_argument("--org-file", metavar="PATH",
                    help="start from a saved org (Org.open) instead of seeding one")
     p.add_argument("--save-org", metavar="FILE", help="save the org after the replay")
-    p.add_argument("--storage", choices=("auto", "memory", "file"), default="auto",
-                   help="where a seeded org lives: memory, or a temporary file deleted "
-                        f"afterwards; auto: a file above {FILE_BACKED_ABOVE:,} records "
-                        "(a fraction of the memory, about the same time: see "
+    p.add_argument("--storage", choices=("memory", "file"), default="memory",
+                   help="where a seeded org lives: in memory, or in a temporary file "
+                        "deleted afterwards (at 2,000,000 records a quarter of the memory, "
+                        "0.8 GB instead of 3.4 GB, for about 40%% more time: see "
                         "benchmarks/README.md)")
     p.add_argument("--api-remaining", type=_positive, metavar="N",
                    help="start with only N API calls left in the org's 24-hour window "
@@ -184,21 +184,14 @@ def _processor(name: str, args: argparse.Namespace) -> str | ApexProcessor:
     return ApexProcessor.from_script(args.apex_dir, script, inclusive_end=args.inclusive_end)
 
 
-FILE_BACKED_ABOVE = 500_000
-"""Above this many records ``--storage auto`` seeds a temporary file-backed org: at
-2,000,000 records an in-memory org peaks at about 3.3 GB RSS, a file-backed one under
-600 MB (measured in benchmarks/README.md)."""
-
-
 def _org(args: argparse.Namespace, console: Any, scratch: Path) -> Org:
     """The org for one run: the saved one (in memory), or seeded as the flags say, in a
     temporary file under ``scratch`` when ``--storage`` says so."""
     if args.org_file:
         return Org.open(args.org_file, in_memory=True)
-    records = records_for(args.scenario, args.records) or 0
-    on_file = args.storage == "file" or (args.storage == "auto" and
-                                          records > FILE_BACKED_ABOVE)
-    if not on_file:
+    # Memory by default: a file-backed org costs more than the 10% of wall time that would
+    # justify making it the default for large orgs (benchmarks/README.md, issue 20).
+    if args.storage != "file":
         return build_org(args, console=console)
     path = scratch / f"replay-{len(list(scratch.iterdir()))}.sforg"
     return build_org(args, str(path), console=console)
@@ -339,11 +332,10 @@ def compact(n: int | float) -> str:
 
 def _print(reports: list[Report]) -> None:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console()  # a pipe or CI log gets 80 columns (or $COLUMNS)
+    console = stdout_console()  # a pipe or CI log gets 80 columns (or $COLUMNS)
     for r in reports:
         # One line however narrow the console: a CI log can grep it.
         console.print(Text(verdict(r), style="bold green" if succeeded(r) else "bold red"),
