@@ -83,7 +83,7 @@ def _base_namespace() -> dict[str, Any]:
         "_FTOK": stdlib.field_token, "_DT": stdlib.DISPLAY_TYPES, "_TY": jsontyped.new_type,
         "_Map": ApexMap, "_new_map": runtime.new_map, "_debug": stdlib.system_debug,
         "_soql": stdlib.run_soql, "_single": stdlib.single_row, "_dml": stdlib.dml,
-        "_locator": lambda soql, binds, all_rows: stdlib.QueryLocatorValue(soql, binds),
+        "_locator": _inline_locator,
         "_w32": runtime.w32, "_w64": runtime.w64, "_idiv": runtime.idiv,
         "_concat": runtime.concat, "_add": runtime.add, "_arith": runtime.arith,
         "_eq": runtime.eq, "_id_eq": runtime.id_eq, "_cmp": runtime.cmp,
@@ -97,9 +97,19 @@ def _base_namespace() -> dict[str, Any]:
     return ns
 
 
+def _inline_locator(soql: str, binds: dict[str, Any], all_rows: bool) -> Any:
+    """``Database.getQueryLocator([SELECT ...])``. The engine's locator snapshots live
+    rows only, so ``ALL ROWS`` (deleted rows too) is refused by name rather than dropped,
+    which would hand the batch fewer records than the platform does."""
+    if all_rows:
+        raise stdlib.exception_class("QueryException")(
+            "Not supported by sforg-sim: ALL ROWS in Database.getQueryLocator")
+    return stdlib.QueryLocatorValue(soql, binds)
+
+
 def _dyn_field(obj: Any, low: str) -> Any:
     if obj is None:
-        raise runtime.npe() if hasattr(runtime, "npe") else TypeError("NoneType")
+        raise TypeError("NoneType")  # wrap_error turns it into a NullPointerException
     if isinstance(obj, SObject):
         return obj.v.get(low)
     return getattr(obj, f"f_{low}")
@@ -138,6 +148,10 @@ def _map_from(src: Any) -> ApexMap:
     if isinstance(src, list):
         return runtime.new_map((s.v.get("id"), s) for s in src)
     return ApexMap(src)
+
+
+LOG_KEEP = 100_000
+"""Debug-log lines an ApexRuntime keeps (the newest); older ones are dropped."""
 
 
 class ApexRuntime:
@@ -255,17 +269,30 @@ class ApexRuntime:
         exec(obj, ns)
         for info in local:
             ns[info.pyname].apex_runtime = self
+        ns["__apex_file__"], ns["__apex_local__"] = fname, bool(local)
         return ns["_anon"], ns
 
     def execute_anonymous(self, source: str) -> AnonymousResult:
         """Compile and run an anonymous block as one synchronous transaction."""
         if not isinstance(source, str):
             raise UsageError("execute_anonymous needs Apex source text")
+        if len(self.log) > LOG_KEEP:
+            # A server runs sf apex run for hours: keep the newest half of the debug log.
+            del self.log[:-LOG_KEEP // 2]
         start = len(self.log)
         try:
-            fn, _ = self.compile_anonymous(source)
+            fn, ns = self.compile_anonymous(source)
         except ApexCompileError as e:
             return AnonymousResult(False, False, e.line, e.column, e.problem)
+        try:
+            return self._run_anonymous(fn, start)
+        finally:
+            if not ns["__apex_local__"]:
+                # Nothing of the block can run later (it declared no classes): its line map
+                # goes, or a long-running server would keep one per call.
+                runtime.LINE_MAPS.pop(ns["__apex_file__"], None)
+
+    def _run_anonymous(self, fn: Any, start: int) -> AnonymousResult:
 
         def body(ctx: Any) -> None:
             with runtime.entered(runtime.Execution(ctx, self)):
@@ -284,9 +311,7 @@ class ApexRuntime:
             self.org.apex.execute_anonymous(body)
         except ApexException as x:
             runtime.locate(x)
-            stack = "\n".join(s.replace("AnonymousBlock", "AnonymousBlock", 1)
-                              for s in x.stack) or f"AnonymousBlock: line {x.line}, column " \
-                                                     f"{x.column}"
+            stack = "\n".join(x.stack) or f"AnonymousBlock: line {x.line}, column {x.column}"
             return AnonymousResult(True, False, x.line, x.column, None, str(x), stack,
                                    self.log[start:])
         except Exception as e:  # a platform error the block did not catch

@@ -1470,6 +1470,16 @@ def _db_query(soql: str) -> Any:
 
 
 def _db_locator(soql: Any, binds: dict[str, Any] | None = None) -> QueryLocatorValue:
+    if binds is None and isinstance(soql, str):
+        # Database.getQueryLocator('... :x'): refused now, as Database.query refuses it,
+        # rather than when the batch starts (with a message about a missing variable).
+        _, found, all_rows = split_soql(soql, 0, 0, dynamic=True)
+        if found:
+            raise exception_class("QueryException")(
+                "Not supported by sforg-sim: bind variables in Database.getQueryLocator")
+        if all_rows:
+            raise exception_class("QueryException")(
+                "Not supported by sforg-sim: ALL ROWS in Database.getQueryLocator")
     return QueryLocatorValue(soql, binds or {})
 
 
