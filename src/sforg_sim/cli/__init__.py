@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import SalesforceError, UsageError
-from . import apex, common, replay, seed, serve
+from . import apex, clock, common, replay, seed, serve
 from .common import ArgumentParser, envelope, print_json, silence_stdout
 
 __all__ = ["EXTRAS", "ArgumentParser", "build_parser", "main"]
@@ -37,7 +37,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
-    for module in (seed, serve, replay, apex):
+    for module in (seed, serve, replay, apex, clock):
         module.register(sub)
     return parser
 
