@@ -361,3 +361,42 @@ def test_truncated_and_incomplete_files_are_refused(tmp_path: Path,
     empty.touch()
     with pytest.raises(OSError, match="not a saved sforg-sim org"):
         Org.open(empty)
+
+
+# --- a kill during DML on a file-backed org keeps every acknowledged write -----------------
+
+_DML_LOOP = """
+    import sys
+    from sforg_sim import Org
+    org = Org.open(sys.argv[1])
+    print("go", flush=True)
+    k = 0
+    while True:
+        k += 1
+        batch = [{"Name": f"dml{k:06d}-{j}"} for j in range(20)]
+        [r] = org.insert("Account", batch[:1])
+        org.insert("Account", batch[1:])
+        org.update("Account", [{"Id": r["id"], "Name": f"dml{k:06d}-0u"}])
+        print(f"ack {k}", flush=True)  # both inserts and the update returned
+"""
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.45, 0.8])
+def test_a_kill_during_dml_keeps_every_acknowledged_write(tmp_path: Path,
+                                                           delay: float) -> None:
+    path = tmp_path / "org.sforg"
+    Org(path=path).close()
+    proc = _child(_DML_LOOP, str(path))
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "go"
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    out, _ = proc.communicate(timeout=30)
+    acked = [int(line.split()[1]) for line in out.splitlines() if line.startswith("ack ")]
+    assert acked, "the child acknowledged nothing before the kill: raise the delay"
+    org = Org.open(path)  # opens: not damaged
+    names = set(_names(org))
+    for k in acked:  # every acknowledged round is there whole, the update included
+        assert f"dml{k:06d}-0u" in names
+        assert all(f"dml{k:06d}-{j}" in names for j in range(1, 20))
+    org.close()
