@@ -1,21 +1,27 @@
 """Replay benchmark: V2 and V1 on the massive-upload scenario, against raw sqlite3.
 
     python benchmarks/bench_replay.py [--records 2000000] [--skip-v1] [--v1-calls N]
-                                      [--no-result-cache]
+                                      [--no-result-cache] [--apex] [--skip-baselines]
 
 Seeds the scenario once into ``benchmarks/out/massive-<N>.db`` (git-ignored, shared with the
 other benchmarks through ``_common.py``) and reopens it
-in memory for each run. Prints, for V2: wall time, records/s, and the ratio to a
-hand-written sqlite3 loop doing the same page reads and writes (keyset page from the source
-table, Opportunities by External ID, StageName update with audit fields and history rows);
+in memory for each run. Prints, for V2: wall time, records/s, CPU time, and the ratios (wall
+and CPU) to the reference, the lean sqlite3 loop of issue 21 (per page of 500 in one
+transaction: keyset page from the source table, Opportunities by one IN query, StageName
+update with audit fields and history rows by executemany), then to the row-by-row and
+set-based loops as context; the load average at start and end;
 for V1: calls burned until REQUEST_LIMIT_EXCEEDED, coverage and wall time
 (``--v1-calls N`` leaves only N calls in the quota, for a shorter run); and peak RSS.
+``--apex``: the same V2 run from the team's Apex source (``DynamicPartitionProcessorV2.cls``
+deployed, ``start_v2.apex`` run: :mod:`sforg_sim.apexkit`) on another copy of the same
+org, with its wall time and its ratio to the Python port's (issue 16's target: within 2x).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
 import resource
 import sqlite3
 import time
@@ -28,6 +34,12 @@ from _common import raw_connection, seeded_file
 from sforg_sim import Org
 from sforg_sim.ids import make_ids
 from sforg_sim.replay import replay
+from sforg_sim.soql.parser import parse
+
+LAST_CPU: dict[str, float] = {}
+"""CPU seconds (``time.process_time``) of the last timed runs: on a shared machine the
+wall-clock ratio moves with the load while the process's own CPU time hardly does (both
+sides are single-threaded and CPU-bound in memory), so both ratios are printed."""
 
 
 def org_file(records: int) -> Path:
@@ -131,7 +143,7 @@ def lean_loop(path: Path, storage: str = "memory", page: int = 500,
            'WHERE "IsDeleted" = 0 AND "External_ID__c__sk" {} ? AND "External_ID__c__sk" < ? '
            'ORDER BY "External_ID__c__sk" LIMIT ?')
     first, then = src.format(">="), src.format(">")
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     n = 0
     for lo, hi in ranges:
         last, sql = lo, first  # half-open ranges: the first page from `>= lo`
@@ -157,10 +169,11 @@ def lean_loop(path: Path, storage: str = "memory", page: int = 500,
                                    for o, h in zip(todo, hids)])
             conn.execute("COMMIT")
             n += len(todo)
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
     if storage == "file":
         org.close()
         tmp.unlink()
+    LAST_CPU["lean"] = cpu
     return seconds, n
 
 
@@ -245,6 +258,34 @@ def one_statement_floor(path: Path, bare: bool = False) -> str:
             f"total {t3 - t0:.1f} s")
 
 
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "massive-upload"
+CLASSES = EXAMPLE / "force-app" / "main" / "default" / "classes"
+
+
+def _open(path: Path, storage: str) -> tuple[Org, Path | None]:
+    """An in-memory copy of the seeded org, or a file copy (returned for deletion)."""
+    if storage != "file":
+        return Org.open(path, in_memory=True), None
+    copy = path.with_name(path.stem + ".replay.db")
+    Org.open(path, in_memory=True).save(copy, overwrite=True)
+    return Org.open(copy), copy
+
+
+def apex_v2(path: Path, storage: str, no_result_cache: bool) -> Any:
+    """The V2 replay from the team's Apex source on a fresh copy of the org: the report
+    (same figures as the Python port's, ``wall_seconds`` included)."""
+    from sforg_sim.apexkit import ApexProcessor
+
+    org, copy = _open(path, storage)
+    if no_result_cache:
+        org.soql.results.max_rows = 0
+    r = replay(org, ApexProcessor.from_script(CLASSES, EXAMPLE / "scripts" / "start_v2.apex"))
+    org.close()
+    if copy is not None:
+        copy.unlink(missing_ok=True)
+    return r
+
+
 def main() -> None:
     """Run the benchmark and print the figures."""
     ap = argparse.ArgumentParser()
@@ -255,12 +296,22 @@ def main() -> None:
                     help="also time the one-statement floor of V2's writes")
     ap.add_argument("--v1-calls", type=int, default=None,
                     help="API calls left in the quota for V1 (default: the full 440,000)")
+    ap.add_argument("--v1-source-order", choices=("unstable", "stable"), default="unstable",
+                    help="the Data Cloud source's order for V1: unstable (the default model) "
+                         "or stable, under which V1 burns the whole 440,000-call quota "
+                         "(benchmarks/README.md, issue 13)")
     ap.add_argument("--no-result-cache", action="store_true",
                     help="turn the SOQL result cache off in the replays (for comparison)")
+    ap.add_argument("--apex", action="store_true",
+                    help="also replay V2 from its Apex source and print the ratio to the port")
+    ap.add_argument("--skip-baselines", action="store_true",
+                    help="skip the sqlite3 baselines after V2")
     ap.add_argument("--storage", choices=("memory", "file"), default="memory",
                     help="V2 and the lean loop on an in-memory copy (default) or a file copy")
     args = ap.parse_args()
     path = org_file(args.records)
+    # The machine may be shared: a figure means little without the load it was taken under.
+    print(f"load average at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     if not args.skip_v2:
         t = time.perf_counter()
@@ -273,19 +324,39 @@ def main() -> None:
         load = time.perf_counter() - t
         if args.no_result_cache:
             org.soql.results.max_rows = 0
+        # The SOQL grammar's LALR tables are built once per process (lark), whatever the
+        # replay's size: timed apart, as the org load is, so the ratio compares the work.
+        t = time.perf_counter()
+        parse("SELECT Id FROM Opportunity")
+        grammar = time.perf_counter() - t
+        cpu = time.process_time()
         r = replay(org, "v2")
+        cpu = time.process_time() - cpu
         print(f"V2: {r.processed:,} processed, {r.duplicates} duplicates, {r.skipped} skipped, "
               f"{r.api_calls['data']:,} data calls, simulated {r.simulated_seconds / 3600:.2f} h,"
               f" outcome {r.outcome}")
         print(f"V2 wall: {r.wall_seconds:.1f} s ({r.processed / r.wall_seconds:,.0f} records/s)"
-              f", org load {load:.1f} s")
+              f", org load {load:.1f} s, SOQL grammar built once per process {grammar:.1f} s"
+              f"; CPU {cpu:.1f} s")
         org.close()
         del org
         copy.unlink(missing_ok=True)
         gc.collect()  # the org has reference cycles: free its 2 GB before the baselines
+        if args.apex:
+            a = apex_v2(path, args.storage, args.no_result_cache)
+            same = all(getattr(a, k) == getattr(r, k) for k in (
+                "records", "processed", "duplicates", "skipped", "stage_counts", "api_calls",
+                "async_executions", "outcome"))
+            print(f"V2 in Apex: {a.processed:,} processed, {a.api_calls['data']:,} data calls,"
+                  f" outcome {a.outcome}; same figures as the port: {same}")
+            print(f"V2 in Apex wall: {a.wall_seconds:.1f} s ({a.processed / a.wall_seconds:,.0f}"
+                  f" records/s); ratio Apex/port = {a.wall_seconds / r.wall_seconds:.2f}")
+            gc.collect()
+    if not args.skip_v2 and not args.skip_baselines:
         lean, n = lean_loop(path, args.storage)
         print(f"lean sqlite3 loop (the reference, {args.storage}): {lean:.1f} s for {n:,} "
-              f"records; ratio V2/lean = {r.wall_seconds / lean:.2f}")
+              f"records; ratio V2/lean = {r.wall_seconds / lean:.2f}; CPU {LAST_CPU['lean']:.1f}"
+              f" s, CPU ratio V2/lean = {cpu / LAST_CPU['lean']:.2f}")
         gc.collect()
         raw, n = raw_loop(path)
         print(f"raw sqlite3 loop (row by row): {raw:.1f} s for {n:,} records; "
@@ -307,15 +378,17 @@ def main() -> None:
             org.set_api_remaining(args.v1_calls)
         if args.no_result_cache:
             org.soql.results.max_rows = 0
-        r = replay(org, "v1-burn-quota")
+        r = replay(org, "v1-burn-quota", source_options=(
+            {"unstable_order": False} if args.v1_source_order == "stable" else None))
         print(f"V1: {r.api_calls['data']:,} calls burned, {r.processed:,} processed "
               f"({100 * r.processed / r.records:.1f}%), outcome {r.outcome}, simulated "
               f"{r.simulated_seconds / 3600:.1f} h, {r.async_executions:,} async executions")
-        print(f"V1 wall: {r.wall_seconds:.1f} s "
+        print(f"V1 source order: {args.v1_source_order}; wall: {r.wall_seconds:.1f} s "
               f"({r.api_calls['data'] / r.wall_seconds:,.0f} calls/s)")
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS: {rss:,.0f} MiB")
+    print(f"peak RSS: {rss:,.0f} MiB (the whole process: the largest of the runs above)")
+    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

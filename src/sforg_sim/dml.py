@@ -15,7 +15,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from itertools import chain
+from typing import Any, cast
 
 from . import ids
 from .errors import (
@@ -34,7 +35,7 @@ from .errors import (
     error_class,
 )
 from .history import history_object, write_history
-from .schema import OPPORTUNITY_STAGES, Field, Schema, SObjectDef
+from .schema import OPPORTUNITY_STAGES, TEXT_TYPES, Field, Schema, SObjectDef
 from .store import Store, quote, sk_column
 
 __all__ = ["Dml", "SaveResult", "match_key", "matches_case_insensitively"]
@@ -85,6 +86,45 @@ def matches_case_insensitively(f: Field) -> bool:
 def match_key(f: Field, value: Any) -> Any:
     """The key upsert compares for a (coerced) External ID value of ``f``."""
     return value.upper() if matches_case_insensitively(f) else value
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+"""Value types that are never a nested external-Id reference (a Mapping)."""
+
+
+def _plain(records: Sequence[Mapping[str, Any]]) -> bool:
+    """True when every record is a dict whose values are all strings, numbers, booleans
+    or nulls: no nested external-Id reference to resolve. The types are gathered by
+    ``map`` and ``set`` in C, a few microseconds a page of 500 instead of an ``isinstance``
+    against the Mapping ABC per value (0.3 ms a page; issue 21)."""
+    if set(map(type, records)) - {dict}:
+        return False
+    values = chain.from_iterable(map(dict.values, cast("Sequence[dict[str, Any]]", records)))
+    return set(map(type, values)) <= _SCALARS
+
+
+def _coerce_column(f: Field, values: list[Any]) -> list[Any]:
+    """``[f.coerce(v) for v in values]``, coercing each distinct string once.
+
+    A text field's coercion depends only on the field and the value (length, encoding,
+    restricted picklist values), so equal strings coerce equally; a page of 500 updates
+    usually carries a handful of distinct StageNames (issue 21: 500 calls become a few
+    plus dictionary lookups). A value that fails raises on its first occurrence, as the
+    plain loop would.
+    """
+    if f.type not in TEXT_TYPES:
+        return [f.coerce(v) for v in values]
+    seen: dict[str, Any] = {}
+    out = []
+    for v in values:
+        if type(v) is str:
+            if v in seen:
+                out.append(seen[v])
+            else:
+                out.append(seen.setdefault(v, f.coerce(v)))
+        else:
+            out.append(f.coerce(v))
+    return out
 
 
 class Dml:
@@ -204,6 +244,8 @@ class Dml:
         """
         found: list[tuple[int, str, Field, SObjectDef, Field, Any, Any]] = []
         errors: dict[int, SalesforceError] = {}
+        if _plain(records):
+            return records, errors
         for i, rec in enumerate(records):
             if not isinstance(rec, Mapping):
                 continue
@@ -488,7 +530,7 @@ class Dml:
             return None
         fields = [f for _, f in plan]
         try:
-            columns = [[f.coerce(r[k]) for r in records] for k, f in plan]
+            columns = [_coerce_column(f, [r[k] for r in records]) for k, f in plan]
         except SalesforceError:
             return None
         for f, col in zip(fields, columns):
