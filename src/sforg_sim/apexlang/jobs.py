@@ -43,6 +43,13 @@ class ApexQueueable(ApexObject, Queueable):
 
     apex_runtime: Any = None
 
+    @property
+    def stop_reason(self) -> str | None:
+        """The class's ``stopReason`` member, when it declares one (a String): replays show
+        it as the partition's end, as they show a Python port's ``stop_reason``."""
+        value = getattr(self, "f_stopreason", None)
+        return value if isinstance(value, str) else None
+
     def execute(self, ctx: Any) -> None:
         """The engine's entry: ``execute(QueueableContext)``."""
         transaction(self, ctx, lambda: self.m_execute_1(ContextObject(ctx.job_id)))  # type: ignore[attr-defined]
