@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -96,3 +97,33 @@ def test_server_binds_loopback_only() -> None:
         r = requests.get(server.instance_url + "/services/data/", verify=server.ca_bundle_path)
         assert r.status_code == 200 and "Sforce-Limit-Info" not in r.headers
     assert os.path.exists(server.ca_bundle_path) is False
+
+
+def test_serve_json_prints_one_envelope_then_serves() -> None:
+    # --json on every command (issue 20): serve prints its connection details as one JSON
+    # document in the common envelope, then serves.
+    code = ("import sys; from sforg_sim.cli import main; "
+            "sys.exit(main(['serve', '--scenario', 'small', '--records', '20', '--json']))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    text, doc = "", None
+    deadline = time.monotonic() + 60
+    while doc is None and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        text += line
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            continue
+    try:
+        assert doc is not None, text
+        assert doc["command"] == "serve" and doc["status"] == 0
+        env = doc["env"]
+        assert set(LINES) <= set(env) and doc["credentials"]["SF_USERNAME"]
+        sf = _client(env)
+        assert sf.query("SELECT COUNT() FROM Opportunity")["totalSize"] == 20
+    finally:
+        assert _stop(proc) == 0

@@ -49,7 +49,7 @@ from typing import Any
 from ..errors import UsageError
 from ..nightly import SOURCE_OBJECT
 from ..org import Org
-from .common import add_org_arguments, build_org
+from .common import add_org_arguments, build_org, envelope, print_json
 
 __all__ = ["register", "run"]
 
@@ -82,6 +82,9 @@ def register(sub: Any) -> None:
     p.add_argument("--save-on-exit", metavar="PATH",
                    help="when stopped (Ctrl-C, SIGTERM), save the served org to PATH "
                         "(may be the --org-file itself)")
+    p.add_argument("--json", action="store_true",
+                   help="print the connection details as one JSON document (the envelope "
+                        "every command uses), then serve")
     p.add_argument("--no-concurrency-limit", action="store_true",
                    help="never answer REQUEST_LIMIT_EXCEEDED for concurrent "
                         "long-running requests")
@@ -122,17 +125,25 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     with serve(org, host=args.host, port=args.port,
                concurrency_limit=not getattr(args, "no_concurrency_limit", False),
                run_jobs=not getattr(args, "no_run_jobs", False)) as server:
-        print(f"SF_INSTANCE_URL={server.instance_url}")
-        print(f"SF_ACCESS_TOKEN={server.access_token}")
-        print(f"REQUESTS_CA_BUNDLE={server.ca_bundle_path}")
-        print(f"NODE_EXTRA_CA_CERTS={server.ca_bundle_path}")
+        env = {"SF_INSTANCE_URL": server.instance_url, "SF_ACCESS_TOKEN": server.access_token,
+               "REQUESTS_CA_BUNDLE": server.ca_bundle_path,
+               "NODE_EXTRA_CA_CERTS": server.ca_bundle_path}
         if server.jwt_key_path:
-            print(f"SF_JWT_KEY_FILE={server.jwt_key_path}")
-            print(f"SF_JWT_CERT_FILE={server.jwt_cert_path}")
-        print(f"# SF_USERNAME={creds.username} SF_PASSWORD={creds.password} "
-              f"SF_SECURITY_TOKEN={creds.security_token} SF_CLIENT_ID={creds.consumer_key} "
-              f"SF_CLIENT_SECRET={creds.consumer_secret}")
-        print(f"# serving {org!r} on {server.instance_url}; Ctrl-C to stop", flush=True)
+            env.update(SF_JWT_KEY_FILE=server.jwt_key_path,
+                       SF_JWT_CERT_FILE=server.jwt_cert_path)
+        logins = {"SF_USERNAME": creds.username, "SF_PASSWORD": creds.password,
+                  "SF_SECURITY_TOKEN": creds.security_token,
+                  "SF_CLIENT_ID": creds.consumer_key, "SF_CLIENT_SECRET": creds.consumer_secret}
+        if getattr(args, "json", False):
+            # One document, then the server runs: a script reads the first JSON value.
+            print_json(envelope("serve", 0, env=env, credentials=logins,
+                                org=repr(org)))
+            sys.stdout.flush()
+        else:
+            for name, value in env.items():
+                print(f"{name}={value}")
+            print("# " + " ".join(f"{k}={v}" for k, v in logins.items()))
+            print(f"# serving {org!r} on {server.instance_url}; Ctrl-C to stop", flush=True)
         try:
             while not stop.wait(0.5):
                 pass
