@@ -3,7 +3,9 @@ Queueable/Batchable/Schedulable classes compiled from Apex."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,3 +157,26 @@ def test_cli_apex_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     assert "Error: System.NullPointerException: Attempt to de-reference a null object" in out
     assert "line 2, column 1" in out
+
+
+def test_apex_run_json_is_one_envelope(tmp_path: Path, capsys: Any) -> None:
+    # --json on every command (issue 20): apex run gives executeAnonymous's fields, the log
+    # and the async summary in the common envelope; exit 1 and the fields on a failure.
+    from sforg_sim.cli import main
+
+    ok = tmp_path / "ok.apex"
+    ok.write_text("System.debug('hello');")
+    assert main(["apex", "run", "--file", str(ok), "--scenario", "small", "--records", "5",
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["command"] == "apex" and doc["status"] == 0
+    res = doc["result"]
+    assert res["compiled"] and res["success"] and "asyncJobs" in res
+    assert any(line.endswith("|DEBUG|hello") for line in res["log"])
+    bad = tmp_path / "bad.apex"
+    bad.write_text("Integer x = 'a';")
+    assert main(["apex", "run", "--file", str(bad), "--scenario", "small", "--records", "5",
+                 "--json"]) == 1
+    res = json.loads(capsys.readouterr().out)["result"]
+    assert not res["compiled"] and res["line"] == 1 and "Illegal assignment" in str(
+        res["compileProblem"])

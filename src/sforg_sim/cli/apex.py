@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import UsageError
 from ..nightly import SOURCE_OBJECT
 from ..org import Org
-from .common import add_org_arguments, build_org
+from .common import add_org_arguments, build_org, envelope, print_json
 
 __all__ = ["register"]
 
@@ -38,6 +38,9 @@ def register(sub: Any) -> None:
                         "the result back")
     r.add_argument("--no-datacloud", action="store_true",
                    help="do not register the simulated Data Cloud endpoint (callout:DataCloud)")
+    r.add_argument("--json", action="store_true",
+                   help="print the result as one JSON document (the envelope every command "
+                        "uses): compiled, success, line, column, problems, log, async jobs")
     add_org_arguments(r)
     r.set_defaults(handler=run)
 
@@ -62,34 +65,49 @@ def run(args: argparse.Namespace) -> int:
         results = deploy(org, args.apex_dir)
         failed = [r for r in results if not r.success]
         if failed:
+            if args.json:
+                print_json(envelope("apex", 1, deploy=[
+                    {"name": r.name, "line": r.line, "column": r.column,
+                     "problem": r.problem} for r in failed]))
+                return 1
             for r in failed:
                 print(f"Deploy failed: {r.name}: line {r.line}, column {r.column}: {r.problem}")
             return 1
     res = execute_anonymous(org, source)
+    result: dict[str, Any] = {
+        "compiled": res.compiled, "success": res.success, "line": res.line,
+        "column": res.column, "compileProblem": res.compile_problem,
+        "exceptionMessage": res.exception_message,
+        "exceptionStackTrace": res.exception_stack_trace, "log": list(res.log)}
+    lines: list[str] = []
     if not res.compiled:
-        print(f"Error: Line: {res.line}, Column: {res.column}")
-        print(f"Error: {res.compile_problem}")
-        return 1
-    print("Compiled successfully.")
-    if res.success:
-        print("Executed successfully.")
+        lines += [f"Error: Line: {res.line}, Column: {res.column}",
+                  f"Error: {res.compile_problem}"]
     else:
-        print(f"Error: {res.exception_message}")
-        print(f"Error: {res.exception_stack_trace}")
-    print()
-    for line in res.log:
-        print(line)
+        lines.append("Compiled successfully.")
+        if res.success:
+            lines.append("Executed successfully.")
+        else:
+            lines += [f"Error: {res.exception_message}", f"Error: {res.exception_stack_trace}"]
+        lines += ["", *res.log]
     if res.success:
         before = org.clock.time()
         events = org.apex.run_until_idle()
         took = org.clock.time() - before
-        print()
-        print(f"Async jobs: {events} events ran to completion in {_duration(took)} of "
-              f"simulated time (clock now {org.clock.stamp()}).")
+        result["asyncJobs"] = {"events": events, "simulatedSeconds": round(took, 3),
+                               "clock": org.clock.stamp()}
+        lines += ["", f"Async jobs: {events} events ran to completion in {_duration(took)} "
+                      f"of simulated time (clock now {org.clock.stamp()})."]
     if args.org_file:
         org.save(args.org_file, overwrite=True)
-        print(f"saved to {args.org_file}")
-    return 0 if res.success else 1
+        lines.append(f"saved to {args.org_file}")
+        result["savedTo"] = args.org_file
+    status = 0 if res.success else 1
+    if args.json:
+        print_json(envelope("apex", status, result=result))
+    else:
+        print("\n".join(lines))
+    return status
 
 
 def _duration(seconds: float) -> str:
