@@ -295,3 +295,19 @@ def test_apex_rejects_fields_all(org: Org) -> None:
         org.query_records("SELECT FIELDS(ALL) FROM Account LIMIT 5")
     assert info.value.error_code == "MALFORMED_QUERY"
     assert len(org.query_records("SELECT FIELDS(STANDARD) FROM Account")) == 1
+
+
+def test_an_internal_error_answers_a_fixed_text_not_the_exception() -> None:
+    # Issue 14: a 500's message carried an earlier, unrelated failure's text. The answer is
+    # a fixed text with an id; the exception's own text goes to the log only.
+    from sforg_sim import Org
+
+    org = Org()
+
+    def boom() -> None:
+        raise ValueError("secret text from somewhere else")
+
+    with pytest.raises(SalesforceError) as e:
+        org.soql._guard(boom)
+    assert e.value.status == 500 and "secret text" not in e.value.message
+    assert "ErrorId" in e.value.message

@@ -31,6 +31,7 @@ list for ``COUNT()`` (use :meth:`Engine.count`).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 from collections import OrderedDict
@@ -78,6 +79,7 @@ __all__ = ["MAX_AGGREGATE_ROWS", "MAX_BATCH", "MIN_BATCH", "QUERY_RUN_TIME_LIMIT
 MIN_BATCH, MAX_BATCH = 200, 2000
 MAX_AGGREGATE_ROWS = 2000
 CACHE_SIZE = 1024
+_log = logging.getLogger("sforg_sim.soql")
 
 QUERY_RUN_TIME_LIMIT = 120.0
 """Seconds a query may run. *Salesforce Developer Limits and Allocations Quick Reference*:
@@ -169,6 +171,7 @@ class Engine:
         self._clock = clock
         self._api_version = api_version
         self._cache: OrderedDict[tuple[str, bool], Plan] = OrderedDict()
+        self._errors = 0
         self.cursors = CursorStore(store, clock, api_version)
         self._timeouts: list[list[Any]] = []
         self.compiles = 0
@@ -252,7 +255,15 @@ class Engine:
         except SalesforceError:
             raise
         except (sqlite3.Error, ValueError, TypeError, OverflowError, RecursionError) as e:
-            raise SalesforceError(f"An unexpected error occurred: {type(e).__name__}: {e}",
+            # A simulator bug, never the caller's query. The answer carries a fixed text
+            # and an id, never the exception's own text: a SQLite message can be left over
+            # from an earlier statement on the connection, and one request's failure must
+            # not show in another's answer. The details go to the log under the same id.
+            self._errors += 1
+            error_id = f"sforg-sim-{self._errors}"
+            _log.error("SOQL engine error %s: %s: %s", error_id, type(e).__name__, e)
+            raise SalesforceError("An unexpected error occurred. Please include this "
+                                  f"ErrorId if you contact support: {error_id}",
                                   status=500) from e
 
     def _check_timeout(self, soql: str) -> None:
