@@ -101,7 +101,7 @@ class CursorStore:
                 self.close(next(iter(self._open.values())))  # oldest first
         self._counter += 1
         locator = ids.make_id("01g", self._counter)
-        table = f"temp._soql_cursor_{self._counter}"
+        table = f"{self._store.SCRATCH}._soql_cursor_{self._counter}"
         store = self._store
         store.write(table, f"CREATE TABLE {table} (rid INTEGER)")
         total = store.write(table, f"INSERT INTO {table} (rid) {plan.ids_sql}", params)
