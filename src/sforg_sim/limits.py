@@ -268,11 +268,7 @@ class Limits:
     def charge_async_execution(self) -> bool:
         """Count one async Apex execution; False (nothing counted) when the daily
         DailyAsyncApexExecutions allocation is used up."""
-        with self._lock:
-            if self._async_apex.would_exceed(1):
-                return False
-            self._async_apex.add(1)
-            return True
+        return self._take_one(self._async_apex)
 
     def async_executions_used(self) -> int:
         """Async Apex executions counted in the current 24-hour window."""
@@ -289,10 +285,15 @@ class Limits:
     def charge_bulk_query_job(self) -> bool:
         """Count one Bulk API 2.0 query job; False (nothing counted) when the daily
         DailyBulkV2QueryJobs allocation is used up."""
+        return self._take_one(self._bulk_v2_query_jobs)
+
+    def _take_one(self, counter: RollingCounter) -> bool:
+        """Count one unit on ``counter`` if the allocation has room (check and charge in
+        one step under the lock); False, with nothing counted, when it has none."""
         with self._lock:
-            if self._bulk_v2_query_jobs.would_exceed(1):
+            if counter.would_exceed(1):
                 return False
-            self._bulk_v2_query_jobs.add(1)
+            counter.add(1)
             return True
 
     def limit_info(self) -> str:

@@ -343,13 +343,17 @@ def replay(org: Org, processor: str | Processor = "v2", *, partition_count: int 
     return report
 
 
+_LIVE_IN_SCOPE = f'"IsDeleted" = 0 AND "{KEY_FIELD}__sk" LIKE \'{KEY_PREFIX.upper()}%\''
+"""Storage condition for the live records of the job's scope (SCOPE_WHERE's)."""
+
+
 def _right_now(org: Org) -> set[str]:
     """Ids of the live in-scope records that hold their source row's value. Those the job
     never wrote were right before it ran (unless another user made them right)."""
     src = f'"{SOURCE_OBJECT}"'
     rows = org.store.select(
         org.schema.get(TARGET_OBJECT), ["Id"],
-        f'"IsDeleted" = 0 AND "{KEY_FIELD}__sk" LIKE \'{KEY_PREFIX.upper()}%\' AND EXISTS '
+        f'{_LIVE_IN_SCOPE} AND EXISTS '
         f'(SELECT 1 FROM {src} s WHERE s."IsDeleted" = 0 AND s."{KEY_FIELD}__sk" = '
         f'"{TARGET_OBJECT}"."{KEY_FIELD}__sk" AND s."{SOURCE_FIELD}" = '
         f'"{TARGET_OBJECT}"."{TARGET_FIELD}")')
@@ -360,7 +364,5 @@ def _processed_in_scope(org: Org, written: Counter[str], faults: FaultSchedule) 
     """Written records still live and in scope (exact; cheap when nothing else changed)."""
     if not any(f.kind in ("delete", "insert") for f in faults.faults):
         return len(written)
-    live = org.store.select(
-        org.schema.get(TARGET_OBJECT), ["Id"],
-        f'"IsDeleted" = 0 AND "{KEY_FIELD}__sk" LIKE \'{KEY_PREFIX.upper()}%\'')
+    live = org.store.select(org.schema.get(TARGET_OBJECT), ["Id"], _LIVE_IN_SCOPE)
     return sum(1 for (rid,) in live if rid in written)
