@@ -38,7 +38,7 @@ from ..apex.context import QueryLocator as EngineLocator
 from ..apex.governor import LimitBreach
 from ..errors import SalesforceError
 from .jsontyped import ApexType, JSONGenerator, deserialize, for_name, serialize
-from .runtime import current, from_json, list_get, new_map
+from .runtime import current, from_json, list_get, new_map, runtime_type
 from .soqltext import split_soql
 from .values import (
     ApexException,
@@ -1649,33 +1649,21 @@ BUILTIN_CLASSES: dict[str, type] = {
 }
 
 
+_TABLE_OF_TYPE = {"String": "string", "Integer": "decimal", "Long": "decimal",
+                  "Decimal": "decimal", "Double": "decimal", "Datetime": "datetime",
+                  "Date": "date", "Time": "time", "Blob": "blob", "List": "list",
+                  "Set": "set", "Map": "map"}
+"""Apex type name (:func:`~.runtime.runtime_type`) -> its INSTANCE method table."""
+
+
 def py_type_key(v: Any) -> str | None:
-    """The INSTANCE table for a run-time value (dynamic dispatch)."""
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, (int, float, Decimal)):
-        return "decimal"
-    if isinstance(v, dt.datetime):
-        return "datetime"
-    if isinstance(v, dt.date):
-        return "date"
-    if isinstance(v, dt.time):
-        return "time"
-    if isinstance(v, bytes):
-        return "blob"
-    if isinstance(v, list):
-        return "list"
-    if isinstance(v, ApexSet):
-        return "set"
-    if isinstance(v, dict):
-        return "map"
+    """The INSTANCE table for a run-time value (dynamic dispatch): the table of its Apex
+    type, as :func:`~.runtime.runtime_type` names it (one ladder over Python types)."""
     if isinstance(v, SObject):
         return "sobject"
     if isinstance(v, ApexException):
         return "exception"
-    return None
+    return _TABLE_OF_TYPE.get(runtime_type(v))
 
 
 def dyn_call(obj: Any, name: str, args: tuple[Any, ...]) -> Any:
