@@ -357,20 +357,25 @@ class _Compiler:
                     raise self.err(ref.pos, f"{ref.path[0]} is already selected by a "
                                    "TYPEOF: TYPEOF cannot reference a relationship field "
                                    "that is also referenced in the field list")
-                r = scope.resolve(ref)
-                key = tuple(k.lower() for k in r.key)
-                if key in seen:
-                    raise InvalidField(f"duplicate field selected: {'.'.join(r.key)}",
-                                       [ref.text])
-                seen.add(key)
-                node = root
-                for depth in range(1, len(r.parents) + 1):
-                    node = node.child(r.parents[depth - 1], r.parent_objs[depth - 1].name,
-                                      cols, scope.parent_id_col(r.parents[:depth]),
-                                      self.url(r.parent_objs[depth - 1].name))
-                node.add(r.field, len(cols))
-                cols.append(r.col)
+                self.place(scope, ref, root, cols, seen)
         return root, fields_all
+
+    def place(self, scope: Scope, ref: A.FieldRef, root: Node, cols: list[str],
+              seen: set[tuple[str, ...]]) -> None:
+        """Resolve a selected field path, refuse it when already selected, and put its
+        column under the record node of its last parent (made on the way)."""
+        r = scope.resolve(ref)
+        key = tuple(k.lower() for k in r.key)
+        if key in seen:
+            raise InvalidField(f"duplicate field selected: {'.'.join(r.key)}", [ref.text])
+        seen.add(key)
+        node = root
+        for depth in range(1, len(r.parents) + 1):
+            node = node.child(r.parents[depth - 1], r.parent_objs[depth - 1].name, cols,
+                              scope.parent_id_col(r.parents[:depth]),
+                              self.url(r.parent_objs[depth - 1].name))
+        node.add(r.field, len(cols))
+        cols.append(r.col)
 
     def typeof_columns(self, t: A.TypeOf, root: Node, cols: list[str],
                        seen: set[tuple[str, ...]]) -> None:
@@ -441,19 +446,7 @@ class _Compiler:
             mark = len(sub.join_sql)
             done: set[tuple[str, ...]] = set()
             for ref in fields:
-                r = sub.resolve(ref)
-                k = tuple(x.lower() for x in r.key)
-                if k in done:
-                    raise InvalidField(f"duplicate field selected: {'.'.join(r.key)}",
-                                       [ref.text])
-                done.add(k)
-                n = leaf
-                for depth in range(1, len(r.parents) + 1):
-                    n = n.child(r.parents[depth - 1], r.parent_objs[depth - 1].name, cols,
-                                sub.parent_id_col(r.parents[:depth]),
-                                self.url(r.parent_objs[depth - 1].name))
-                n.add(r.field, len(cols))
-                cols.append(r.col)
+                self.place(sub, ref, leaf, cols, done)
             # Parent joins inside a branch (WHEN Account THEN Owner.Name) join from it.
             scope.join_sql.extend(sub.join_sql[mark:])
             scope.deps.update(sub.deps)
