@@ -148,3 +148,16 @@ def test_cursor_snapshots_live_on_disk_and_go_with_the_store(tmp_path: Any) -> N
     assert org.query_more(body["nextRecordsUrl"])["records"]
     org.close()
     assert not os.path.exists(scratch)
+
+
+def test_an_org_nobody_closes_leaves_no_scratch_file() -> None:
+    # Most scripts and tests never close their Org: its scratch file must still go.
+    import gc
+    import os
+
+    org = Org()
+    scratch = org.store._scratch
+    assert scratch is not None and os.path.exists(scratch)
+    del org
+    gc.collect()
+    assert not os.path.exists(scratch)
