@@ -226,7 +226,8 @@ class Dml:
         The nested object holds one field, an External ID (or Id) of the parent, plus an
         optional ``attributes`` (``{"type": ...}``, which picks the parent object of a
         polymorphic lookup). The value matches as the upsert key does (:func:`match_key`:
-        case-insensitive unless the field is unique and case-sensitive). Errors:
+        case-insensitive only when the field is unique and case-insensitive, exact
+        otherwise). Errors:
 
         - nothing matches: INVALID_FIELD ``Foreign key external ID: X not found for field
           F in entity P`` (the message seen from real orgs);
