@@ -120,10 +120,10 @@ def test_typeof_when_fields_can_walk_to_parents(org: Org) -> None:
      "needs a polymorphic"),
     # Documented: typeOfField cannot also be referenced in the field list.
     ("SELECT What.Name, TYPEOF What WHEN Account THEN Name END FROM Event",
-     "MALFORMED_QUERY", "polymorphic relationship What"),
-    # Dot notation through a polymorphic lookup is refused by name, never read from one
-    # of its objects (sforg_sim).
-    ("SELECT Id FROM Event WHERE What.Name = 'Big'", "MALFORMED_QUERY",
+     "MALFORMED_QUERY", "also referenced in the field list"),
+    # Dot notation through a polymorphic lookup reaches the Name object's fields only
+    # (tests/test_soql_polymorphic_names_t3.py); a deeper path is refused by name.
+    ("SELECT Id FROM Event WHERE What.Owner.Name = 'Big'", "MALFORMED_QUERY",
      "polymorphic relationship What"),
     ("SELECT TYPEOF What WHEN Account THEN Name END, What.Name FROM Event",
      "MALFORMED_QUERY", "also referenced"),
@@ -290,8 +290,10 @@ def test_order_by_distance(geo: Org) -> None:
      "INVALID_FIELD", "geolocation field"),
     (f"SELECT Id FROM Warehouse__c WHERE DISTANCE(Location__c, {SF}, 'mi') < 'x'",
      "INVALID_FIELD", "DISTANCE("),
-    (f"SELECT DISTANCE(Location__c, {SF}, 'mi') FROM Warehouse__c", "MALFORMED_QUERY",
-     "DISTANCE()"),
+    # DISTANCE() in a plain SELECT: tests/test_soql_distance_select_t3.py; not in an
+    # aggregate query.
+    (f"SELECT COUNT(Id), DISTANCE(Location__c, {SF}, 'mi') FROM Warehouse__c",
+     "MALFORMED_QUERY", "DISTANCE()"),
     (f"SELECT COUNT(Id) FROM Warehouse__c GROUP BY CreatedById ORDER BY "
      f"DISTANCE(Location__c, {SF}, 'mi')", "MALFORMED_QUERY", "DISTANCE()"),
     ("SELECT Id FROM Warehouse__c WHERE GEOLOCATION(1, 2) > 1", "MALFORMED_QUERY",

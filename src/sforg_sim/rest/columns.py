@@ -96,9 +96,11 @@ class _Columns:
         return _column(rel, rel, fk=ref.name if ref is not None else None,
                        joins=[self.path(parent, path[1:])])
 
-    def level(self, q: A.Query) -> list[dict[str, Any]]:
-        """The entries of one SELECT, in order (subqueries recurse)."""
-        obj = self.obj(q.sobject)
+    def level(self, q: A.Query, obj: SObjectDef | None = None) -> list[dict[str, Any]]:
+        """The entries of one SELECT, in order (subqueries recurse, each level with
+        the child object its relationship names, down to the five levels v58.0+
+        allows)."""
+        obj = obj if obj is not None else self.obj(q.sobject)
         grouped = bool(q.group_by) or any(isinstance(i.expr, A.Agg) for i in q.select)
         out: list[dict[str, Any]] = []
         n_expr = 0
@@ -116,12 +118,12 @@ class _Columns:
                 else:
                     self._merge(out, self.path(obj, expr.path))
             elif isinstance(expr, A.SubQuery):
-                child = self.level(expr.query)
                 rel = expr.query.sobject
-                if obj is not None:
-                    found = self.schema.child_relationship(obj, rel)
-                    if found is not None and found[1].child_relationship:
-                        rel = found[1].child_relationship
+                found = self.schema.child_relationship(obj, rel) if obj is not None \
+                    else None
+                if found is not None and found[1].child_relationship:
+                    rel = found[1].child_relationship
+                child = self.level(expr.query, found[0] if found is not None else None)
                 out.append(_column(rel, rel, aggregate=True, joins=child))
             elif isinstance(expr, A.FieldsFn):
                 out.extend(self._fields(obj, expr.kind))
@@ -201,7 +203,7 @@ def _call_text(text: str, expr: A.Agg | A.DateFn | A.Grouping | Any) -> str:
 def column_metadata(call: Call, soql: str, include_deleted: bool = False) -> dict[str, Any]:
     """The ``columns=true`` body of ``soql``. The query is compiled first, so an invalid
     query fails with the same Salesforce error as without ``columns=true``."""
-    plan = call.org.soql.plan(soql, include_deleted)
+    plan = call.org.soql.plan(soql, include_deleted, api_version=call.version)
     q = parse(soql)
     cols = _Columns(call).level(q)
     return {

@@ -14,6 +14,10 @@ version, this layer puts the request's in its place.
 ``&columns=true`` (any of the three query resources) answers the query's column
 metadata instead of its records, as ``sf data query`` needs (:mod:`.columns`).
 
+The request's API version reaches the engine (``api_version``): a subquery nested in a
+subquery is MALFORMED_QUERY before v58.0, as the SOQL and SOSL Reference documents
+("Understanding Relationship Query Limitations").
+
 ``tooling/query`` runs the same engine over the org's objects (AsyncApexJob, ApexClass:
 the async engine fills AsyncApexJob) and adds the Tooling API's ``size``,
 ``entityTypeName`` and ``queryLocator`` keys. Deviation: only objects the org defines
@@ -70,8 +74,14 @@ def _run(call: Call, include_deleted: bool) -> dict[str, Any]:
     if _columns(call):
         return column_metadata(call, _soql(call), include_deleted)
     size = batch_size(call) or MAX_BATCH
-    return _versioned(call, call.org.query(_soql(call), batch_size=size,
-                                           include_deleted=include_deleted))
+    soql = _soql(call)
+    # The engine directly (under the org's lock, as ``Org.query`` takes it), because the
+    # request's API version decides version-gated rules: nested parent-to-child
+    # subqueries need v58.0 (``soql.compiler.NESTED_CHILD_MIN_VERSION``).
+    with call.org.lock:
+        body = call.org.soql.query(soql, batch_size=size, include_deleted=include_deleted,
+                                   api_version=call.version)
+    return _versioned(call, body)
 
 
 def query(call: Call) -> Response:

@@ -50,7 +50,14 @@ from ..errors import (
 from ..schema import Field
 from ..store import STORAGE_INDEX, sk_column
 from . import ast as A
-from .compiler import MAX_OFFSET, ChildPlan, Plan, compile_query
+from .compiler import (
+    MAX_OFFSET,
+    NESTED_CHILD_MIN_VERSION,
+    ChildPlan,
+    Plan,
+    child_depth_error,
+    compile_query,
+)
 from .conditions import lookup_bind
 from .cursors import CursorStore, parse_locator
 from .parser import caret, parse
@@ -92,8 +99,9 @@ STANDARD_INDEX_MAX, CUSTOM_INDEX_MAX, AND_INDEX_MAX = 1_000_000, 333_333, 666_66
 
 Body = dict[str, Any]
 
-ChildArgs = list[tuple[list[Any], int | None]]
-"""Per parent-to-child subquery of a plan: its parameter values and its LIMIT."""
+ChildArgs = list[tuple[list[Any], int | None, "ChildArgs"]]
+"""Per parent-to-child subquery of a plan: its parameter values, its LIMIT and the same
+for the subqueries nested in it."""
 
 CHILD_ID_CHUNK = 2000
 """Parents whose children one subquery statement reads (a page holds at most 2,000)."""
@@ -194,24 +202,34 @@ class Engine:
     # --- public API -----------------------------------------------------------------------
 
     def query(self, soql: str, batch_size: int = MAX_BATCH, include_deleted: bool = False,
-              binds: Mapping[str, Any] | None = None) -> Body:
-        """The REST ``query`` (or ``queryAll``) body: first batch and, if more, a cursor."""
+              binds: Mapping[str, Any] | None = None, api_version: str | None = None
+              ) -> Body:
+        """The REST ``query`` (or ``queryAll``) body: first batch and, if more, a cursor.
+
+        ``api_version`` (``"57.0"``) is the version the request came in on, for the rules
+        that depend on it (nested parent-to-child subqueries need 58.0); None: the org's."""
+        version = self._version(api_version)
         return self._guard(lambda: self._query(soql, batch_size, include_deleted,
-                                               binds or {}))
+                                               binds or {}, version))
 
     def query_more(self, locator: str, batch_size: int | None = None) -> Body:
         """The next batch of a cursor, from its locator or its ``nextRecordsUrl``."""
         return self._guard(lambda: self._query_more(locator, batch_size))
 
     def records(self, soql: str, include_deleted: bool = False,
-                binds: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """All records of a query with no cursor: Apex ``[SELECT ...]`` semantics."""
-        return self._guard(lambda: self._records(soql, include_deleted, binds or {}))
+                binds: Mapping[str, Any] | None = None, api_version: str | None = None
+                ) -> list[dict[str, Any]]:
+        """All records of a query with no cursor: Apex ``[SELECT ...]`` semantics
+        (``api_version`` as for :meth:`query`)."""
+        version = self._version(api_version)
+        return self._guard(lambda: self._records(soql, include_deleted, binds or {},
+                                                 version))
 
     def count(self, soql: str, include_deleted: bool = False,
-              binds: Mapping[str, Any] | None = None) -> int:
+              binds: Mapping[str, Any] | None = None, api_version: str | None = None) -> int:
         """The number a ``SELECT COUNT() ...`` query returns (Apex ``Database.countQuery``)."""
-        body = self.query(soql, include_deleted=include_deleted, binds=binds)
+        body = self.query(soql, include_deleted=include_deleted, binds=binds,
+                          api_version=api_version)
         return int(body["totalSize"])
 
     def inject_timeout(self, match: str | Callable[[str], bool], times: int = 1) -> None:
@@ -230,8 +248,29 @@ class Engine:
         """Remove every injected timeout."""
         self._timeouts.clear()
 
-    def plan(self, soql: str, include_deleted: bool = False) -> Plan:
-        """The compiled plan of ``soql`` (from the cache when possible)."""
+    def plan(self, soql: str, include_deleted: bool = False,
+             api_version: str | None = None) -> Plan:
+        """The compiled plan of ``soql`` (from the cache when possible); with
+        ``api_version``, also checked against the rules of that version (as
+        :meth:`query` does)."""
+        if api_version is not None:
+            version = self._version(api_version)
+            return self._guard(lambda: self._gate(self._plan(soql, include_deleted),
+                                                  version))
+        return self._plan(soql, include_deleted)
+
+    @staticmethod
+    def _gate(plan: Plan, version: tuple[int, int] | None) -> Plan:
+        """``plan`` if the API version allows what it uses, else the Salesforce error."""
+        nested = plan.extra.get("nested_child_pos")
+        if nested is not None and version is not None and \
+                version < NESTED_CHILD_MIN_VERSION:
+            # "In API version 57.0 and earlier, only two levels of parent-to-child
+            # relationship can be specified in a query" (compiler.NESTED_CHILD_MIN_VERSION).
+            raise child_depth_error(plan.text, nested, 1)
+        return plan
+
+    def _plan(self, soql: str, include_deleted: bool) -> Plan:
         key = (soql, include_deleted)
         plan = self._cache.get(key)
         if plan is not None and plan.fresh():
@@ -245,6 +284,15 @@ class Engine:
         return plan
 
     # --- execution ------------------------------------------------------------------------
+
+    def _version(self, api_version: str | None) -> tuple[int, int]:
+        """``"58.0"`` as ``(58, 0)``; None is the org's version. Anything else is the
+        caller's mistake (UsageError)."""
+        text = self._api_version if api_version is None else api_version
+        m = re.fullmatch(r"v?(\d{1,3})\.(\d{1,2})", text) if isinstance(text, str) else None
+        if m is None:
+            raise UsageError(f"api_version must look like '58.0', got {api_version!r}")
+        return int(m.group(1)), int(m.group(2))
 
     def _url(self, sobject: str) -> str:
         return f"/services/data/v{self._api_version}/sobjects/{sobject}/"
@@ -275,10 +323,11 @@ class Engine:
                     self._timeouts.remove(entry)
                 raise QueryTimeout("Your query request was running for too long.")
 
-    def _prepare(self, soql: str, include_deleted: bool, binds: Mapping[str, Any]
+    def _prepare(self, soql: str, include_deleted: bool, binds: Mapping[str, Any],
+                 version: tuple[int, int] | None = None
                  ) -> tuple[Plan, list[Any], int | None, int | None, ChildArgs]:
         self._check_timeout(soql)
-        plan = self.plan(soql, include_deleted)
+        plan = self._gate(self._plan(soql, include_deleted), version)
         user = self.running_user
         ctx = Ctx(binds, self._clock, user() if user is not None else None)
         params = [fn(ctx) for fn in plan.params]
@@ -286,9 +335,11 @@ class Engine:
         offset = self._count_value(plan, plan.offset, ctx)
         # Subqueries' parameters (binds, date literals) are fixed when the query runs,
         # so later pages of a cursor read children with the same values.
-        kids: ChildArgs = [([fn(ctx) for fn in c.params],
-                            self._count_value(plan, c.limit, ctx))
-                           for c in plan.extra.get("children", ())]
+        def args(children: Sequence[ChildPlan]) -> ChildArgs:
+            return [([fn(ctx) for fn in c.params], self._count_value(plan, c.limit, ctx),
+                     args(c.children)) for c in children]
+
+        kids = args(plan.extra.get("children", ()))
         if offset is not None and offset > MAX_OFFSET:
             raise NumberOutsideValidRange(
                 f"Maximum SOQL offset allowed for apiName {plan.obj.name} is {MAX_OFFSET}")
@@ -396,26 +447,41 @@ class Engine:
             self._attach_children(children, kids, rows, recs)
         return recs
 
-    def _attach_children(self, children: list[ChildPlan], kids: ChildArgs,
-                         rows: Sequence[tuple[Any, ...]], recs: list[dict[str, Any]]) -> None:
+    def _attach_children(self, children: Sequence[ChildPlan], kids: ChildArgs,
+                         rows: Sequence[tuple[Any, ...]], recs: list[dict[str, Any]],
+                         id_col: int = 0) -> None:
         """Fill in each record's subquery results: one statement per subquery per
-        :data:`CHILD_ID_CHUNK` parents (a page is one chunk), never one per parent.
+        :data:`CHILD_ID_CHUNK` parents (a page is one chunk), never one per parent; a
+        subquery nested in a subquery (API v58.0+) is filled in the same way for all the
+        child records its level read, so a query costs one statement per subquery and
+        level, whatever the number of records.
 
         The nested result is ``{"totalSize", "done": true, "records"}``, or null when the
         parent has no matching children (*SOQL and SOSL Reference*, "Understanding Query
-        Results", parent-to-child example; null for none: captured responses).
+        Results", parent-to-child example; null for none: captured responses), at every
+        level. ``id_col`` is the column of ``rows`` holding each record's Id.
         Deviation: every child is returned in the nested result, which is never split
         into batches with its own ``nextRecordsUrl``."""
         for start in range(0, len(rows), CHILD_ID_CHUNK):
             part = rows[start:start + CHILD_ID_CHUNK]
-            ids_json = json.dumps([r[0] for r in part])
-            for child, (params, limit) in zip(children, kids):
+            ids_json = json.dumps([r[id_col] for r in part])
+            for child, (params, limit, nested) in zip(children, kids):
                 args = [ids_json, *params] + ([] if child.limit is None else [limit])
                 found: dict[str, list[dict[str, Any]]] = {}
+                child_rows: list[tuple[Any, ...]] = []
+                child_recs: list[dict[str, Any]] = []
                 for row in self._read_cached(child.sql, tuple(args), child.tables):
-                    found.setdefault(row[0], []).append(child.shape(row))
+                    rec = child.shape(row)
+                    found.setdefault(row[0], []).append(rec)
+                    if child.children:
+                        child_rows.append(row)
+                        child_recs.append(rec)
+                if child_rows:
+                    # Each child row is (parent id, child Id, ...): its Id is column 1.
+                    self._attach_children(child.children, nested, child_rows, child_recs,
+                                          id_col=1)
                 for row, rec in zip(part, recs[start:start + len(part)]):
-                    got = found.get(row[0])
+                    got = found.get(row[id_col])
                     rec[child.relationship] = None if not got else {
                         "totalSize": len(got), "done": True, "records": got}
 
@@ -444,8 +510,9 @@ class Engine:
         return [plan.shape(r) for r in rows]
 
     def _query(self, soql: str, batch_size: int, include_deleted: bool,
-               binds: Mapping[str, Any]) -> Body:
-        plan, params, limit, offset, kids = self._prepare(soql, include_deleted, binds)
+               binds: Mapping[str, Any], version: tuple[int, int] | None = None) -> Body:
+        plan, params, limit, offset, kids = self._prepare(soql, include_deleted, binds,
+                                                          version)
         if plan.kind == "count":
             n = self._run(plan, params, limit, offset)[0][0]
             return {"totalSize": n, "done": True, "records": []}
@@ -502,9 +569,10 @@ class Engine:
                                                          max(MIN_BATCH, int(batch_size)))
         return self._page(cur, pos, batch)
 
-    def _records(self, soql: str, include_deleted: bool,
-                 binds: Mapping[str, Any]) -> list[dict[str, Any]]:
-        plan, params, limit, offset, kids = self._prepare(soql, include_deleted, binds)
+    def _records(self, soql: str, include_deleted: bool, binds: Mapping[str, Any],
+                 version: tuple[int, int] | None = None) -> list[dict[str, Any]]:
+        plan, params, limit, offset, kids = self._prepare(soql, include_deleted, binds,
+                                                          version)
         if plan.uses_fields_all:
             raise MalformedQuery("FIELDS(ALL) and FIELDS(CUSTOM) are not supported in Apex")
         if plan.kind == "count":

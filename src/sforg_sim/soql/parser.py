@@ -17,14 +17,19 @@ Deviations (unconfirmed rules; see the research notes):
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import re
+import sys
 from datetime import date
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from lark import Lark, Token, Tree
+from lark import __version__ as lark_version
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from ..clock import format_datetime, parse_datetime
@@ -32,7 +37,8 @@ from ..errors import MalformedQuery, NumberOutsideValidRange, QueryTooComplicate
 from . import ast as A
 from .dates import is_date_literal, takes_n
 
-__all__ = ["MAX_CONDITION_DEPTH", "MAX_QUERY_LENGTH", "caret", "malformed", "parse"]
+__all__ = ["GRAMMAR_CACHE_ENV", "MAX_CONDITION_DEPTH", "MAX_QUERY_LENGTH", "cached_lark", "caret",
+           "grammar_cache_file", "malformed", "parse"]
 
 MAX_QUERY_LENGTH = 100_000
 """Statements longer than this are refused (REF66, Implementation Tips for SELECT)."""
@@ -105,11 +111,83 @@ def _check_ident(tok: Token) -> Token:
     return tok
 
 
+GRAMMAR_CACHE_ENV = "SFORG_SIM_GRAMMAR_CACHE"
+"""Environment variable: a directory for the compiled grammar, or ``off`` to build it in
+every process (see :func:`grammar_cache_file`)."""
+
+
+def grammar_cache_file(name: str, text: str, options: str = "") -> Path | None:
+    """Where lark may keep the compiled LALR tables of grammar ``text``, or None (no cache).
+
+    Building the tables costs about 0.3 to 1 s per process; lark's ``cache`` option
+    pickles them and loads them in about a tenth of that. lark documents ``cache=True``
+    (a file in the system temporary directory) or ``cache="path"`` ("When given a string,
+    caches to the path pointed by the string", ``LarkOptions`` in lark 1.x; the feature
+    came with lark 0.8.6, "Grammar caching ... Use Lark(..., cache=True) or specify a file
+    name", https://github.com/lark-parser/lark/releases/tag/0.8.6). The file is a pickle,
+    so it is not put in the shared temporary directory, where another user could plant
+    one under the predictable name: it goes to the user's own cache directory
+    (``$XDG_CACHE_HOME/sforg-sim`` or ``~/.cache/sforg-sim``, created private), or to the
+    directory ``$SFORG_SIM_GRAMMAR_CACHE`` names; ``off`` there turns the cache off.
+
+    The name carries a hash of the grammar, the parser options and the lark and Python
+    versions, so an edited grammar or another interpreter never reads an old file (lark
+    also checks its own hash inside the file and rebuilds on a mismatch). None when no
+    directory can be made: the grammar is then built as before."""
+    setting = os.environ.get(GRAMMAR_CACHE_ENV, "")
+    if setting.strip().lower() in ("off", "0", "no", "false"):
+        return None
+    if setting:
+        base = Path(setting)
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        base = (Path(xdg) if xdg else Path.home() / ".cache") / "sforg-sim"
+    digest = hashlib.sha256((text + options + lark_version + sys.version).encode()
+                            ).hexdigest()[:20]
+    try:
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except (OSError, RuntimeError):  # RuntimeError: Path.home() without a home
+        return None
+    return base / f"{name}-{digest}.lark-cache"
+
+
+def cached_lark(name: str, text: str, **options: Any) -> Lark:
+    """``Lark(text, parser="lalr", **options)``, its tables cached per
+    :func:`grammar_cache_file` with lark's documented ``Lark.save``/``Lark.load`` ("Saves
+    the instance into the given file object. Useful for caching and multiprocessing"). A
+    new file is written under a private temporary name and renamed into place, so a
+    process starting at the same moment never reads a half-written one; a file that does
+    not load is rebuilt. (lark's own ``cache=path`` option hashes the path into the file,
+    so the rename would make it rebuild once more.)"""
+    # Callbacks are code, not data: only their names go into the key; Lark.save pickles
+    # them by reference (module-level functions).
+    key = sorted((k, sorted(v) if k == "lexer_callbacks" else repr(v))
+                 for k, v in options.items())
+    path = grammar_cache_file(name, text, repr(key))
+    if path is not None:
+        try:
+            with path.open("rb") as f:
+                return Lark.load(f)
+        except Exception:
+            # Missing, damaged or from another lark: build it again (and rewrite it).
+            pass
+    parser = Lark(text, parser="lalr", **options)
+    if path is not None:
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:
+            with tmp.open("wb") as f:
+                parser.save(f)
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+    return parser
+
+
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     text = resources.files(__package__).joinpath("grammar.lark").read_text(encoding="utf-8")
-    return Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=False,
-                lexer_callbacks={"IDENT": _check_ident})
+    return cached_lark("soql", text, propagate_positions=True, maybe_placeholders=False,
+                       lexer_callbacks={"IDENT": _check_ident})
 
 
 def caret(text: str, pos: A.Pos, detail: str) -> str:

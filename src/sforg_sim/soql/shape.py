@@ -41,21 +41,25 @@ class Node:
     ``(key, None, Node)`` for a nested parent, ``(key, None, None)`` for a subquery.
     """
 
-    def __init__(self, sobject: str, id_col: int, url_base: str) -> None:
+    def __init__(self, sobject: str, id_col: int, url_base: str,
+                 urls: dict[str, str] | None = None) -> None:
         self.sobject = sobject
         self.id_col = id_col
         self.url_base = url_base
+        self.urls = urls
+        """Key prefix -> record URL base, for a Name object reached through a
+        polymorphic relationship: its URL names the record's own object."""
         self.items: list[tuple[str, int | None, Any]] = []
         self._children: dict[str, Node] = {}
         self.missing: tuple[str, ...] = ()
         """Fields of a TYPEOF ELSE list this object lacks: null in its records."""
 
     def child(self, rel: str, sobject: str, cols: list[str], id_sql: str,
-              url_base: str) -> Node:
+              url_base: str, urls: dict[str, str] | None = None) -> Node:
         """The nested node for relationship ``rel``, adding its Id column on first use."""
         node = self._children.get(rel.lower())
         if node is None:
-            node = Node(sobject, len(cols), url_base)
+            node = Node(sobject, len(cols), url_base, urls)
             cols.append(id_sql)
             self._children[rel.lower()] = node
             self.items.append((rel, None, node))
@@ -78,8 +82,9 @@ class Node:
 
     def build(self, row: tuple[Any, ...]) -> dict[str, Any]:
         """The record dict of this level from one result row."""
-        rec: dict[str, Any] = {"attributes": {"type": self.sobject,
-                                              "url": self.url_base + row[self.id_col]}}
+        rid = row[self.id_col]
+        base = self.url_base if self.urls is None else self.urls.get(rid[:3], self.url_base)
+        rec: dict[str, Any] = {"attributes": {"type": self.sobject, "url": base + rid}}
         for key, col, conv in self.items:
             if col is None:
                 rec[key] = None if conv is None or row[conv.id_col] is None \
