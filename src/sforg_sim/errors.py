@@ -112,6 +112,15 @@ class MalformedQuery(SalesforceError):
     status = 400
 
 
+class MalformedSearch(SalesforceError):
+    """SOSL that does not parse or breaks a SOSL rule (400). *SOQL and SOSL Reference*,
+    "SOSL Syntax" names the code (statements over the length limit); captured responses
+    use it for syntax errors in the same caret layout as MALFORMED_QUERY."""
+
+    error_code = "MALFORMED_SEARCH"
+    status = 400
+
+
 class InvalidField(SalesforceError):
     """A field that does not exist on the object or cannot be used this way (400)."""
 

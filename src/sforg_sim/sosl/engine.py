@@ -1,0 +1,357 @@
+"""Running SOSL against an org: which records match, which fields come back, how many.
+
+Entry points (both take the org's SOQL engine and schema, and run under the caller's
+lock; ``OrgCore.soql`` and ``OrgCore.schema``):
+
+- :func:`search` -> ``list[list[dict]]``: one list of records per RETURNING object, in
+  RETURNING order: Apex's ``List<List<SObject>>`` for ``[FIND ...]`` and
+  ``Search.query(String)`` (``apex=True``: the Apex forms of FIND, binds, RETURNING
+  required). This is the hook for the Apex runtime.
+- :func:`search_body` -> the REST ``search`` body ``{"searchRecords": [...]}`` (REST API
+  Developer Guide, "Search" and "Search for a String",
+  https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_search.htm):
+  every object's records one after the other, each with ``attributes`` {type, url}.
+
+How one RETURNING object runs (its field list, WHERE and ORDER BY are SOQL's):
+
+1. the searched fields of the IN scope (:func:`searched_fields`) of every record are read
+   with one SOQL query and matched against the search query (:mod:`.terms`);
+2. ``SELECT <field list> FROM <object> WHERE Id IN :matched [AND (<WHERE>)]
+   [ORDER BY ...] LIMIT ... [OFFSET ...]`` runs through the SOQL engine, so WHERE, ORDER
+   BY and the field list accept and refuse exactly what SOQL does. An error in them is
+   reported at its place in the SOSL text (MALFORMED_QUERY becomes MALFORMED_SEARCH;
+   INVALID_FIELD and the other codes stay).
+
+Without ORDER BY, Salesforce orders by relevance; here records come in the order the
+store keeps them (deviation: there is no relevance score).
+
+Result limits, *SOQL and SOSL Reference* v66.0:
+
+- "SOSL Limits on Search Results": one object: at most 250 records, "To return up to
+  2,000 results, include either the WHERE clause or ORDER BY clause"; several objects:
+  "each object returns up to the minimum number between 2,000/n (where n=number of
+  objects) and 250" (:func:`object_cap`). Salesforce also only looks at the top 2,000
+  matches by relevance before filtering; with no relevance score that stage is not
+  modelled (a WHERE here filters all matches).
+- "LIMIT n": the statement's LIMIT (default and maximum 2,000) caps the total; "results
+  are evenly distributed among the objects returned" (19 accounts and 35 contacts under
+  LIMIT 20 give 10 and 10; :func:`distribute`). A per-object LIMIT caps that object;
+  "If you specify a limit of 0, no records are returned for that object".
+- "OFFSET n": only with one object, at most 2,000 (the parser checks both).
+
+No RETURNING clause: the Ids of every searchable object's matches ("If unspecified, the
+search results contain the IDs of all objects found"), in schema order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MalformedQuery, MalformedSearch, SalesforceError, UsageError
+from ..schema import SObjectDef
+from .parser import MAX_LIMIT, ObjectSpec, Search, Span, fail_at, parse
+from .terms import TermExpr, matches, parse_terms, tokens
+
+if TYPE_CHECKING:
+    from ..schema import Schema
+    from ..soql.engine import Engine
+
+__all__ = [
+    "MANY_OBJECTS_CAP",
+    "NAME_FIELDS",
+    "NOT_SEARCHABLE",
+    "ONE_OBJECT_CAP",
+    "distribute",
+    "object_cap",
+    "run",
+    "search",
+    "search_body",
+    "searchable",
+    "searched_fields",
+]
+
+ONE_OBJECT_CAP = 250
+""""If you query one object only, a maximum of 250 records are returned. To return up to
+2,000 results, include either the WHERE clause or ORDER BY clause." ("SOSL Limits on
+Search Results")."""
+
+MANY_OBJECTS_CAP = 250
+"""With n objects, each returns up to min(2,000/n, 250) ("SOSL Limits on Search
+Results")."""
+
+SEARCHED_TYPES = frozenset({"string", "textarea", "email", "phone", "picklist",
+                            "multipicklist", "url", "combobox"})
+"""Field types IN ALL FIELDS searches ("search all text fields in searchable objects.
+Numeric fields aren't searchable", "IN SearchGroup"). Approximation: ids, lookups,
+numbers, dates and booleans are not searched; every text-like type is."""
+
+NAME_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "account": ("Website", "Site", "NameLocal"),
+    "asset": ("SerialNumber",),
+    "case": ("SuppliedName", "SuppliedCompany", "Subject"),
+    "contact": ("AssistantName", "FirstNameLocal", "LastNameLocal", "AccountName"),
+    "event": ("Subject",),
+    "lead": ("Company", "CompanyLocal", "FirstNameLocal", "LastNameLocal"),
+    "note": ("Title",),
+    "permissionset": ("Label",),
+    "report": ("Description",),
+    "tagdefinition": ("NormName",),
+    "task": ("Subject",),
+    "user": ("CommunityNickname",),
+}
+"""Fields IN NAME FIELDS searches besides the name field ("IN SearchGroup", NAME FIELDS);
+those an object here lacks are skipped."""
+
+NOT_SEARCHABLE = frozenset({"organization", "apexclass", "asyncapexjob"})
+"""System objects SOSL does not search (history objects and Data Cloud ``__dlm`` objects
+are not searched either). Approximation: the reference lists unsearchable objects only
+by example ("RETURNING RecordType", "RETURNING Pricebook")."""
+
+BIND_NAME = "sforg_sosl_matched_ids"
+"""The bind that carries the matched ids into the SOQL query of step 2."""
+
+
+def searchable(obj: SObjectDef) -> bool:
+    """Whether SOSL searches ``obj`` (see :data:`NOT_SEARCHABLE`)."""
+    low = obj.name.lower()
+    return not (obj.history_of or low in NOT_SEARCHABLE or low.endswith("__dlm"))
+
+
+def searched_fields(obj: SObjectDef, scope: str) -> list[str]:
+    """The fields of ``obj`` an ``IN <scope> FIELDS`` search reads."""
+    fields = list(obj.fields.values())
+    if scope == "EMAIL":
+        return [f.name for f in fields if f.type == "email"]
+    if scope == "PHONE":
+        return [f.name for f in fields if f.type == "phone"]
+    if scope == "NAME":
+        extra = {n.lower() for n in NAME_FIELDS.get(obj.name.lower(), ())}
+        return [f.name for f in fields
+                if f.type in SEARCHED_TYPES and (f.name == "Name" or f.name.lower() in extra)]
+    return [f.name for f in fields if f.type in SEARCHED_TYPES]
+
+
+def object_cap(n_objects: int, filtered: bool) -> int:
+    """Most records one object returns in a search over ``n_objects`` objects
+    (``filtered``: the single object has a WHERE or ORDER BY)."""
+    if n_objects <= 1:
+        return MAX_LIMIT if filtered else ONE_OBJECT_CAP
+    return min(MAX_LIMIT // n_objects, MANY_OBJECTS_CAP)
+
+
+def distribute(available: Sequence[int], total: int) -> list[int]:
+    """Share ``total`` rows evenly among objects that have ``available`` rows each:
+    every object gets an equal share, and what one cannot use goes to the others (earlier
+    objects first for an uneven remainder)."""
+    alloc = [0] * len(available)
+    remaining = max(0, total)
+    active = [i for i, n in enumerate(available) if n > 0]
+    while remaining > 0 and active:
+        share, extra = divmod(remaining, len(active))
+        if share == 0:
+            for i in active[:extra]:
+                alloc[i] += 1
+            break
+        still = []
+        for i in active:
+            give = min(share, available[i] - alloc[i])
+            alloc[i] += give
+            remaining -= give
+            if alloc[i] < available[i]:
+                still.append(i)
+        active = still
+    return alloc
+
+
+@dataclass
+class _Soql:
+    """A SOQL statement assembled from generated text and pieces of the SOSL text, with
+    the map back: (SOQL offset, SOSL offset, length) per copied piece."""
+
+    parts: list[str] = field(default_factory=list)
+    pieces: list[tuple[int, int, int]] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, s: str) -> None:
+        self.parts.append(s)
+        self.size += len(s)
+
+    def copy(self, text: str, span: Span) -> None:
+        self.pieces.append((self.size, span.start, span.end - span.start))
+        self.add(text[span.start:span.end])
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def source_offset(self, offset: int, fallback: int) -> int:
+        for at, src, n in self.pieces:
+            if at <= offset <= at + n:
+                return src + (offset - at)
+        return fallback
+
+
+_AGGREGATE = re.compile(r"\b(COUNT_DISTINCT|COUNT|SUM|AVG|MIN|MAX)\s*\(", re.I)
+_CARET = re.compile(r"ERROR at Row:(\d+):Column:(\d+)\n")
+
+
+def _relocate(e: SalesforceError, soql: _Soql, sosl: str, fallback: int) -> SalesforceError:
+    """``e`` (from the SOQL engine) pointing into the SOSL text instead."""
+    cls: type[SalesforceError] = MalformedSearch if isinstance(e, MalformedQuery) else type(e)
+    msg = e.message
+    m = _CARET.search(msg)
+    if m is not None:
+        text = soql.text
+        row, col = int(m.group(1)), int(m.group(2))
+        lines = text.split("\n")
+        off = sum(len(line) + 1 for line in lines[:row - 1]) + col - 1
+        msg = fail_at(sosl, soql.source_offset(off, fallback), msg[m.end():]).message
+    out = cls(msg, e.fields)
+    out.status = e.status
+    return out
+
+
+def _bind(binds: Mapping[str, Any], name: str) -> Any:
+    if name in binds:
+        return binds[name]
+    for k, v in binds.items():
+        if k.lower() == name.lower():
+            return v
+    raise UsageError(f"SOSL bind variable :{name} has no value")
+
+
+def _count(value: int | str | None, binds: Mapping[str, Any], what: str) -> int | None:
+    if value is None or isinstance(value, int):
+        return value
+    v = _bind(binds, value)
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise UsageError(f"SOSL {what} bind :{value} must be a non-negative Integer")
+    return v
+
+
+class _Runner:
+    def __init__(self, engine: Engine, schema: Schema, s: Search,
+                 binds: Mapping[str, Any]) -> None:
+        self.engine = engine
+        self.schema = schema
+        self.s = s
+        self.binds = binds
+
+    def terms(self) -> TermExpr | None:
+        s = self.s
+        if s.term_bind is None:
+            return s.terms
+        value = _bind(self.binds, s.term_bind)
+        if not isinstance(value, str):
+            raise UsageError(f"SOSL search bind :{s.term_bind} must be a String")
+        return parse_terms(value, lambda off, detail: fail_at(s.text, s.term_pos, detail))
+
+    def resolve(self, spec: ObjectSpec) -> SObjectDef:
+        try:
+            obj = self.schema.get(spec.name)
+        except SalesforceError as e:
+            raise type(e)(fail_at(self.s.text, spec.pos, e.message).message) from None
+        if not searchable(obj):
+            # The reference's "Unsearchable sObject objects" example (RETURNING
+            # RecordType); the answer's wording is unconfirmed.
+            raise fail_at(self.s.text, spec.pos,
+                          f"entity type {obj.name} does not support search")
+        return obj
+
+    def matched_ids(self, obj: SObjectDef, expr: TermExpr | None) -> list[str]:
+        """Step 1: the ids of the records whose searched fields match."""
+        if expr is None:
+            return []
+        names = searched_fields(obj, self.s.scope)
+        if not names:
+            return []
+        recs = self.engine.records(f"SELECT Id, {', '.join(names)} FROM {obj.name}")
+        out = []
+        for r in recs:
+            values = [tokens(v) for k, v in r.items() if k not in ("attributes", "Id")]
+            if matches(expr, values):
+                out.append(str(r["Id"]))
+        return out
+
+    def rows(self, spec: ObjectSpec, obj: SObjectDef, ids: list[str], cap: int
+             ) -> list[dict[str, Any]]:
+        """Step 2: the object's records through SOQL, at most ``cap``."""
+        text = self.s.text
+        q = _Soql()
+        q.add("SELECT ")
+        if spec.fields is None:
+            q.add("Id")
+        else:
+            q.copy(text, spec.fields)
+        q.add(f" FROM {obj.name} WHERE Id IN :{BIND_NAME}")
+        if spec.where is not None:
+            q.add(" AND (")
+            q.copy(text, spec.where)
+            q.add(")")
+        if spec.order is not None:
+            q.add(" ORDER BY ")
+            q.copy(text, spec.order)
+        limit = _count(spec.limit, self.binds, "LIMIT")
+        q.add(f" LIMIT {cap if limit is None else min(limit, cap)}")
+        offset = _count(spec.offset, self.binds, "OFFSET")
+        if offset is not None:
+            q.add(f" OFFSET {offset}")
+        soql = q.text
+        if spec.fields is not None:
+            m = _AGGREGATE.search(text, spec.fields.start, spec.fields.end)
+            if m is not None:
+                # SOSL returns records, never aggregate rows ("RETURNING FieldSpec" lists
+                # fields, toLabel, convertCurrency and FORMAT only).
+                raise fail_at(text, m.start(), "Aggregate functions are not allowed in a "
+                                               f"SOSL field list: {m.group(1)}")
+        try:
+            return self.engine.records(soql, binds={**self.binds, BIND_NAME: ids})
+        except MalformedSearch:
+            raise
+        except SalesforceError as e:
+            raise _relocate(e, q, text, spec.pos) from None
+
+    def run(self, apex: bool) -> list[list[dict[str, Any]]]:
+        s = self.s
+        if apex and not s.returning:
+            # "The RETURNING clause is required (not optional) for SOSL executed in Apex."
+            raise fail_at(s.text, len(s.text), "RETURNING clause is required in Apex")
+        specs = list(s.returning) or [ObjectSpec(o.name, s.term_pos) for o in self.schema
+                                      if searchable(o)]
+        objs = [self.resolve(spec) for spec in specs]
+        expr = self.terms()
+        n = len(specs)
+        found: list[list[dict[str, Any]]] = []
+        for spec, obj in zip(specs, objs, strict=True):
+            cap = object_cap(n, spec.where is not None or spec.order is not None)
+            found.append(self.rows(spec, obj, self.matched_ids(obj, expr), cap))
+        total = _count(s.limit, self.binds, "LIMIT")
+        total = MAX_LIMIT if total is None else min(total, MAX_LIMIT)
+        shares = distribute([len(rows) for rows in found], total)
+        return [rows[:k] for rows, k in zip(found, shares, strict=True)]
+
+
+def run(engine: Engine, schema: Schema, parsed: Search,
+        binds: Mapping[str, Any] | None = None, *, apex: bool = False
+        ) -> list[list[dict[str, Any]]]:
+    """Run a parsed statement: one list of records per RETURNING object."""
+    return _Runner(engine, schema, parsed, binds or {}).run(apex)
+
+
+def search(engine: Engine, schema: Schema, text: str,
+           binds: Mapping[str, Any] | None = None, *, apex: bool = False
+           ) -> list[list[dict[str, Any]]]:
+    """Run a SOSL statement: one list of records per RETURNING object (Apex's
+    ``List<List<SObject>>``). ``apex=True`` accepts the Apex forms (``FIND 'x'``,
+    ``FIND :var``, ``LIMIT :n``) and requires RETURNING; ``binds`` fill ``:name``
+    variables in FIND, LIMIT, OFFSET and the WHERE clauses."""
+    return run(engine, schema, parse(text, apex=apex), binds, apex=apex)
+
+
+def search_body(engine: Engine, schema: Schema, text: str) -> dict[str, Any]:
+    """The REST ``search`` body: ``{"searchRecords": [...]}``."""
+    lists = search(engine, schema, text)
+    return {"searchRecords": [r for rows in lists for r in rows]}
