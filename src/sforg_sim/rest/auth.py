@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from ..org import Org
 
 __all__ = ["DEFAULT_PASSWORD", "DEFAULT_TOKEN", "Session", "SessionStore", "oauth_token",
-           "soap_login", "userinfo"]
+           "revoke", "soap_login", "userinfo"]
 
 DEFAULT_PASSWORD = "sim-password-1"
 """Test-only admin password (public: anyone who reads this can log in to a fixed org)."""
@@ -390,6 +390,43 @@ def oauth_token(call: Call) -> Response:
         "token_type": "Bearer", "issued_at": stamp,
         "signature": base64.b64encode(secrets.token_bytes(32)).decode(),
     })
+
+
+def revoke(call: Call) -> Response:
+    """``POST`` (form ``token=...``) or ``GET`` (``?token=...``) ``.../services/oauth2/revoke``:
+    end a session.
+
+    *Mobile SDK Development Guide*, "Revoking OAuth Tokens"
+    (https://developer.salesforce.com/docs/atlas.en-us.mobile_sdk.meta/mobile_sdk/oauth_revoking_tokens.htm):
+    "If an access token is included, Salesforce invalidates it and revokes the token";
+    success is HTTP 200, every error HTTP 400 with ``unsupported_token_type`` ("Token type
+    not supported") or ``invalid_token`` ("Token was invalid"). The blind ``GET`` form with
+    the token as a query parameter is from the Salesforce Developers blog post "Revoking
+    OAuth 2.0 Access Tokens and Refresh Tokens" (2011). Later calls with a revoked token
+    are answered 401 INVALID_SESSION_ID like any ended session.
+
+    Deviations: the 200 body is empty (the documentation shows none); error bodies are
+    the ``{"error", "error_description"}`` object the token endpoint uses (the
+    documentation names the codes, not the body). Only access tokens (sessions) exist in
+    the simulator, so ``unsupported_token_type`` is never answered; an unknown, expired or
+    missing token is ``invalid_token``. The endpoint needs no ``Authorization`` header (the
+    token is the credential) and is not charged, like the other OAuth endpoints.
+    """
+    req = call.request
+    try:
+        form = {k: v[0] for k, v in parse_qs(req.body.decode("utf-8"),
+                                              keep_blank_values=True).items()}
+    except UnicodeDecodeError:
+        return _oauth_error("invalid_token", "Token was invalid")
+    token = form.get("token") or req.arg("token") or ""
+    store = sessions(call.org)
+    with call.org.lock:
+        try:
+            store.validate(token)
+        except InvalidSessionId:
+            return _oauth_error("invalid_token", "Token was invalid")
+        store.expire(token)
+    return Response(200, b"", {})
 
 
 def _basic_auth(header: str) -> tuple[str | None, str | None]:

@@ -8,7 +8,7 @@ create -> poll -> ``results?maxRecords=&locator=`` as CSV pages with the header 
 ``Sforce-NumberOfRecords`` and ``Sforce-Locator`` (the string ``null`` on the last page).
 Bulk API 2.0 queries may not use GROUP BY, OFFSET, TYPEOF, aggregate functions or
 parent-to-child subqueries (guide, "Create a Query Job"); ORDER BY and LIMIT are refused
-too, as the team's facts sheet asks (newer guides only advise against them).
+too (the v250 and later guides list them as unsupported; docs/fidelity.md B4).
 
 Timing: jobs finish on the first status poll by default, so simple-salesforce's bulk2
 helpers need no sleeping beyond their own ``wait``. ``jobs_of(org).polls_before_complete =
@@ -32,7 +32,8 @@ characters; the guide's limit is 32,000 characters per field) fails the job with
 
 Deviations: query jobs snapshot their rows when created (real ones run on the server's
 schedule); an unknown CSV column fails the whole job with "InvalidBatch : Field name not
-found : X" (relationship columns such as ``Account.External_ID__c`` are not supported);
+found : X" (relationship columns such as ``Account.External_ID__c`` are mapped to
+nested External-ID references: :func:`_column_plan`);
 ``hardDelete`` is a soft delete (the org has no recycle-bin purge); ``sf__Error`` is
 ``STATUS_CODE:message:fields --``; error codes for refused job requests (INVALIDJOB,
 INVALIDJOBSTATE) follow the Bulk API 1.0 names, the 2.0 ones are unconfirmed.
@@ -444,11 +445,11 @@ def _process(call: Call, job: Job) -> None:
         job.state, job.error_message = "Failed", f"InvalidBatch : {e}"
         return
     obj = org.schema.get(job.object)
-    for col in header:
-        if obj.get(col) is None:
-            job.state = "Failed"
-            job.error_message = f"InvalidBatch : Field name not found : {col}"
-            return
+    try:
+        plan = _column_plan(org, obj, header)
+    except _BadHeader as e:
+        job.state, job.error_message = "Failed", f"InvalidBatch : {e}"
+        return
     if job.operation in ("delete", "hardDelete") and [c.lower() for c in header] != ["id"]:
         job.state, job.error_message = "Failed", "InvalidBatch : Id column is required"
         return
@@ -461,18 +462,101 @@ def _process(call: Call, job: Job) -> None:
         for row in _data_rows(job):
             chunk.append(row)
             if len(chunk) == CHUNK:
-                _chunk(org, job, header, chunk, ok, bad)
+                _chunk(org, job, plan, chunk, ok, bad)
                 chunks += 1
                 chunk = []
         if chunk or not chunks:
-            _chunk(org, job, header, chunk, ok, bad)
+            _chunk(org, job, plan, chunk, ok, bad)
             chunks += 1
     org.org_limits.charge_bulk_batches(chunks)
     job.state = "JobComplete"
 
 
-def _chunk(org: Org, job: Job, header: list[str], rows: list[list[str]],
+class _BadHeader(Exception):
+    """A header column the job cannot use (the job fails with ``InvalidBatch``)."""
+
+
+@dataclass(frozen=True)
+class _Column:
+    """How one CSV column goes into a record: a plain field (``field`` only), or an
+    External-ID reference to a parent (``relationship``.``parent_field``, whose null
+    value ``#N/A`` clears the lookup ``field``)."""
+
+    field: str
+    relationship: str | None = None
+    parent_field: str | None = None
+
+
+def _reference(obj: Any, name: str) -> Any:
+    """The lookup field behind relationship ``name`` (``Account``, ``Account__r``), or
+    None: the relationshipName from describe, or a custom ``X__r`` for lookup ``X__c``
+    (the same resolution ``dml.py`` applies to nested references in JSON bodies)."""
+    ref = obj.relationship(name)
+    if ref is None and name.lower().endswith("__r"):
+        cand = obj.get(name[:-3] + "__c")
+        ref = cand if cand is not None and cand.type == "reference" else None
+    return ref if ref is not None and ref.reference_to else None
+
+
+def _column_plan(org: Org, obj: Any, header: list[str]) -> list[_Column]:
+    """Check the header row and say how each column maps into a record.
+
+    A column ``RelationshipName.IndexedFieldName`` (``Account.External_Key__c``,
+    ``Account__r.External_Key__c``) names the parent by a unique field (*Bulk API 2.0
+    and Bulk API Developer Guide*, "Relationship Fields in a Header Row (2.0)",
+    https://developer.salesforce.com/docs/platform/api-asynch/guide/relationship-fields-in-a-header-row-2-0.html:
+    child-to-parent only, one level, "you can't extend it to use a
+    child-to-parent-grandparent relationship"). It becomes the nested reference
+    ``{"Account__r": {"External_Key__c": value}}`` that ``dml.py`` resolves, so the
+    per-row outcomes (no parent, several parents, a field that is no External ID) are
+    DML's record errors in ``failedResults``. An unknown relationship or parent field, or
+    a grandparent path, fails the job like any unknown column ("Field name not found";
+    the real wording for these is unconfirmed). The polymorphic form with a type prefix
+    (``Type:Relationship.Field``) is not modelled and is refused by name.
+    """
+    plan: list[_Column] = []
+    for col in header:
+        if "." not in col:
+            f = obj.get(col)
+            if f is None:
+                raise _BadHeader(f"Field name not found : {col}")
+            plan.append(_Column(col))
+            continue
+        rel, _, parent_field = col.partition(".")
+        if ":" in rel:
+            raise _BadHeader(f"Polymorphic relationship columns (Type:Relationship.Field) "
+                             f"are not supported by sforg-sim : {col}")
+        ref = _reference(obj, rel)
+        if ref is None or "." in parent_field or not parent_field:
+            raise _BadHeader(f"Field name not found : {col}")
+        if len(ref.reference_to) == 1:
+            target = org.schema.get(ref.reference_to[0])
+            if target.get(parent_field) is None:
+                raise _BadHeader(f"Field name not found : {col}")
+        plan.append(_Column(ref.name, rel, parent_field))
+    return plan
+
+
+def _record(plan: list[_Column], row: list[str]) -> dict[str, Any]:
+    """One CSV row as a DML record. An empty field leaves the value alone; ``#N/A`` sets
+    it to null (guide, "Prepare CSV Files"), for a relationship column the lookup."""
+    rec: dict[str, Any] = {}
+    for col, v in zip(plan, row):
+        if v == "":
+            continue
+        if col.relationship is None:
+            rec[col.field] = None if v == "#N/A" else v
+        elif v == "#N/A":
+            rec[col.field] = None
+        else:
+            assert col.parent_field is not None
+            rec[col.relationship] = {col.parent_field: v}
+    return rec
+
+
+def _chunk(org: Org, job: Job, plan: list[_Column], rows: list[list[str]],
            ok: Callable[[list[str]], None], bad: Callable[[list[str]], None]) -> None:
+    header = job.columns
     good: list[tuple[list[str], dict[str, Any]]] = []
     for row in rows:
         if len(row) != len(header):
@@ -480,9 +564,7 @@ def _chunk(org: Org, job: Job, header: list[str], rows: list[list[str]],
             bad(["", "INVALID_FIELD:Row has a different number of columns than the "
                  "header: --", *row])
             continue
-        # An empty field leaves the value alone; #N/A sets it to null (guide, "Prepare CSV").
-        rec = {c: (None if v == "#N/A" else v) for c, v in zip(header, row) if v != ""}
-        good.append((row, rec))
+        good.append((row, _record(plan, row)))
     recs = [r for _, r in good]
     if not recs:
         results: list[dict[str, Any]] = []

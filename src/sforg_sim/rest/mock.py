@@ -5,8 +5,8 @@ instance URL (plus any ``hosts=`` given, e.g. a My Domain for the client-credent
 grant) are answered by :func:`.dispatch.handle`. Requests to other hosts go to whatever
 ``requests`` would have used before the mock started: the network, or an enclosing
 ``responses`` mock, so ``mock_org`` nests with other ``responses`` users. A request to a
-Salesforce host outside the simulated surface (Apex REST, Bulk API 1.0, Metadata API)
-raises :class:`NotSimulated` naming the method and path, instead of a made-up answer.
+Salesforce host outside the simulated surface (Apex REST, Lightning pages) raises
+:class:`NotSimulated` naming the method and path, instead of a made-up answer.
 
 Usable as a context manager, a decorator, or with ``start()``/``stop()``::
 
@@ -173,7 +173,8 @@ class MockOrg:
         if not is_simulated(path):
             raise NotSimulated(
                 f"sforg_sim: {method} {path} is not simulated (mock_org serves the REST "
-                "data API under /services/data, SOAP login and OAuth; see the README)")
+                "data API under /services/data, SOAP login, OAuth and the Bulk API under "
+                "/services/async; see the README)")
         body: Any = prepared.body
         if body is not None and not isinstance(body, (str, bytes)):  # file-like/generator
             body = body.read() if hasattr(body, "read") else b"".join(

@@ -21,8 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from . import auth, bulk2, composite, limits, metadata, night, query, soap, sobjects
+from . import auth, bulk1, bulk2, composite, limits, metadata, night, query, soap, sobjects
 from .messages import Call, Response
+from .search import parameterized_get, parameterized_post
+from .search import search as sosl_search
 
 __all__ = ["ROUTES", "Route", "is_simulated", "resolve"]
 
@@ -68,6 +70,8 @@ def _compile(pattern: str) -> re.Pattern[str]:
 
 
 V = "/services/data/v{version}"
+A = "/services/async/{version}"
+"""Bulk API 1.0: the version has no ``v`` (``/services/async/59.0/job``)."""
 
 ROUTES: tuple[Route, ...] = (
     # --- uncounted: versions and logins ---------------------------------------------------
@@ -77,6 +81,9 @@ ROUTES: tuple[Route, ...] = (
     Route("{prefix*}/services/Soap/u/{version}/{org_id}", {"POST": auth.soap_login},
           counted=False, auth=False),
     Route("{prefix*}/services/oauth2/token", {"POST": auth.oauth_token},
+          counted=False, auth=False),
+    # Revocation: the token in the form body or query is the credential (auth.revoke).
+    Route("{prefix*}/services/oauth2/revoke", {"GET": auth.revoke, "POST": auth.revoke},
           counted=False, auth=False),
     # SOAP calls authenticate from their SessionHeader and charge themselves (soap.py).
     Route("/services/Soap/s/{version}", {"POST": soap.execute_anonymous},
@@ -99,6 +106,12 @@ ROUTES: tuple[Route, ...] = (
     Route(f"{V}/sobjects", {"GET": sobjects.describe_global}),
     Route(f"{V}/sobjects/{{sobject}}", {"GET": sobjects.basic_info, "POST": sobjects.create}),
     Route(f"{V}/sobjects/{{sobject}}/describe", {"GET": sobjects.describe}),
+    # Before the External ID route, which would take "describe/layouts" as field/value.
+    Route(f"{V}/sobjects/{{sobject}}/describe/layouts", {"GET": sobjects.describe_layouts}),
+    Route(f"{V}/sobjects/{{sobject}}/describe/layouts/{{record_type}}", {
+        "GET": sobjects.describe_layout}),
+    Route(f"{V}/sobjects/{{sobject}}/describe/compactLayouts", {
+        "GET": sobjects.describe_compact_layouts}),
     Route(f"{V}/sobjects/{{sobject}}/updated", {"GET": sobjects.updated}),
     Route(f"{V}/sobjects/{{sobject}}/deleted", {"GET": sobjects.deleted}),
     Route(f"{V}/sobjects/{{sobject}}/{{record_id}}", {
@@ -111,6 +124,8 @@ ROUTES: tuple[Route, ...] = (
     Route(f"{V}/queryAll", {"GET": query.query_all}),
     Route(f"{V}/queryAll/{{locator}}", {"GET": query.query_more}),
     Route(f"{V}/tooling/query", {"GET": query.tooling_query}),
+    Route(f"{V}/search", {"GET": sosl_search}),
+    Route(f"{V}/parameterizedSearch", {"GET": parameterized_get, "POST": parameterized_post}),
     Route(f"{V}/composite", {"POST": composite.composite}),
     Route(f"{V}/composite/sobjects", {
         "POST": composite.collection_create, "PATCH": composite.collection_update,
@@ -128,16 +143,34 @@ ROUTES: tuple[Route, ...] = (
     Route(f"{V}/jobs/query/{{job_id}}", {
         "GET": bulk2.get_query, "PATCH": bulk2.patch_query, "DELETE": bulk2.delete_query}),
     Route(f"{V}/jobs/query/{{job_id}}/results", {"GET": bulk2.query_results}),
+    # --- Bulk API 1.0 (bulk1.py): X-SFDC-Session, charged and answered by the handlers ----
+    Route(f"{A}/job", {"POST": bulk1.create_job}, counted=False, auth=False),
+    Route(f"{A}/job/{{job_id}}", {"GET": bulk1.get_job, "POST": bulk1.update_job},
+          counted=False, auth=False),
+    Route(f"{A}/job/{{job_id}}/batch", {"GET": bulk1.list_batches, "POST": bulk1.add_batch},
+          counted=False, auth=False),
+    Route(f"{A}/job/{{job_id}}/batch/{{batch_id}}", {"GET": bulk1.batch_info},
+          counted=False, auth=False),
+    Route(f"{A}/job/{{job_id}}/batch/{{batch_id}}/request", {"GET": bulk1.batch_request},
+          counted=False, auth=False),
+    Route(f"{A}/job/{{job_id}}/batch/{{batch_id}}/result", {"GET": bulk1.batch_result},
+          counted=False, auth=False),
+    Route(f"{A}/job/{{job_id}}/batch/{{batch_id}}/result/{{result_id}}", {
+        "GET": bulk1.query_result}, counted=False, auth=False),
+    Route("/services/async/{tail*}", {m: bulk1.unknown for m in
+                                      ("GET", "POST", "PUT", "PATCH", "DELETE")},
+          counted=False, auth=False),
 )
 
-_SIMULATED = re.compile(r"^/services/data(/|$)|/services/Soap/[usm]/|/services/oauth2/")
+_SIMULATED = re.compile(
+    r"^/services/data(/|$)|/services/Soap/[usm]/|/services/oauth2/|^/services/async/")
 
 
 def is_simulated(path: str) -> bool:
     """True for paths in the simulated surface (REST data API, SOAP login, Apex
-    executeAnonymous and Metadata deploy, OAuth).
+    executeAnonymous and Metadata deploy, OAuth, Bulk API 1.0 under ``/services/async/``).
 
-    Other Salesforce paths (Apex REST, Bulk API 1.0, Lightning pages) are
+    Other Salesforce paths (Apex REST, Lightning pages) are
     not simulated: ``mock_org`` raises a clear error for them instead of a made-up answer.
     """
     return bool(_SIMULATED.search(path))

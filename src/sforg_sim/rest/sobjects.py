@@ -16,6 +16,7 @@ whatever version the request used.
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -32,9 +33,10 @@ from ..errors import (
 from ..schema import SObjectDef
 from .messages import Call, Response, empty_response, json_response
 
-__all__ = ["basic_info", "create", "delete", "delete_by_external_id", "deleted",
-           "describe", "describe_global", "find_by_external_id", "get",
-           "get_by_external_id", "raise_save_error", "record_object", "update",
+__all__ = ["MASTER_RECORD_TYPE_ID", "basic_info", "create", "delete",
+           "delete_by_external_id", "deleted", "describe", "describe_compact_layouts",
+           "describe_global", "describe_layout", "describe_layouts", "find_by_external_id",
+           "get", "get_by_external_id", "raise_save_error", "record_object", "update",
            "upsert_by_external_id"]
 
 _NOT_FOUND = "The requested resource does not exist"
@@ -269,3 +271,155 @@ def deleted(call: Call) -> Response:
         "deletedRecords": [{"id": r["Id"], "deletedDate": r["SystemModstamp"]} for r in rows],
         "earliestDateAvailable": call.org.clock.stamp(),
         "latestDateCovered": call.org.clock.stamp()})
+
+
+# --- layouts ------------------------------------------------------------------------------
+
+MASTER_RECORD_TYPE_ID = "012000000000000AAA"
+"""The Master record type of an object without record types (the id the REST guide's
+"SObject CompactLayouts" example maps, v29.0:
+https://developer.salesforce.com/docs/atlas.en-us.188.0.api_rest.meta/api_rest/resources_sobject_compactlayouts.htm)."""
+
+
+def _layout_id(prefix: str, obj: SObjectDef) -> str:
+    """A stable synthetic id for the object's one layout (``00h`` Layout, ``01B``
+    section): the same on every call and every org, so clients may cache it."""
+    return ids.make_id(prefix, zlib.crc32(obj.name.encode("utf-8")))
+
+
+def _layout_item(field: dict[str, Any], tab: int, *, edit: bool) -> dict[str, Any]:
+    """A DescribeLayoutItem holding one field component (SOAP API Developer Guide,
+    "describeLayout()": DescribeLayoutItem, DescribeLayoutComponent)."""
+    required = (edit and field["createable"] and not field["nillable"]
+                and not field["defaultedOnCreate"] and field["type"] != "boolean")
+    return {
+        "editableForNew": bool(field["createable"]),
+        "editableForUpdate": bool(field["updateable"]),
+        "label": field["label"],
+        "layoutComponents": [{"details": field, "displayLines": 1, "tabOrder": tab,
+                              "type": "Field", "value": field["name"]}],
+        "placeholder": False,
+        "required": bool(required),
+    }
+
+
+def _section(obj: SObjectDef, fields: list[dict[str, Any]], *, edit: bool
+             ) -> dict[str, Any]:
+    """One two-column DescribeLayoutSection "Information" holding ``fields`` in describe
+    order, two per row."""
+    items = [_layout_item(f, i + 1, edit=edit) for i, f in enumerate(fields)]
+    rows = [{"layoutItems": items[i:i + 2], "numItems": len(items[i:i + 2])}
+            for i in range(0, len(items), 2)]
+    return {"collapsed": False, "columns": 2, "heading": "Information",
+            "layoutRows": rows, "layoutSectionId": _layout_id("01B", obj),
+            "parentLayoutId": _layout_id("00h", obj), "rows": len(rows),
+            "tabOrder": "TopToBottom", "useCollapsibleSection": False, "useHeading": False}
+
+
+def _layout(call: Call, obj: SObjectDef) -> dict[str, Any]:
+    """The object's one page layout as a DescribeLayout, built from its describe."""
+    desc = obj.describe(call.base)
+    fields = desc["fields"]
+    editable = [f for f in fields if f["createable"] or f["updateable"]]
+    related = [{"accessLevelRequiredForCreate": None, "buttons": [], "columns": [],
+                "custom": rel["childSObject"].endswith("__c"), "field": rel["field"],
+                "label": rel["relationshipName"], "limitRows": 5,
+                "name": rel["relationshipName"], "sobject": rel["childSObject"],
+                "sort": []}
+               for rel in desc["childRelationships"] if rel["relationshipName"]]
+    return {
+        "buttonLayoutSection": {"detailButtons": []},
+        "detailLayoutSections": [_section(obj, fields, edit=False)],
+        "editLayoutSections": [_section(obj, editable, edit=True)],
+        "feedView": None,
+        "highlightsPanelLayoutSection": None,
+        "id": _layout_id("00h", obj),
+        "multirowEditLayoutSections": [],
+        "offlineLinks": [],
+        "quickActionList": {"quickActionListItems": []},
+        "relatedContent": None,
+        "relatedLists": related,
+        "saveOptions": [],
+    }
+
+
+def describe_layouts(call: Call) -> Response:
+    """``GET sobjects/{X}/describe/layouts``: the object's layouts and record type mappings.
+
+    *REST API Developer Guide*, "Get Layouts and Descriptions for a Specified Object"
+    (https://developer.salesforce.com/docs/platform/api-rest/guide/resources-sobject-layouts-get.md):
+    ``{"layouts": [...], "recordTypeMappings": [...], "recordTypeSelectorRequired":
+    [false]}``; each layout has the keys of the guide's example (buttonLayoutSection,
+    detailLayoutSections, editLayoutSections, feedView, highlightsPanelLayoutSection, id,
+    multirowEditLayoutSections, offlineLinks, quickActionList, relatedContent,
+    relatedLists, saveOptions).
+
+    Synthetic (the simulator has no page layout metadata): one layout per object, whose
+    detail section holds every field of describe and whose edit section holds the
+    createable or updateable ones, two per row, in describe order; one related list per
+    child relationship, without columns; no buttons or quick actions. Objects have only
+    the Master record type (:data:`MASTER_RECORD_TYPE_ID`).
+    """
+    obj = _object(call)
+    layout = _layout(call, obj)
+    url = f"{call.base}/sobjects/{obj.name}/describe/layouts/{MASTER_RECORD_TYPE_ID}"
+    return json_response(200, {
+        "layouts": [layout],
+        "recordTypeMappings": [{
+            "available": True, "defaultRecordTypeMapping": True, "layoutId": layout["id"],
+            "master": True, "name": "Master", "picklistsForRecordType": [],
+            "recordTypeId": MASTER_RECORD_TYPE_ID, "urls": {"layout": url}}],
+        "recordTypeSelectorRequired": [False],
+    })
+
+
+def describe_layout(call: Call) -> Response:
+    """``GET sobjects/{X}/describe/layouts/{recordTypeId}``: one layout (what
+    simple-salesforce's ``describe_layout(id)`` asks for).
+
+    *REST API Developer Guide*, "Get Layouts and Descriptions for an Object With Multiple
+    Record Types"
+    (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api/resources_sobject_layouts_multiple_rts_get.htm):
+    the body is the layout itself. Only the Master record type exists (15 or 18
+    characters); any other id is 404 NOT_FOUND (the real answer for an unknown record
+    type id is unconfirmed). The layout is synthetic, see :func:`describe_layouts`.
+    """
+    obj = _object(call)
+    try:
+        record_type = ids.to18(call.params["record_type"])
+    except SalesforceError:
+        record_type = ""
+    if record_type != MASTER_RECORD_TYPE_ID:
+        raise NotFound(_NOT_FOUND)
+    return json_response(200, _layout(call, obj))
+
+
+def describe_compact_layouts(call: Call) -> Response:
+    """``GET sobjects/{X}/describe/compactLayouts``: the system default compact layout.
+
+    *REST API Developer Guide*, "SObject CompactLayouts" (v29.0+, URL above at
+    :data:`MASTER_RECORD_TYPE_ID`): ``{"compactLayouts", "defaultCompactLayoutId",
+    "recordTypeCompactLayoutMappings"}``; *SOAP API Developer Guide*,
+    "DescribeCompactLayoutsResult"
+    (https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_describecompactlayoutsresult.htm):
+    "The system default compact layout ID has a value of null", and with no compact
+    layout defined the mapping's ``compactLayoutId`` is null. No compact layouts are
+    defined in the simulator, so every object answers with the system default, listed
+    with the name field (else Id) as its one field item (synthetic: the real system
+    default's fields are not documented).
+    """
+    obj = _object(call)
+    fields = {f["name"]: f for f in obj.describe(call.base)["fields"]}
+    first = fields.get("Name") or fields.get("Id")
+    items = [_layout_item(first, 1, edit=False)] if first else []
+    url = f"{call.base}/sobjects/{obj.name}/describe/compactLayouts/primary"
+    return json_response(200, {
+        "compactLayouts": [{"actions": [], "fieldItems": items, "id": None,
+                            "imageItems": [], "label": "System Default", "name": "SYSTEM",
+                            "objectType": obj.name}],
+        "defaultCompactLayoutId": None,
+        "recordTypeCompactLayoutMappings": [{
+            "available": True, "compactLayoutId": None, "compactLayoutName": "SYSTEM",
+            "recordTypeId": MASTER_RECORD_TYPE_ID, "recordTypeName": "Master",
+            "urls": {"compactLayout": url}}],
+    })
