@@ -66,7 +66,7 @@ def test_table_and_save_org(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     ["replay", "--page-size", "2001"],
     ["replay", "--partitions", "x"],
     ["replay", "--bogus"],
-    ["replay", "--api-remaining", "0"],
+    ["replay", "--api-remaining", "-1"],
     ["replay", "--cost", "nope=1"],
     ["replay", "--cost", "dml_row"],
     ["replay", "--cost", "dml_row=-1"],

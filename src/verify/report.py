@@ -24,6 +24,7 @@ import json
 from collections.abc import Sequence
 from typing import IO, Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -205,20 +206,30 @@ def render_progress(console: Console, summary: list[dict[str, Any]],
     console.print(t)
     if jobs:
         # Readable at 80 columns: counts in one column ("processed/total"), the date to the
-        # minute, the detail wrapped; ids and numbers are never truncated.
-        j = Table(title=f"Latest {min(shown, len(jobs))} of {len(jobs)} jobs")
-        for col in ("Id", "Type", "Status", "Batches", "Err", "Created (UTC)", "Detail"):
-            j.add_column(col, no_wrap=col in ("Id", "Batches", "Err"),
-                         overflow="fold",
+        # minute; ids, numbers, job types and statuses are never truncated or split
+        # mid-word (only the date may wrap, at its space). No outer edges or edge padding,
+        # to make room (as sforg-sim's partition table, box.SIMPLE_HEAD). A job's detail
+        # (ExtendedStatus, often a long error) is not a column, where it would be folded
+        # into a sliver: one line per job under the table, whole, for grep.
+        latest = jobs[:shown]
+        j = Table(title=f"Latest {len(latest)} of {len(jobs)} jobs",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for col in ("Id", "Type", "Status", "Batches", "Err", "Created (UTC)"):
+            j.add_column(col, no_wrap=col != "Created (UTC)", overflow="fold",
                          justify="right" if col in ("Batches", "Err") else "left")
-        for job in jobs[:shown]:
+        for job in latest:
             created = str(job.get("CreatedDate") or "")
             j.add_row(str(job.get("Id")), str(job.get("JobType") or ""),
                       str(job.get("Status") or ""),
                       f"{_n(job.get('JobItemsProcessed'))}/{_n(job.get('TotalJobItems'))}",
-                      _n(job.get("NumberOfErrors")),
-                      created[:16].replace("T", " "), str(job.get("ExtendedStatus") or ""))
+                      _n(job.get("NumberOfErrors")), created[:16].replace("T", " "))
         console.print(j)
+        details = [(str(job.get("Id")), str(job.get("ExtendedStatus")))
+                   for job in latest if job.get("ExtendedStatus")]
+        if details:
+            console.print(Text("Detail (ExtendedStatus):", style="bold"))
+            for job_id, detail in details:
+                console.print(Text(f"  {job_id}: {redact(' '.join(detail.split()))}"))
     c = Table(title="Current counts")
     c.add_column("Value")
     c.add_column("Records", justify="right")

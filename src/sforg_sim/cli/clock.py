@@ -11,6 +11,7 @@ prints (export them).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from typing import Any
 
@@ -57,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
     endpoint = f"{url}/sforg-sim/clock"
     try:
         if args.clock_command == "advance":
-            if args.seconds is not None and not args.seconds >= 0:
-                raise UsageError(f"--seconds must be >= 0, got {args.seconds}")
+            # inf and nan are not a time to move to (JSON cannot even carry them).
+            if args.seconds is not None and not 0 <= args.seconds < math.inf:
+                raise UsageError(f"--seconds must be a finite number >= 0, got "
+                                 f"{args.seconds}")
             body: dict[str, Any] = ({"to": args.to} if args.to is not None
                                     else {"advance": args.seconds})
             resp = requests.post(endpoint, json=body, headers=headers, verify=verify,

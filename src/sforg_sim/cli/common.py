@@ -12,7 +12,10 @@ Conventions every subcommand follows (and ``verify-org`` too):
 - exit 0 when the command did its job, 1 when what it checked failed, 2 when it could not
   run (bad flags, unknown scenario, unreadable file), 141 when stdout was closed early
   (``| head``), as a Unix tool killed by SIGPIPE reports;
-- progress bars on stderr, only on a terminal (:func:`progress_console`).
+- progress bars on stderr, only on a terminal (:func:`progress_console`);
+- no flag is silently ignored: one that does not apply (``--records`` with ``--org-file``)
+  is refused with exit 2 (:func:`refuse_with_org_file`). The shared org flags default to
+  None so a typed value can be told from a default (:func:`fill_org_defaults`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, NoReturn
@@ -35,6 +38,7 @@ from ..scenarios import SCENARIOS
 __all__ = [
     "DEFAULT_RECORDS",
     "JSON_OUTPUT",
+    "ORG_DEFAULTS",
     "SCHEMA_VERSION",
     "ArgumentParser",
     "HelpFormatter",
@@ -42,9 +46,11 @@ __all__ = [
     "build_org",
     "check_writable",
     "envelope",
+    "fill_org_defaults",
     "print_json",
     "progress_console",
     "records_for",
+    "refuse_with_org_file",
     "seeding",
     "silence_stdout",
     "stage_counts",
@@ -88,6 +94,14 @@ class ArgumentParser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
 
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        """argparse's, then the shared org flags' defaults filled in
+        (:func:`fill_org_defaults`), so every parse gives the values the help states."""
+        parsed, extras = super().parse_known_args(args, namespace)
+        return fill_org_defaults(parsed), extras
+
     def error(self, message: str) -> NoReturn:
         """One line on stderr (and the JSON envelope under ``--json``), exit 2."""
         if JSON_OUTPUT[0]:
@@ -109,20 +123,60 @@ def records_for(scenario: str, records: int | None) -> int | None:
     return DEFAULT_RECORDS if scenario == "massive-upload" else None
 
 
+ORG_DEFAULTS: dict[str, Any] = {"scenario": "massive-upload", "records": None, "seed": 0,
+                                "edition": "enterprise", "licenses": DEFAULT_LICENSES}
+"""The shared org flags' defaults. argparse's own default for each is None, so a value
+the user typed can be told from one filled in (:func:`fill_org_defaults`): a flag that
+does not apply (``--records`` with ``--org-file``) is refused when typed, never silently
+ignored."""
+
+
 def add_org_arguments(p: argparse.ArgumentParser) -> None:
-    """Scenario and edition flags shared by seed, serve and replay."""
-    p.add_argument("--scenario", default="massive-upload", choices=sorted(SCENARIOS),
-                   help="built-in dataset to seed")
+    """Scenario and edition flags shared by seed, serve and replay (each defaults to None;
+    :func:`fill_org_defaults` puts :data:`ORG_DEFAULTS` in after parsing)."""
+    p.add_argument("--scenario", default=None, choices=sorted(SCENARIOS),
+                   help="built-in dataset to seed (default: massive-upload)")
     others = ", ".join(f"{n:,} for {name}" for name, (_, n) in sorted(SCENARIOS.items())
                        if name != "massive-upload")
     p.add_argument("--records", type=_count, default=None, metavar="N",
                    help=f"number of records (default: {DEFAULT_RECORDS:,} for "
                         f"massive-upload, {others}; the team's org is 2000000)")
-    p.add_argument("--seed", type=int, default=0, help="data seed (same seed, same org)")
-    p.add_argument("--edition", default="enterprise", choices=EDITIONS,
-                   help="org edition (sets the API allocation)")
-    p.add_argument("--licenses", type=_count, default=DEFAULT_LICENSES,
-                   help="user licenses (the API allocation grows with them)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="data seed: same seed, same org (default: 0)")
+    p.add_argument("--edition", default=None, choices=EDITIONS,
+                   help="org edition: sets the API allocation (default: enterprise)")
+    p.add_argument("--licenses", type=_count, default=None,
+                   help="user licenses: the API allocation grows with them (default: "
+                        f"{DEFAULT_LICENSES:,})")
+
+
+def fill_org_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """Record which shared org flags were typed (``args.typed_org_flags``, e.g.
+    ``{"--records"}``) and put :data:`ORG_DEFAULTS` in for the others. Idempotent, and a
+    no-op for a command without those flags; ``main`` calls it after parsing."""
+    if not hasattr(args, "scenario"):
+        return args
+    if not hasattr(args, "typed_org_flags"):
+        args.typed_org_flags = frozenset(
+            f"--{name}" for name in ORG_DEFAULTS if getattr(args, name, None) is not None)
+    for name, value in ORG_DEFAULTS.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    return args
+
+
+def refuse_with_org_file(args: argparse.Namespace, flags: Collection[str],
+                         why: str) -> None:
+    """UsageError when ``--org-file`` is given with one of ``flags`` typed: they shape a
+    seeded org, and a saved org already has its records, edition and licences (its API
+    usage too). One line, naming the flags, so nothing is silently ignored."""
+    if not getattr(args, "org_file", None):
+        return
+    typed = [f for f in flags if f in getattr(args, "typed_org_flags", ())]
+    if typed:
+        from ..errors import UsageError
+
+        raise UsageError(f"{', '.join(typed)} cannot be used with --org-file: {why}")
 
 
 def _count(text: str) -> int:
@@ -143,6 +197,7 @@ def build_org(args: argparse.Namespace, path: str | None = None,
     2,000,000-record scenario) instead of the whole 2 GB database. ``console``: where the
     seeding spinner goes (:func:`seeding`).
     """
+    fill_org_defaults(args)
     org = Org(edition=args.edition, licenses=args.licenses, path=path)
     records = records_for(args.scenario, args.records)
     with seeding(console, args.scenario, records) as progress:

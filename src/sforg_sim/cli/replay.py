@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 from dataclasses import fields
 from pathlib import Path
@@ -31,6 +32,7 @@ from typing import Any
 from ..apex import CostModel, FaultSchedule
 from ..apexkit import ApexProcessor
 from ..errors import UsageError
+from ..limits import api_allocation
 from ..org import Org
 from ..replay import PROCESSORS, Report, replay
 from .common import (
@@ -40,6 +42,8 @@ from .common import (
     envelope,
     print_json,
     progress_console,
+    records_for,
+    refuse_with_org_file,
     stdout_console,
 )
 
@@ -70,7 +74,8 @@ def register(sub: Any) -> None:
     p.add_argument("--processor", default="v2", choices=sorted(PROCESSORS),
                    help=f"processor or named scenario ({names})")
     p.add_argument("--compare", metavar="A,B", help="replay several processors on identical "
-                   "orgs and report them side by side, e.g. v1,v2")
+                   "orgs and report them side by side, e.g. v1,v2 (each name once: a "
+                   "second run of one would repeat the first)")
     p.add_argument("--apex-dir", metavar="DIR", help="replay the team's Apex: deploy the "
                    ".cls classes in DIR (force-app/main/default/classes)")
     p.add_argument("--start", metavar="F.apex", help="with --apex-dir: the start script "
@@ -90,16 +95,22 @@ def register(sub: Any) -> None:
     p.add_argument("--faults", default="", metavar="SPEC",
                    help="fault schedule, e.g. callout:0.01,lock@3")
     p.add_argument("--org-file", metavar="PATH",
-                   help="start from a saved org (Org.open) instead of seeding one")
+                   help="start from a saved org (Org.open) instead of seeding one; the "
+                        "file is not changed. It keeps its own records, edition, licences "
+                        "and API usage, so --scenario, --records, --edition and "
+                        "--licenses are refused with it; --seed still seeds the fault "
+                        "schedule and --storage says where the copy lives")
     p.add_argument("--save-org", metavar="FILE", help="save the org after the replay")
     p.add_argument("--storage", choices=("memory", "file"), default="memory",
-                   help="where a seeded org lives: in memory, or in a temporary file "
-                        "deleted afterwards (at 2,000,000 records a quarter of the memory, "
-                        "0.8 GB instead of 3.4 GB, for about 40%% more time: see "
-                        "benchmarks/README.md)")
-    p.add_argument("--api-remaining", type=_positive, metavar="N",
+                   help="where the org lives: in memory, or in a temporary file deleted "
+                        "afterwards (at 2,000,000 records a quarter of the memory, 0.8 GB "
+                        "instead of 3.4 GB, for about 40%% more time: see "
+                        "benchmarks/README.md); with --org-file, the file copied to a "
+                        "temporary file, or read into memory")
+    p.add_argument("--api-remaining", type=_whole, metavar="N",
                    help="start with only N API calls left in the org's 24-hour window "
-                        "(\"the org has 20,000 calls left\"), e.g. for v1-burn-quota")
+                        "(\"the org has 20,000 calls left\"), e.g. for v1-burn-quota; 0: "
+                        "none left, the first call is refused (REQUEST_LIMIT_EXCEEDED)")
     p.add_argument("--cost", type=_cost, action="append", default=[], metavar="NAME=SECONDS",
                    help="set one cost of the model that forecasts the run's duration "
                         f"(repeatable; names: {', '.join(_COST_NAMES)}), e.g. dml_row=0.04")
@@ -127,11 +138,18 @@ def _cost(text: str) -> tuple[str, float]:
     return name.strip(), seconds
 
 
-def _positive(text: str) -> int:
+def _whole(text: str) -> int:
     try:
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
+    return n
+
+
+def _positive(text: str) -> int:
+    n = _whole(text)
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
     return n
@@ -168,6 +186,17 @@ def _names(args: argparse.Namespace) -> list[str]:
     return names
 
 
+def _refuse_twice(names: list[str], what: str) -> None:
+    """UsageError when a run is named twice: the runs replay identical orgs with the same
+    seed, so a second run of one processor repeats the first, and two report columns
+    under one name would only confuse."""
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"{what} names {', '.join(twice)} more than once: each run "
+                         "replays an identical org with the same seed, so it would "
+                         "repeat the same report")
+
+
 def _is_apex(name: str) -> bool:
     return name == "apex" or (name.startswith("apex:") and len(name) > 5)
 
@@ -185,10 +214,16 @@ def _processor(name: str, args: argparse.Namespace) -> str | ApexProcessor:
 
 
 def _org(args: argparse.Namespace, console: Any, scratch: Path) -> Org:
-    """The org for one run: the saved one (in memory), or seeded as the flags say, in a
-    temporary file under ``scratch`` when ``--storage`` says so."""
+    """The org for one run: the saved one or one seeded as the flags say, in memory, or
+    in a temporary file under ``scratch`` when ``--storage file`` says so. A saved org is
+    never changed: ``--storage file`` works on a copy of it (what the user asks for is
+    the file-backed org's smaller memory, not writes into the saved file)."""
     if args.org_file:
-        return Org.open(args.org_file, in_memory=True)
+        if args.storage != "file":
+            return Org.open(args.org_file, in_memory=True)
+        copy = scratch / f"replay-{len(list(scratch.iterdir()))}.sforg"
+        shutil.copyfile(args.org_file, copy)
+        return Org.open(copy)
     # Memory by default: a file-backed org costs more than the 10% of wall time that would
     # justify making it the default for large orgs (benchmarks/README.md, issue 20).
     if args.storage != "file":
@@ -198,12 +233,28 @@ def _org(args: argparse.Namespace, console: Any, scratch: Path) -> Org:
 
 
 def _preflight(args: argparse.Namespace) -> None:
-    """Everything that can fail after a long replay, checked before it starts."""
+    """Everything that can fail after a long replay (or a long seeding), checked before
+    it starts."""
+    refuse_with_org_file(args, ("--scenario", "--records", "--edition", "--licenses"),
+                         "a saved org keeps its own records, edition, licences and API "
+                         "usage")
     FaultSchedule.parse(args.faults)
     if args.scenario != "massive-upload" and not args.org_file:
         raise UsageError("replays need --scenario massive-upload (or --org-file)")
     if args.org_file and not os.path.isfile(args.org_file):
         raise UsageError(f"--org-file {args.org_file}: no such file")
+    records = None if args.org_file else records_for(args.scenario, args.records)
+    if records is not None and records < args.partitions:
+        # Named by its flags, before seeding (the runner's own check says "partitions
+        # <= records" only after the org is built).
+        raise UsageError(f"--partitions {args.partitions:,} is more than --records "
+                         f"{records:,}: each partition needs at least one record")
+    if args.api_remaining is not None and not args.org_file:
+        allocation = api_allocation(args.edition, args.licenses)
+        if args.api_remaining > allocation:
+            raise UsageError(f"--api-remaining {args.api_remaining:,}: more than the org's "
+                             f"daily allocation ({allocation:,} for {args.edition} with "
+                             f"{args.licenses:,} licences)")
     check_writable(args.save_org, "--save-org")
     check_writable(args.plot, "--plot")
     if args.plot:
@@ -218,6 +269,9 @@ def run(args: argparse.Namespace) -> int:
     names = _names(args)
     _preflight(args)
     processors = [_processor(n, args) for n in names]
+    # Checked on the report names, before any seeding: "apex" and "apex:F.apex" may be
+    # the same script under one name.
+    _refuse_twice([p if isinstance(p, str) else p.name for p in processors], "--compare")
     console = progress_console()
     reports: list[Report] = []
     org: Org | None = None
@@ -227,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
                 org.close()  # a file-backed org's file goes with the directory
             org = _org(args, console, Path(tmp))
             if args.api_remaining is not None:
-                org.set_api_remaining(args.api_remaining)
+                _set_api_remaining(org, args.api_remaining)
             reports.append(_one(org, proc, args, console))
         status = 0 if all(succeeded(r) for r in reports) else 1
         if args.save_org and org is not None:
@@ -242,6 +296,15 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         _plot(reports, args, console)
     return status
+
+
+def _set_api_remaining(org: Org, remaining: int) -> None:
+    """``--api-remaining``, with the flag named when the org's allocation is smaller (a
+    saved org's allocation is known only once it is open)."""
+    try:
+        org.set_api_remaining(remaining)
+    except UsageError as e:
+        raise UsageError(f"--api-remaining {remaining:,}: {e}") from None
 
 
 def succeeded(r: Report) -> bool:
@@ -263,7 +326,8 @@ def _stopped(r: Report) -> str:
         "completed": "ended by itself",
         "loop_detected": f"stopped: loop detected after {calls:,} data calls",
         "request_limit_exceeded": "stopped: the API quota ran out (REQUEST_LIMIT_EXCEEDED) "
-                                  f"after {requests:,} requests",
+                                  + (f"after {requests:,} requests" if requests else
+                                     "at its first request: none were left"),
         "aborted": "stopped: its jobs were aborted",
         "governor_limit": "stopped: a governor limit ended a job",
         "failed": "stopped: a job failed with an uncaught error",

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -49,7 +50,14 @@ from typing import Any
 from ..errors import UsageError
 from ..nightly import SOURCE_OBJECT
 from ..org import Org
-from .common import add_org_arguments, build_org, envelope, print_json
+from .common import (
+    add_org_arguments,
+    build_org,
+    check_writable,
+    envelope,
+    print_json,
+    refuse_with_org_file,
+)
 
 __all__ = ["register", "run"]
 
@@ -60,10 +68,13 @@ def register(sub: Any) -> None:
     add_org_arguments(p)
     p.add_argument("--org-file", metavar="PATH",
                    help="serve a copy of a saved org instead of seeding a scenario "
-                        "(the file itself is not changed)")
+                        "(the file itself is not changed; it keeps its own records, "
+                        "edition and licences, so --scenario, --records, --seed, "
+                        "--edition and --licenses are refused with it)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1; 0.0.0.0 exposes it)")
-    p.add_argument("--port", type=int, default=0, help="port (default 0: a free port)")
+    p.add_argument("--port", type=_port, default=0,
+                   help="port, 0 to 65535 (default 0: a free port)")
     p.add_argument("--credentials", choices=("random", "fixed"), default="random",
                    help="random (default): a new password, security token and client "
                         "secret per start; fixed: the documented test-only values")
@@ -98,10 +109,21 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     from ..rest.auth import sessions
     from ..rest.server import serve
 
+    refuse_with_org_file(args, ("--scenario", "--records", "--seed", "--edition",
+                                "--licenses"),
+                         "a saved org keeps its own records, edition and licences")
     jwt_cert = _read_cert(args.jwt_cert) if getattr(args, "jwt_cert", None) else None
     max_cursors = getattr(args, "max_open_cursors", None)
     if max_cursors is not None and max_cursors < 1:
         raise UsageError(f"--max-open-cursors must be at least 1, not {max_cursors}")
+    # Checked before seeding (which may take a minute), not when the server stops or
+    # binds: a missing folder would lose the served org at the very end, and a bad
+    # address would end in the HTTP server's own exit(1).
+    save_to = getattr(args, "save_on_exit", None)
+    if save_to and Path(save_to).is_dir():
+        raise UsageError(f"--save-on-exit {save_to}: is a folder, not a file path")
+    check_writable(save_to, "--save-on-exit")
+    _check_listen(args.host, args.port)
     # A saved org (e.g. from `replay --save-org`) is served from an in-memory copy, so
     # what clients do while it is served never changes the file they may reuse.
     org = Org.open(args.org_file, in_memory=True) if args.org_file else build_org(args)
@@ -120,8 +142,6 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
         # callout:DataCloud; without it every page fails and retries.
         DataCloudSource(org).attach(org.apex)
     save_to = getattr(args, "save_on_exit", None)
-    if save_to and Path(save_to).is_dir():
-        raise UsageError(f"--save-on-exit {save_to}: is a folder, not a file path")
     with serve(org, host=args.host, port=args.port,
                concurrency_limit=not getattr(args, "no_concurrency_limit", False),
                run_jobs=not getattr(args, "no_run_jobs", False)) as server:
@@ -159,6 +179,37 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
             return 1
         print(f"sforg-sim: saved the org to {save_to}", file=sys.stderr)
     return 0
+
+
+def _port(text: str) -> int:
+    """A TCP port: 0 (a free one) to 65535. Larger numbers are refused, not wrapped round
+    (the socket layer would silently bind ``n % 65536``)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= n <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535: {text!r}")
+    return n
+
+
+def _check_listen(host: str, port: int) -> None:
+    """UsageError (one line) when ``host``:``port`` cannot be listened on: a name that
+    does not resolve, an address not on this machine, a port in use or reserved. The HTTP
+    server would print its own message and exit 1 instead, after the seeding."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as e:
+        raise UsageError(f"--host {host}: cannot resolve it ({e})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # As the server binds: SO_REUSEADDR, so a port in TIME_WAIT is not "in use".
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            raise UsageError(f"--host {host} --port {port}: cannot listen there "
+                             f"({e.strerror or e})") from None
 
 
 def _read_cert(path: str) -> bytes:
