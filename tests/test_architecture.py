@@ -114,7 +114,7 @@ def test_imports_are_read_everywhere_in_a_module(tmp_path: Path) -> None:
     """Lazy and TYPE_CHECKING imports count as edges."""
     modules = _modules()
     imports = _imports("sforg_sim.org", modules)
-    assert {"sforg_sim.core", "sforg_sim.apex", "sforg_sim.scenarios"} <= imports
+    assert {"sforg_sim.core", "sforg_sim.apexlang.api", "sforg_sim.scenarios"} <= imports
     assert "sforg_sim.core" in _imports("sforg_sim.apex.context", modules)  # TYPE_CHECKING
 
 

@@ -2,8 +2,9 @@
 
 :class:`Org` is the public facade (``from sforg_sim import Org``). Its state lives in
 :class:`~sforg_sim.core.OrgCore` (clock, schema, store, SOQL, limits, DML); this module adds
-what sits above the core and must not be imported by it: the async Apex engine
-(:attr:`Org.apex`) and the seed datasets (:meth:`Org.load_scenario`). The REST surface's
+what sits above the core and must not be imported by it: the async Apex engine with the
+Apex language on it (:attr:`Org.apex`, an :class:`~sforg_sim.apexlang.ApexEngine`) and
+the seed datasets (:meth:`Org.load_scenario`). The REST surface's
 session state belongs to the REST layer (:func:`sforg_sim.rest.auth.sessions`).
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from .apex import AsyncEngine
+from .apexlang.api import ApexEngine
 from .core import API_VERSION, DEFAULT_INSTANCE_URL, DEFAULT_LICENSES, OrgCore
 from .scenarios import Progress, load
 
@@ -27,10 +28,11 @@ class Org(OrgCore):
     """
 
     @cached_property
-    def apex(self) -> AsyncEngine:
+    def apex(self) -> ApexEngine:
         """The async Apex engine (Batchable, Queueable, Schedulable; see :mod:`.apex`),
-        created on first use."""
-        return AsyncEngine(self)
+        created on first use, with the team's Apex source on it: ``org.apex.deploy(path)``
+        and ``org.apex.execute_anonymous(source)`` (see :class:`.apexlang.ApexEngine`)."""
+        return ApexEngine(self)
 
     def load_scenario(self, name: str, records: int | None = None, seed: int = 0,
                       progress: Progress | None = None) -> None:

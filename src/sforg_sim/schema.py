@@ -693,6 +693,34 @@ def builtin_objects() -> list[SObjectDef]:
             Field("ExtendedStatus", "string", "Status Detail", 255, **ro),
             Field("CompletedDate", "datetime", "Completion Date", **ro),
             _ref("ParentJobId", "AsyncApexJob", "ParentJob", createable=False),
+            # Object Reference, "AsyncApexJob": "CronTriggerId ... The ID of the
+            # CronTrigger for the AsyncApexJob. This field only applies to ScheduledApex
+            # job type" (API 53.0+; relationship name CronTrigger).
+            _ref("CronTriggerId", "CronTrigger", "CronTrigger", createable=False),
+        ], createable=False, updateable=False, deletable=False),
+        # Scheduled Apex as rows (issue 15). Object Reference, "CronJobDetail" (API 29.0+,
+        # https://developer.salesforce.com/docs/platform/object-reference/references/standard-objects/object-cronjobdetail.html):
+        # Name (string 255, "The name of the associated scheduled job") and JobType
+        # (restricted picklist; "7 - Scheduled Apex"). Object Reference, "CronTrigger"
+        # (API 17.0+, .../object-crontrigger.html) for the fields below. Both support
+        # describeSObjects(), query(), retrieve() only: no DML, as AsyncApexJob.
+        _obj("CronJobDetail", "Scheduled Job Detail", [
+            Field("Name", "string", "Job Name", 255, nillable=False, **ro),
+            Field("JobType", "picklist", "Type", 40, picklist_values=(
+                "1", "3", "4", "6", "7", "8", "9", "A"), **ro),
+        ], key_prefix="08a", createable=False, updateable=False, deletable=False),
+        _obj("CronTrigger", "Scheduled Job", [
+            Field("CronExpression", "string", "Cron Expression", 255, **ro),
+            _ref("CronJobDetailId", "CronJobDetail", "CronJobDetail", createable=False),
+            Field("EndTime", "datetime", "End Time", **ro),
+            Field("NextFireTime", "datetime", "Next Run Time", **ro),
+            _ref("OwnerId", "User", "Owner", createable=False),
+            Field("PreviousFireTime", "datetime", "Previous Run Time", **ro),
+            Field("StartTime", "datetime", "Start Time", **ro),
+            Field("State", "string", "Job State", 16, **ro),
+            Field("TimeZoneSidKey", "picklist", "Java Time Zone Id", 40,
+                  picklist_values=("GMT",), **ro),
+            Field("TimesTriggered", "int", "Job Fired Count", **ro),
         ], createable=False, updateable=False, deletable=False),
     ]
 

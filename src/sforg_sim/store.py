@@ -311,6 +311,13 @@ class Store:
                         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                         (obj.name,)).fetchone():
                     self.create_table(obj)
+                elif not obj.custom:  # ... and a standard field it added (CronTriggerId):
+                    # absent with its sort key; a column missing alone is still damage.
+                    have = {str(r[1]) for r in self._conn.execute(
+                        f"PRAGMA table_info({quote(obj.name)})").fetchall()}
+                    for f in list(obj.fields.values()):
+                        if f.name not in have and sk_column(f.name) not in have:
+                            self.add_column(obj, f)
             self._check_layout()
             self._restore_counters()
 

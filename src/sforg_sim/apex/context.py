@@ -39,8 +39,10 @@ The Context handed to ``execute()`` is what Apex code can do inside one transact
   120 s, and at most what is left of the transaction's 120 s of cumulative callout time),
   "Read timed out".
 - Async: :meth:`enqueue_job` (``System.enqueueJob``), :meth:`execute_batch`
-  (``Database.executeBatch``), :meth:`abort_job` (``System.abortJob``). Jobs enqueued in a
-  transaction that fails are discarded, as in Apex.
+  (``Database.executeBatch``), :meth:`schedule` (``System.schedule``), :meth:`abort_job`
+  (``System.abortJob``). Jobs enqueued and schedules made in a transaction that fails are
+  discarded, as in Apex; a schedule's CronTrigger row is visible to the transaction that
+  made it, and aborting a schedule deletes its row at once but stops it only at commit.
 - :meth:`debug`: ``System.debug``, kept in the engine's log with the time and job id.
 """
 
@@ -198,16 +200,29 @@ class Runtime(Protocol):
     def abort_job(self, job_id: str) -> bool:
         """``System.abortJob``; True when a job was aborted."""
 
+    def new_schedule(self, name: str, cron: str, job: Schedulable) -> Any:
+        """Check and write a schedule's rows (``System.schedule``) without arming it; the
+        returned schedule has an ``id`` (the CronTrigger id)."""
+
+    def is_schedule(self, job_id: str) -> bool:
+        """Whether ``job_id`` is a CronTrigger id."""
+
+    def unschedule_rows(self, trigger_id: str) -> str:
+        """Delete a schedule's rows; its 18-character id."""
+
 
 @dataclass(frozen=True)
 class Enqueued:
-    """A job a transaction submitted (``System.enqueueJob`` / ``Database.executeBatch``);
-    the engine starts it when the transaction commits and drops it when it rolls back."""
+    """Async work a transaction asked for (``System.enqueueJob``,
+    ``Database.executeBatch``, ``System.schedule``, ``System.abortJob`` on a schedule); the
+    engine carries it out when the transaction commits and drops it when it rolls back.
+    ``detail`` is the engine's schedule object for ``schedule``."""
 
-    kind: Literal["queueable", "batch"]
+    kind: Literal["queueable", "batch", "schedule", "unschedule"]
     job_id: str
-    job: Queueable | Batchable
+    job: Queueable | Batchable | Schedulable | None
     scope: int = 0
+    detail: Any = None
 
 
 class Context:
@@ -221,6 +236,9 @@ class Context:
         self.job_id = job_id
         self.is_async = is_async
         self.depth = 0  # Queueable chain depth of the running job
+        self.trigger_id: str | None = None
+        """The CronTrigger id when a schedule's fire runs this transaction
+        (``SchedulableContext.getTriggerId()``); None otherwise."""
         self.enqueued: list[Enqueued] = []
         self.written: list[tuple[str, str, list[str]]] = []  # (sobject, op, ids)
         self.pending: str | None = None
@@ -444,8 +462,27 @@ class Context:
         self.pending = self.pending or "async Apex"
         return job_id
 
+    def schedule(self, name: str, cron: str, job: Schedulable) -> str:
+        """``System.schedule(name, cron, job)``: the CronTrigger id. The rows are written
+        now (this transaction can query them); the schedule starts when the transaction
+        commits, and a transaction that fails leaves neither. Scheduled Apex is pending
+        work ("Callout Limits and Limitations"): no callout may follow."""
+        try:
+            trigger = self.engine.new_schedule(name, cron, job)
+        except SalesforceError as e:
+            self.note(e)
+            raise
+        self.enqueued.append(Enqueued("schedule", trigger.id, job, detail=trigger))
+        self.pending = self.pending or "async Apex"
+        return str(trigger.id)
+
     def abort_job(self, job_id: str) -> None:
-        """``System.abortJob``."""
+        """``System.abortJob``: a job is aborted at once; a schedule (CronTrigger id) has
+        its rows deleted now and stops firing when this transaction commits."""
+        if self.engine.is_schedule(job_id):
+            tid = self.engine.unschedule_rows(job_id)
+            self.enqueued.append(Enqueued("unschedule", tid, None))
+            return
         self.engine.abort_job(job_id)
 
     # --- misc -----------------------------------------------------------------------------

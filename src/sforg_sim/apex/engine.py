@@ -34,6 +34,31 @@ Rules modelled here, with their sources:
   including the initial parent queueable job" (Apex Developer Guide, "Queueable Apex",
   https://developer.salesforce.com/docs/atlas.en-us.254.0.apexcode.meta/apexref/apex_queueing_jobs.htm).
   A chain's first job has depth 1, so the fifth job's ``enqueue_job`` fails.
+- Schedules are rows (issue 15). ``System.schedule`` writes a CronTrigger and its
+  CronJobDetail (Name, JobType ``'7'``, Scheduled Apex) inside the calling transaction, so
+  the transaction itself can query them, and arms the schedule when that transaction
+  commits: one that fails leaves no schedule and no row (as an enqueued Queueable leaves no
+  job). Each fire sets TimesTriggered, PreviousFireTime, StartTime and NextFireTime, State
+  EXECUTING while the job runs, then WAITING (COMPLETE with EndTime when the expression
+  has no later time), and writes the fire's AsyncApexJob row with CronTriggerId ("The ID of
+  the CronTrigger for the AsyncApexJob. This field only applies to ScheduledApex job type",
+  Object Reference, "AsyncApexJob"). ``System.abortJob`` on a CronTrigger id deletes both
+  rows (rolled back with a failing transaction; the schedule stops when it commits).
+  Apex Developer Guide, "Apex Scheduler"
+  (https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/apex_scheduler.htm):
+  "The name for the job must be unique among the jobs scheduled for execution. If you
+  attempt to schedule another job with the same name, you see the error
+  System.AsyncException: The Apex job named "jobName" is already scheduled for execution";
+  and "You can only have 100 scheduled Apex jobs at one time ... You can also
+  programmatically query the CronTrigger and CronJobDetail objects to get the count"
+  (:data:`MAX_SCHEDULED_JOBS`; 5 in Developer Edition, per "Execution Governors and
+  Limits"; counted over the rows whose schedule has not ended, this transaction's own
+  included). The guide gives no text for the second error; the
+  one used, "You have exceeded the maximum number (100) of Apex scheduled jobs.", is the
+  platform's as measured and published in a public Apex project's limits table.
+  Deviations: TimeZoneSidKey is always ``GMT`` (the simulator's cron times are UTC); the
+  schedule itself (the Schedulable instance) lives in memory, so an org reopened from a
+  file keeps its CronTrigger rows but they no longer fire.
 - Every error a transaction meets (caught by the job's code or not) is reported, by rule
   (:mod:`.rules`), to :attr:`AsyncEngine.error_listeners`, so a replay can say why a job
   misbehaved even when its own ``catch`` hid the exception.
@@ -49,10 +74,12 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from .. import ids
-from ..errors import AsyncException, LimitException, NotFound, SalesforceError
+from ..clock import format_datetime
+from ..errors import AsyncException, LimitException, NotFound, SalesforceError, UsageError
 from .context import (
     Batchable,
     Context,
@@ -66,15 +93,21 @@ from .costs import DEFAULT_COSTS, CostModel
 from .cron import CronExpression
 from .faults import FaultSchedule
 from .governor import ASYNC_LIMITS, SYNC_LIMITS, Governor, LimitBreach
-from .records import JobRows
+from .records import CronRows, JobRows
 
 if TYPE_CHECKING:
     from ..core import OrgCore
 
-__all__ = ["MAX_ACTIVE_BATCHES", "MAX_FLEX_QUEUE", "AsyncEngine", "Job"]
+__all__ = ["MAX_ACTIVE_BATCHES", "MAX_FLEX_QUEUE", "MAX_SCHEDULED_JOBS", "AsyncEngine", "Job"]
 
 MAX_ACTIVE_BATCHES = 5
 MAX_FLEX_QUEUE = 100
+MAX_SCHEDULED_JOBS = 100
+"""Scheduled Apex jobs at one time (Apex Developer Guide, "Apex Scheduler": "You can only
+have 100 scheduled Apex jobs at one time"; "Execution Governors and Limits", Lightning
+Platform Apex Limits: "Maximum number of Apex classes scheduled concurrently: 100. In
+Developer Edition orgs, the limit is 5")."""
+DEV_MAX_SCHEDULED_JOBS = 5
 MAX_LOCATOR_ROWS = 50_000_000
 MAX_SCOPE_LOCATOR = 2_000
 DEV_CHAIN_DEPTH = 5
@@ -148,11 +181,14 @@ class Job:
 
 @dataclass
 class _Trigger:
+    """One schedule (its rows are CronTrigger ``id`` and its CronJobDetail)."""
+
     id: str
     name: str
     cron: CronExpression
     instance: Schedulable
     active: bool = True
+    times: int = 0
 
 
 class AsyncEngine:
@@ -164,6 +200,7 @@ class AsyncEngine:
         self.costs = costs
         self.faults = faults or FaultSchedule()
         self.rows = JobRows(org)
+        self.cron_rows = CronRows(org)
         self.jobs: dict[str, Job] = {}
         self.flex_queue: deque[str] = deque()
         self.triggers: dict[str, _Trigger] = {}
@@ -183,7 +220,6 @@ class AsyncEngine:
         self._seq = 0
         self._live = 0  # events that are not cron fires
         self._stop = False
-        self._trigger_n = 0
 
     # --- configuration ----------------------------------------------------------------------
 
@@ -325,11 +361,16 @@ class AsyncEngine:
         return ctx, err
 
     def _commit_enqueued(self, ctx: Context, parent: Job | None) -> None:
+        """Start what the committed transaction asked for, in the order it asked."""
         for e in ctx.enqueued:
             if e.kind == "queueable":
                 self._submit_queueable(e.job_id, cast(Queueable, e.job), parent)
-            else:
+            elif e.kind == "batch":
                 self._submit_batch(e.job_id, cast(Batchable, e.job), e.scope, parent)
+            elif e.kind == "schedule":
+                self._start_trigger(cast(_Trigger, e.detail))
+            else:  # "unschedule": its rows are already gone with the commit
+                self._stop_trigger(e.job_id)
 
     def execute_anonymous(self, fn: Callable[[Context], Any]) -> Any:
         """Run ``fn(ctx)`` now as a synchronous transaction (Execute Anonymous).
@@ -391,10 +432,10 @@ class AsyncEngine:
         # The first job of a chain is depth 1: "The maximum number of jobs in the chain is
         # 5, including the initial parent queueable job".
         depth = parent.depth + 1 if parent and parent.job_type == "Queueable" else 1
-        job = Job(job_id, "Queueable", inst, "Queued", depth,
-                  parent.id if parent else None)
+        kind = getattr(inst, "job_type", "Queueable")  # "Future": apexlang's @future calls
+        job = Job(job_id, kind, inst, "Queued", depth, parent.id if parent else None)
         self.jobs[job_id] = job
-        self.rows.create(job_id, "Queueable", inst.class_name(), "Queued")
+        self.rows.create(job_id, kind, inst.class_name(), "Queued")
         self.at(self.org.clock.time() + self.costs.job_start, lambda: self._run_queueable(job))
 
     def _run_queueable(self, job: Job) -> None:
@@ -575,28 +616,79 @@ class AsyncEngine:
     # --- Schedulable --------------------------------------------------------------------------
 
     def schedule(self, name: str, cron: str, job: Schedulable) -> str:
-        """``System.schedule(name, cron, job)``; returns the CronTrigger id (``08e...``)."""
-        expr = CronExpression.parse(cron)
-        self._trigger_n += 1
-        trigger = _Trigger(ids.make_id("08e", self._trigger_n), name, expr, job)
-        self.triggers[trigger.id] = trigger
-        self._arm(trigger)
+        """``System.schedule(name, cron, job)`` from Python (outside any transaction): the
+        rows are written and the schedule armed at once. Returns the CronTrigger id
+        (``08e...``). Apex code goes through :meth:`Context.schedule`, which arms it only
+        when its transaction commits."""
+        trigger = self.new_schedule(name, cron, job)
+        self._start_trigger(trigger)
         return trigger.id
 
-    def _arm(self, trigger: _Trigger) -> None:
+    def new_schedule(self, name: str, cron: str, job: Schedulable) -> _Trigger:
+        """Check and write a new schedule's CronTrigger and CronJobDetail rows (in the
+        running transaction, if any); the schedule is not armed yet (:meth:`_start_trigger`).
+
+        Raises INVALID_CRON_EXPRESSION for a bad expression, and AsyncException for a name
+        already scheduled or when 100 scheduled Apex jobs exist (module docstring).
+        """
+        if not isinstance(name, str) or not isinstance(cron, str):
+            raise UsageError("schedule needs a job name and a cron expression (strings)")
+        expr = CronExpression.parse(cron)
+        if self.cron_rows.name_taken(name):
+            raise AsyncException(
+                f'The Apex job named "{name}" is already scheduled for execution')
+        cap = DEV_MAX_SCHEDULED_JOBS if self.org.edition == "developer" else MAX_SCHEDULED_JOBS
+        if self.cron_rows.live() >= cap:
+            # The text as measured for 100; for Developer Edition's 5 the same text with
+            # its number is assumed (no source shows that message).
+            raise AsyncException(
+                f"You have exceeded the maximum number ({cap}) of Apex scheduled jobs.")
+        nxt = expr.next_after(self.org.clock.now())
+        tid = self.cron_rows.create(name, cron, format_datetime(nxt) if nxt else None)
+        return _Trigger(tid, name, expr, job)
+
+    def _start_trigger(self, trigger: _Trigger) -> None:
+        """Arm a schedule whose rows are committed."""
+        self.triggers[trigger.id] = trigger
+        self._arm(trigger)
+
+    def _stop_trigger(self, trigger_id: str) -> None:
+        """Forget a schedule whose rows are gone: no further fire."""
+        trigger = self.triggers.pop(trigger_id, None)
+        if trigger is not None:
+            trigger.active = False
+
+    def _arm(self, trigger: _Trigger) -> datetime | None:
+        """Queue the next fire after now (a daemon event); returns its time."""
         nxt = trigger.cron.next_after(self.org.clock.now())
         if nxt is not None:
             self.at(nxt.timestamp(), lambda: self._fire(trigger), daemon=True)
+        return nxt
 
     def _fire(self, trigger: _Trigger) -> None:
         if not trigger.active:
             return
+        if not self.cron_rows.exists(trigger.id):
+            # Its rows went with an abortJob whose transaction has not committed yet
+            # (an async job's commit comes when it ends): the schedule is stopping.
+            return
+        trigger.times += 1
+        nxt = self._arm(trigger)
+        stamp = self.org.clock.stamp()
+        self.cron_rows.update(trigger.id, State="EXECUTING", TimesTriggered=trigger.times,
+                              PreviousFireTime=stamp, StartTime=stamp,
+                              NextFireTime=format_datetime(nxt) if nxt else None)
         job_id = self.reserve_job_id()
         job = Job(job_id, "ScheduledApex", trigger.instance, "Processing")
         self.jobs[job_id] = job
-        self.rows.create(job_id, "ScheduledApex", trigger.instance.class_name(), "Processing")
+        self.rows.create(job_id, "ScheduledApex", trigger.instance.class_name(), "Processing",
+                         cron_trigger_id=trigger.id)
+        def execute(c: Context) -> None:
+            c.trigger_id = trigger.id  # SchedulableContext.getTriggerId()
+            trigger.instance.execute(c)
+
         # Async execution (counted), synchronous limits (see the module docstring).
-        ctx, err = self._transaction(job, trigger.instance.execute, sync_limits=True)
+        ctx, err = self._transaction(job, execute, sync_limits=True)
 
         def done() -> None:
             if err is not None:
@@ -606,20 +698,38 @@ class AsyncEngine:
             else:
                 self._final(job, "Completed")
                 self._commit_enqueued(ctx, job)
+            if nxt is None:
+                # "COMPLETE - The trigger has fired and is not scheduled to fire again."
+                self.cron_rows.update(trigger.id, State="COMPLETE",
+                                      EndTime=self.org.clock.stamp())
+                self.triggers.pop(trigger.id, None)
+            else:
+                self.cron_rows.update(trigger.id, State="WAITING")
 
         self.at(self.org.clock.time() + ctx.governor.elapsed, done)
-        self._arm(trigger)
 
     # --- abort and progress ---------------------------------------------------------------------
 
+    def is_schedule(self, job_id: str) -> bool:
+        """Whether ``job_id`` names a CronTrigger (``08e...``) rather than an AsyncApexJob."""
+        return isinstance(job_id, str) and job_id[:3] == self.cron_rows.trigger.key_prefix
+
+    def unschedule_rows(self, trigger_id: str) -> str:
+        """Delete a schedule's CronTrigger and CronJobDetail rows (in the running
+        transaction, if any); the 18-character id. NOT_FOUND when there is no such
+        schedule (never made, or already aborted)."""
+        tid = ids.to18(trigger_id)
+        if not self.cron_rows.delete(tid):
+            raise NotFound(f"No such job: {trigger_id}")
+        return tid
+
     def abort_job(self, job_id: str) -> bool:
-        """``System.abortJob``: abort a job or delete a schedule. False if already final."""
-        jid = ids.to18(job_id)
-        trigger = self.triggers.get(jid)
-        if trigger is not None:
-            trigger.active = False
-            del self.triggers[jid]
+        """``System.abortJob`` from Python: abort a job, or delete a schedule (its rows go
+        and it fires no more). False if the job is already final."""
+        if self.is_schedule(job_id):
+            self._stop_trigger(self.unschedule_rows(job_id))
             return True
+        jid = ids.to18(job_id)
         job = self.job(jid)
         if job.status in FINAL:
             return False

@@ -1,10 +1,12 @@
 """Apex, run inside the simulated org: parse (lark, LALR), check, compile to Python code
 objects once per deploy, and run on the org's async engine.
 
-    from sforg_sim.apexlang import deploy, execute_anonymous
-    deploy(org, "force-app/main/default/classes")
-    result = execute_anonymous(org, "System.enqueueJob(new MyJob()); ")
+    org.apex.deploy("force-app/main/default/classes")
+    result = org.apex.execute_anonymous("System.enqueueJob(new MyJob()); ")
     org.apex.run_until_idle()
+
+(``org.apex`` is an :class:`ApexEngine`; the functions ``deploy(org, sources)`` and
+``execute_anonymous(org, source)`` do the same.)
 
 Supported (this foundation):
 
@@ -54,14 +56,23 @@ beyond the basics (picklist values, child relationships, field sets), Time.newIn
 outside a clock face (a run-time ``Not supported`` error), Database.undelete/merge, bind
 variables in dynamic Database.query and Database.countQuery, triggers.
 Known gaps: Apex CPU time of compiled statements is not charged to the governor (only the
-cost model's SOQL/DML/callout times are); System.schedule is not rolled back with a
-failing transaction and writes no CronTrigger rows (the engine keeps triggers in memory).
+cost model's SOQL/DML/callout times are). System.schedule writes CronTrigger and
+CronJobDetail rows and starts the schedule when its transaction commits (see
+:mod:`sforg_sim.apex.engine`).
 """
 
 from __future__ import annotations
 
-from .api import AnonymousResult, ApexRuntime, CompileResult, deploy, execute_anonymous, runtime_for
+from .api import (
+    AnonymousResult,
+    ApexEngine,
+    ApexRuntime,
+    CompileResult,
+    deploy,
+    execute_anonymous,
+    runtime_for,
+)
 from .errors import ApexCompileError
 
-__all__ = ["AnonymousResult", "ApexCompileError", "ApexRuntime", "CompileResult", "deploy",
-           "execute_anonymous", "runtime_for"]
+__all__ = ["AnonymousResult", "ApexCompileError", "ApexEngine", "ApexRuntime", "CompileResult",
+           "deploy", "execute_anonymous", "runtime_for"]

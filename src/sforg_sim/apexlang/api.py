@@ -1,5 +1,11 @@
-"""Entry points: :func:`deploy`, :func:`execute_anonymous` and the per-org
-:class:`ApexRuntime` (kept with ``org.attached``) holding the deployed classes.
+"""Entry points: :class:`ApexEngine` (what ``org.apex`` is: the async engine plus
+``deploy``/``execute_anonymous``), the functions :func:`deploy` and
+:func:`execute_anonymous` (kept; they do the same), and the per-org :class:`ApexRuntime`
+(kept with ``org.attached``) holding the deployed classes.
+
+Layering: the async engine (:mod:`sforg_sim.apex`) sits below the Apex language and never
+imports it; :class:`ApexEngine` subclasses it here, above both, and :class:`sforg_sim.Org`
+(above this) builds its ``apex`` from it.
 
 ``execute_anonymous`` returns what the SOAP/Tooling ``executeAnonymous`` call returns
 (``compiled``, ``success``, ``line``, ``column``, ``compileProblem``, ``exceptionMessage``,
@@ -20,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ..apex import AsyncEngine
 from ..errors import UsageError
 from . import jobs, jsontyped, runtime, stdlib
 from .compiler import ClassInfo, Compiler, _Emitter
@@ -27,8 +34,8 @@ from .errors import ApexCompileError
 from .parser import parse_anonymous, parse_class
 from .values import BUILTIN_EXCEPTIONS, ApexException, ApexMap, ApexObject, ApexSet, SObject
 
-__all__ = ["AnonymousResult", "ApexRuntime", "CompileResult", "deploy", "execute_anonymous",
-           "runtime_for"]
+__all__ = ["AnonymousResult", "ApexEngine", "ApexRuntime", "CompileResult", "deploy",
+           "execute_anonymous", "runtime_for"]
 
 _COUNTER = itertools.count(1)
 
@@ -355,10 +362,55 @@ def runtime_for(org: Any) -> ApexRuntime:
 
 
 def deploy(org: Any, sources: Any) -> list[CompileResult]:
-    """Deploy Apex classes to ``org`` (see :meth:`ApexRuntime.deploy`)."""
+    """Deploy Apex classes to ``org`` (see :meth:`ApexRuntime.deploy`); the same as
+    ``org.apex.deploy(sources)``."""
     return runtime_for(org).deploy(sources)
 
 
 def execute_anonymous(org: Any, source: str) -> AnonymousResult:
-    """Run anonymous Apex on ``org`` (see :meth:`ApexRuntime.execute_anonymous`)."""
+    """Run anonymous Apex on ``org`` (see :meth:`ApexRuntime.execute_anonymous`); the same
+    as ``org.apex.execute_anonymous(source)``."""
     return runtime_for(org).execute_anonymous(source)
+
+
+class ApexEngine(AsyncEngine):
+    """``org.apex``: the org's async engine (Python jobs, schedules, ``run_until_idle``)
+    that also deploys and runs the team's Apex source, so one object does both::
+
+        org.apex.deploy("force-app/main/default/classes")
+        res = org.apex.execute_anonymous("System.enqueueJob(new MyJob());")
+        org.apex.run_until_idle()
+
+    The classes live in the org's :class:`ApexRuntime` (:func:`runtime_for`), shared with
+    :func:`deploy`, :func:`execute_anonymous` and the SOAP/Metadata surfaces. Its
+    ``execute_anonymous`` also accepts a Python callable, the engine's own form (a
+    synchronous transaction over a :class:`~sforg_sim.apex.Context`)."""
+
+    def deploy(self, sources: str | Path | Iterable[str | Path] | Mapping[str, str]
+               ) -> list[CompileResult]:
+        """Compile and install Apex classes: a folder of ``*.cls`` files (such as
+        ``force-app/main/default/classes``), ``.cls`` paths, source strings or
+        ``{name: source}``; all or none, one :class:`CompileResult` per class."""
+        return runtime_for(self.org).deploy(sources)
+
+    def execute_anonymous(self, source: Any) -> Any:
+        """Run anonymous Apex (a string): the :class:`AnonymousResult` (compiled, success,
+        line, column, compile problem, exception message and stack trace, debug log), as
+        the platform's executeAnonymous. Jobs it enqueued run with :meth:`run_until_idle`.
+
+        A callable is run as the engine's synchronous transaction instead
+        (:meth:`AsyncEngine.execute_anonymous`: returns what it returns, raises what fails).
+        """
+        if callable(source):
+            return super().execute_anonymous(source)
+        if not isinstance(source, str):
+            raise UsageError("execute_anonymous needs Apex source text (or a Python "
+                             f"callable taking the transaction's Context), got "
+                             f"{type(source).__name__}")
+        return runtime_for(self.org).execute_anonymous(source)
+
+    @property
+    def classes(self) -> list[str]:
+        """Names of the deployed top-level Apex classes, as declared."""
+        rt = runtime_for(self.org)
+        return sorted(info.name for info in rt.infos.values())

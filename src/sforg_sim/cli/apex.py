@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import UsageError
 from ..nightly import SOURCE_OBJECT
 from ..org import Org
-from .common import add_org_arguments, build_org, envelope, print_json
+from .common import add_org_arguments, build_org, envelope, print_json, refuse_with_org_file
 
 __all__ = ["register"]
 
@@ -34,8 +34,8 @@ def register(sub: Any) -> None:
     r.add_argument("--apex-dir", metavar="DIR",
                    help="deploy the .cls classes in DIR first (force-app/main/default/classes)")
     r.add_argument("--org-file", metavar="PATH",
-                   help="open this saved org (created from --scenario if missing) and save "
-                        "the result back")
+                   help="open this saved org (created from --scenario/--records if missing; "
+                        "those flags are refused once it exists) and save the result back")
     r.add_argument("--no-datacloud", action="store_true",
                    help="do not register the simulated Data Cloud endpoint (callout:DataCloud)")
     r.add_argument("--json", action="store_true",
@@ -47,7 +47,6 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Deploy, execute, run the enqueued jobs, print; exit 1 on a compile/run failure."""
-    from ..apexlang import deploy, execute_anonymous
     from ..datacloud import DataCloudSource
 
     script = Path(args.file)
@@ -56,13 +55,18 @@ def run(args: argparse.Namespace) -> int:
     source = script.read_text(encoding="utf-8")
     org: Org
     if args.org_file and Path(args.org_file).exists():
+        # The seeding flags only shape a new file; an existing one keeps its own records,
+        # edition and licences, so typing them is refused rather than silently ignored.
+        refuse_with_org_file(args, ("--scenario", "--records", "--seed", "--edition",
+                                    "--licenses"), "the saved org already has its data "
+                                                   "(they only shape a new --org-file)")
         org = Org.open(args.org_file)
     else:
         org = build_org(args)
     if not args.no_datacloud and SOURCE_OBJECT in org.schema:
         DataCloudSource(org).attach(org.apex)
     if args.apex_dir:
-        results = deploy(org, args.apex_dir)
+        results = org.apex.deploy(args.apex_dir)
         failed = [r for r in results if not r.success]
         if failed:
             if args.json:
@@ -73,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             for r in failed:
                 print(f"Deploy failed: {r.name}: line {r.line}, column {r.column}: {r.problem}")
             return 1
-    res = execute_anonymous(org, source)
+    res = org.apex.execute_anonymous(source)
     result: dict[str, Any] = {
         "compiled": res.compiled, "success": res.success, "line": res.line,
         "column": res.column, "compileProblem": res.compile_problem,
