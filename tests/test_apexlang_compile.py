@@ -91,11 +91,11 @@ def test_missing_return(org: Org) -> None:
 
 def test_unsupported_annotation_is_named(org: Org) -> None:
     [r] = deploy(org, """public class F {
-    @future(callout=true)
+    @AuraEnabled(cacheable=true)
     public static void go() { }
 }""")
     assert (r.success, r.problem, r.line) == (False, "Not supported by sforg-sim: annotation "
-                                                     "@future", 2)
+                                                     "@AuraEnabled", 2)
 
 
 def test_deploy_is_all_or_none(org: Org) -> None:

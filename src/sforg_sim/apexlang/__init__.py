@@ -14,7 +14,7 @@ Supported (this foundation):
   virtual/abstract), interfaces, ``implements`` (Queueable, Database.Batchable<sObject>,
   Database.Stateful, Database.AllowsCallouts, Schedulable, user interfaces), ``extends``
   (user classes and ``Exception``), constructors with ``this(...)``/``super(...)``,
-  static and instance fields, methods (overloads of different arity), ``final``,
+  static and instance fields, methods (overloads, also of the same arity), ``final``,
   auto-properties ``{ get; set; }``, enums; anonymous blocks with local classes;
 - statements: if/else, for (classic, for-each, SOQL for-loop incl. the List form), while,
   do/while, switch on ... when (literals, enum values, else, sObject type), break,
@@ -48,15 +48,17 @@ instead of ``propagate_positions`` (deploy time is mostly parsing).
 Not supported (each is a compile error ``Not supported by sforg-sim: ...`` at its line and
 column, never silently skipped): SOSL, undelete, merge, property accessors with bodies,
 annotations other than @IsTest/@TestVisible/@SuppressWarnings/@Deprecated/@ReadOnly/
-@TestSetup/@NamespaceAccessible (so @future, @AuraEnabled ...), overloads with the same
-arity, ``%`` (Apex has none), assignments and ``++`` used as values except on locals,
+@TestSetup/@NamespaceAccessible/@future (so @AuraEnabled ...), ``%`` (Apex has none),
+assignments and ``++`` used as values except on locals,
 Limits.getHeapSize and the other Limits pairs the governor does not count (AggregateQueries,
-QueryLocatorRows, FutureCalls, ApexCursors), Math.random, System.runAs, JSONParser, describe methods
+QueryLocatorRows, ApexCursors), Math.random, System.runAs, describe methods
 beyond the basics (picklist values, child relationships, field sets), Time.newInstance
 outside a clock face (a run-time ``Not supported`` error), Database.undelete/merge, bind
 variables in dynamic Database.query and Database.countQuery, triggers.
-Known gaps: Apex CPU time of compiled statements is not charged to the governor (only the
-cost model's SOQL/DML/callout times are). System.schedule writes CronTrigger and
+Apex CPU time: compiled code is charged its measured thread CPU time, SOQL/DML/callouts
+excluded (:mod:`.runtime`); overloads of the same arity are chosen by static types
+(:meth:`.compiler.Compiler.pick`); @future methods run as 'Future' jobs (:mod:`.jobs`);
+JSONParser is in :mod:`.jsontyped`. System.schedule writes CronTrigger and
 CronJobDetail rows and starts the schedule when its transaction commits (see
 :mod:`sforg_sim.apex.engine`).
 """

@@ -17,20 +17,26 @@ sforg-sim: ...`` for every construct this runtime does not run.
 
 Name mangling in generated code: locals ``l_<name>``, fields ``f_<name>``, statics
 ``s_<name>``, methods ``m_<name>_<arity>``, constructors ``c_<arity>``, classes
-``C_<name>`` (all lower case: Apex names are case-insensitive).
+``C_<name>`` (all lower case: Apex names are case-insensitive). A method overloaded with
+the same number of parameters gets ``m_<name>_<arity>__<parameter types>`` for every
+overload but one (``__`` cannot occur in an Apex name), and an override takes the name
+of the method it overrides (:meth:`Compiler.name_methods`); calls pick the overload from
+the arguments' static types (:meth:`Compiler.pick`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from lark import Token, Tree
 
 from .errors import ApexCompileError
+from .jsontyped import JSON_TOKENS
 from .parser import parse_expression
+from .runtime import TICK_EVERY
 from .soqltext import split_soql
 from .stdlib import (
     BUILTIN_CLASSES,
@@ -62,7 +68,25 @@ _FIELD_TYPES = {"string": "String", "textarea": "String", "picklist": "String",
                 "currency": "Decimal", "percent": "Decimal", "date": "Date",
                 "datetime": "Datetime", "boolean": "Boolean"}
 _STATIC_NS = set(STATIC) | {"logginglevel", "system"}
+_CONTEXT_TYPES = {"queueablecontext", "system.queueablecontext", "schedulablecontext",
+                  "system.schedulablecontext", "database.batchablecontext"}
+_FAMILY = {"string": "text", "id": "text", "integer": "number", "long": "number",
+           "decimal": "number", "double": "number", "boolean": "boolean", "date": "date",
+           "datetime": "datetime", "time": "time", "blob": "blob"}
+"""Primitive families for the collection element check (:meth:`Compiler.incompatible`)."""
+_ELEMENT_ARGS = {("list", "add"): {1: [0], 2: [1]}, ("list", "set"): {2: [1]},
+                 ("set", "add"): {1: [0]}, ("map", "put"): {2: [0, 1]}}
+"""Collection methods whose arguments must fit the element type: (type, method) ->
+{arity: indexes of the arguments that are elements} (for a Map: key, value)."""
 _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$|^-?\d+$")
+
+
+def _primitive_data(t: str) -> bool:
+    """A primitive type, or a List/Set/Map of them (what a ``@future`` method takes)."""
+    b = base(t)
+    if b in ("list", "set", "map"):
+        return all(_primitive_data(a) for a in targs(t)) and bool(targs(t))
+    return b in PRIMITIVES
 
 
 def base(t: str) -> str:
@@ -124,6 +148,16 @@ class Member:
     static: bool
     owner: ClassInfo
     params: list[str] = field(default_factory=list)
+    pyname: str = ""
+    """The generated Python name (methods: see the module docstring)."""
+    decl: Any = None
+    """The declaration's parse tree (to find the Member of a method being compiled)."""
+    future: str | None = None
+    """A ``@future`` method: 'callout' (``callout=true``) or 'plain'; None otherwise."""
+
+    def sig(self) -> tuple[str, ...]:
+        """The parameter types, normalised: what an override must repeat."""
+        return tuple(p.replace(" ", "").lower() for p in self.params)
 
 
 @dataclass
@@ -138,12 +172,17 @@ class ClassInfo:
     extends: str | None = None
     implements: list[str] = field(default_factory=list)
     fields: dict[str, Member] = field(default_factory=dict)
-    methods: dict[str, dict[int, Member]] = field(default_factory=dict)
+    methods: dict[str, dict[int, list[Member]]] = field(default_factory=dict)
     ctors: set[int] = field(default_factory=set)
+    ctor_members: list[Member] = field(default_factory=list)
+    """The constructors, in declaration order (``pyname`` ``c_<arity>`` for the first of
+    an arity, ``c_<arity>__<types>`` for other overloads of that arity)."""
     inner: dict[str, ClassInfo] = field(default_factory=dict)
     enum_values: list[str] = field(default_factory=list)
     superclass: ClassInfo | None = None
     is_exception: bool = False
+    linked: bool = False
+    """:meth:`Compiler.link` has run (it runs once, on first need)."""
 
     def chain(self) -> Iterator[ClassInfo]:
         """This class and its superclasses."""
@@ -160,12 +199,22 @@ class ClassInfo:
         return None
 
     def find_method(self, low: str, arity: int) -> Member | None:
-        """A method by lower-case name and arity, inherited ones included."""
+        """A method by lower-case name and arity, inherited ones included (the first
+        overload declared, when several share the arity: see :meth:`find_methods`)."""
+        ms = self.find_methods(low, arity)
+        return ms[0] if ms else None
+
+    def find_methods(self, low: str, arity: int) -> list[Member]:
+        """Every overload of that name and arity this class has, its own and inherited,
+        an overridden method only once (the override)."""
+        out: list[Member] = []
+        seen: set[tuple[str, ...]] = set()
         for c in self.chain():
-            m = c.methods.get(low, {}).get(arity)
-            if m is not None:
-                return m
-        return None
+            for m in c.methods.get(low, {}).get(arity, []):
+                if m.sig() not in seen:
+                    seen.add(m.sig())
+                    out.append(m)
+        return out
 
 
 def _mods(tree: Node) -> set[str]:
@@ -199,10 +248,22 @@ _AGG = re.compile(r"\b(?:COUNT|SUM|AVG|MIN|MAX|COUNT_DISTINCT)\s*\(|\bGROUP\s+BY
 
 # --- code generation ------------------------------------------------------------------------
 
+_PRELUDE = ("from sforg_sim.apexlang.runtime import CALLS as _CT, cpu_tick as _tick; "
+            "from sforg_sim.apexlang.jobs import call_future as _future; "
+            "from sforg_sim.apexlang.jsontyped import JSON_TOKENS as _JT")
+"""The first line of every generated module: the Apex CPU meter's hooks (see
+:func:`Compiler.loop_tick` and :mod:`.runtime`) and the ``@future`` call
+(:func:`.jobs.call_future`), imported by the generated code itself so the namespace the
+runtime builds needs no entry for them."""
+
+_TICK_MASK = TICK_EVERY - 1
+assert TICK_EVERY & _TICK_MASK == 0, "TICK_EVERY must be a power of two"
+
+
 class _Emitter:
     def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.where: list[tuple[int, int]] = []
+        self.lines: list[str] = [_PRELUDE]
+        self.where: list[tuple[int, int]] = [(1, 1)]
         self.indent = 0
         self.pos = (1, 1)
 
@@ -236,6 +297,9 @@ class Compiler:
         self.known = known
         self.e = _Emitter()
         self.sc: _Scope = _Scope(None, True)
+        self.local: list[ClassInfo] = []
+        """Classes declared inside the anonymous block being compiled (not deployed):
+        ``Type.forName`` must see them too."""
 
     # --- declarations ---------------------------------------------------------------------
 
@@ -256,6 +320,8 @@ class Compiler:
         py = ("C_" + (outer.pyname[2:] + "_" if outer else "") + name.lower())
         info = ClassInfo(name if outer is None else f"{outer.name}.{name}", py, kind, tree,
                          outer)
+        if tree.data == "class_core" and outer is None:
+            self.local.append(info)  # a class of an anonymous block (deploys: class_decl)
         if kind == "enum":
             info.enum_values = [c.value for c in tree.children[2:]
                                 if isinstance(c, Token) and c.type == "NAME"]
@@ -284,9 +350,12 @@ class Compiler:
             return
         mods = _mods(m.children[0]) if m.children and isinstance(m.children[0], Tree) \
             and m.children[0].data == "mods" else set()
+        future: Node | None = None
         for a in _annotations(m.children[0]) if m.children and isinstance(
                 m.children[0], Tree) and m.children[0].data == "mods" else []:
-            if a.children[0].value.lower() not in _OK_ANNOTATIONS:
+            if a.children[0].value.lower() == "future" and m.data == "method_decl":
+                future = a
+            elif a.children[0].value.lower() not in _OK_ANNOTATIONS:
                 raise unsupported(a, f"annotation @{a.children[0].value}")
         static = "static" in mods
         if m.data == "field_decl":
@@ -306,15 +375,53 @@ class Compiler:
             params = self._params(m)
             low = m.children[2].value.lower()
             arity = len(params)
-            if arity in info.methods.get(low, {}):
-                raise unsupported(m.children[2], "overloads with the same number of parameters")
-            info.methods.setdefault(low, {})[arity] = Member(
-                m.children[2].value, t, static or (info.kind == "interface" and False), info,
-                [p[0] for p in params])
+            member = Member(m.children[2].value, t, static, info, [p[0] for p in params],
+                            decl=m)
+            if future is not None:
+                member.future = self._future_kind(future, member, static)
+            same = info.methods.setdefault(low, {}).setdefault(arity, [])
+            if any(o.sig() == member.sig() for o in same):
+                raise err(m.children[2], f"Method already defined: {t} {m.children[2].value}("
+                                         f"{', '.join(p[0] for p in params)})")
+            same.append(member)
         elif m.data == "ctor_decl":
             if m.children[1].value.lower() != info.name.rsplit(".", 1)[-1].lower():
                 raise err(m.children[1], "Invalid constructor name: " + m.children[1].value)
-            info.ctors.add(len(self._params(m)))
+            params = self._params(m)
+            n = len(params)
+            member = Member("<init>", info.name, False, info, [p[0] for p in params], decl=m)
+            same = [c for c in info.ctor_members if len(c.params) == n]
+            if any(c.sig() == member.sig() for c in same):
+                raise err(m.children[1], f"Constructor already defined: {info.name}("
+                                         f"{', '.join(p[0] for p in params)})")
+            member.pyname = f"c_{n}" if not same else \
+                f"c_{n}__{re.sub(r'[^a-z0-9]+', '_', '_'.join(member.sig()))}"
+            info.ctor_members.append(member)
+            info.ctors.add(n)
+
+    def _future_kind(self, a: Node, member: Member, static: bool) -> str:
+        """Check a ``@future`` method ("Future Methods": "must be static methods, and can
+        only return a void type. The specified parameters must be primitive data types,
+        arrays of primitive data types, or collections of primitive data types"; the
+        compile errors' wordings are sforg-sim's) and read ``callout=true``: 'callout'
+        or 'plain'."""
+        name = member.decl.children[2]
+        if not static:
+            raise err(name, "Future methods must be static")
+        if base(member.type) != "void":
+            raise err(name, "Future methods must return void")
+        for t in member.params:
+            if not _primitive_data(t):
+                raise err(name, f"Unsupported parameter type {t}")
+        kind = "plain"
+        for arg in a.children[1:]:
+            kids = list(arg.children)
+            key = kids[0].value.lower() if len(kids) == 2 else ""
+            lit: Any = kids[-1].children[0] if isinstance(kids[-1], Tree) else kids[-1]
+            if key != "callout" or lit.type not in ("TRUE", "FALSE"):
+                raise unsupported(arg, "@future arguments other than callout=true|false")
+            kind = "callout" if lit.type == "TRUE" else "plain"
+        return kind
 
     def _params(self, m: Node) -> list[tuple[str, str]]:
         ps = next((c for c in m.children if isinstance(c, Tree) and c.data == "params"), None)
@@ -342,7 +449,12 @@ class Compiler:
         return text
 
     def link(self, info: ClassInfo) -> None:
-        """Resolve superclasses once every class of the deploy is declared."""
+        """Resolve superclasses once every class of the deploy is declared, qualify member
+        types and name methods. Runs once per class; :meth:`find_class` runs it for a
+        class it returns, so a class's members are ready whichever class compiles first."""
+        if info.linked:
+            return
+        info.linked = True
         if info.extends:
             low = info.extends.lower()
             if low == "exception":
@@ -358,8 +470,144 @@ class Compiler:
             if b not in _INTERFACES and b not in _IGNORED_INTERFACES \
                     and self.find_class(iface, info) is None:
                 raise err(info.tree, f"Invalid type: {iface}")
+        self._qualify_members(info)
+        self.name_methods(info)
         for inner in info.inner.values():
             self.link(inner)
+
+    def name_methods(self, info: ClassInfo) -> None:
+        """Give every method of ``info`` its Python name (module docstring): an override
+        (same name and parameter types as a method of a superclass or implemented
+        interface) takes that method's name, so Python's dispatch is Apex's; any other
+        method takes ``m_<name>_<arity>`` unless a superclass, interface or earlier
+        overload holds it, else ``m_<name>_<arity>__<types>``. Methods taking a
+        QueueableContext, SchedulableContext or BatchableContext are named first, so the
+        engine's entry points (``m_execute_1`` ...) are always those."""
+        ancestors: list[ClassInfo] = []
+        c = info.superclass
+        while c is not None:
+            ancestors.append(c)
+            c = c.superclass
+        for anc in [info, *ancestors]:
+            for iface in anc.implements:
+                if base(iface) not in _INTERFACES and base(iface) not in _IGNORED_INTERFACES:
+                    found = self.find_class(iface, anc)
+                    if found is not None and found not in ancestors:
+                        ancestors.append(found)
+        used = {m.pyname for a in ancestors for by_arity in a.methods.values()
+                for ms in by_arity.values() for m in ms}
+        mine = [m for by_arity in info.methods.values() for ms in by_arity.values()
+                for m in ms]
+        mine.sort(key=lambda m: not (m.params and base(m.params[0]) in _CONTEXT_TYPES))
+        for m in mine:
+            low, arity = m.name.lower(), len(m.params)
+            inherited = next((a for anc in ancestors
+                              for a in anc.methods.get(low, {}).get(arity, [])
+                              if a.sig() == m.sig() and a.pyname), None)
+            if inherited is not None:
+                m.pyname = inherited.pyname
+            else:
+                plain = f"m_{low}_{arity}"
+                name = plain
+                if name in used:
+                    name = f"{plain}__{re.sub(r'[^a-z0-9]+', '_', '_'.join(m.sig()))}"
+                    k = 1
+                    while name in used:
+                        k += 1
+                        name = f"{plain}__{k}"
+                m.pyname = name
+            used.add(m.pyname)
+
+    def pick(self, cands: list[Member], args: list[tuple[str, str]], meth: Node,
+             owner: str, missing: Callable[[], ApexCompileError] | None = None) -> Member:
+        """The overload a call means, from the arguments' static types, as the Apex
+        compiler chooses ("Apex Developer Guide", *Class Methods*, "Can be overloaded ...
+        If the parser doesn't find an exact match, it then seeks an approximate match
+        using type coercion rules ... If the parser finds multiple approximate matches, a
+        parse-time exception is generated",
+        https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/apex_classes_defining_methods.htm):
+        the one overload there is; else among those every argument fits, the one whose
+        parameters all match exactly, else the most specific (its parameters fit every
+        other candidate's). None fits: ``Method does not exist or
+        incorrect signature``; no single most specific: ``Ambiguous method signature:
+        void name(types)`` (the wording a deploy reports, e.g. in
+        github.com/apex-enterprise-patterns/fflib-apex-common/issues/347; not in the
+        Apex Developer Guide)."""
+        def none() -> ApexCompileError:
+            return missing() if missing is not None else self._no_method(meth, args, owner)
+
+        if not cands:
+            raise none()
+        if len(cands) == 1:
+            return cands[0]
+        fits = [m for m in cands if all(self.fits(t, p) for (_, t), p in zip(args, m.params))]
+        if not fits:
+            raise none()
+        exact = [m for m in fits if all(base(t) == base(p) for (_, t), p in zip(args, m.params))]
+        if len(exact) == 1:
+            return exact[0]
+        best = [m for m in fits if all(o is m or all(self.fits(a, b) for a, b in zip(
+            m.params, o.params)) for o in fits)]
+        if len(best) != 1:
+            name = meth.value if isinstance(meth, Token) else f"{owner}.<Constructor>"
+            raise err(meth, f"Ambiguous method signature: void {name}("
+                            f"{', '.join(t for _, t in args)})")
+        return best[0]
+
+    def fits(self, frm: str, to: str) -> bool:
+        """Whether an argument of static type ``frm`` can be passed as a ``to``, for
+        choosing among overloads: the same type, null, anything to Object, numeric
+        widening and String/Id, an sObject to SObject, a class to its superclasses and
+        interfaces, a collection whose elements fit."""
+        bf, bt = base(frm), base(to)
+        if bt == "object" or bf == "null":
+            return True
+        if bf == bt:
+            return not (bf in ("list", "set", "map") and self.incompatible(frm, to))
+        if (bf, bt) in _WIDEN:
+            return True
+        if bt == "sobject":
+            return bf in self.schema_names()
+        c = self.find_class(frm, self.sc.cls)
+        target = self.find_class(to, self.sc.cls)
+        if c is None or target is None:
+            return False
+        todo = [c]
+        while todo:
+            x = todo.pop()
+            if x is target:
+                return True
+            if x.superclass is not None:
+                todo.append(x.superclass)
+            todo.extend(i for i in (self.find_class(n, x) for n in x.implements)
+                        if i is not None)
+        return False
+
+    def _qualify_members(self, info: ClassInfo) -> None:
+        """Write the declared types of ``info``'s fields, method results and parameters
+        as the declaring class's scope resolves them (``Inner`` in class ``Outer`` becomes
+        ``Outer.Inner``), so code elsewhere (an anonymous block, another class) that
+        reaches the member through a chain (``x.field.method()``) finds the same type."""
+        for f in info.fields.values():
+            f.type = self.qualify(f.type, info)
+        for by_arity in info.methods.values():
+            for ms in by_arity.values():
+                for m in ms:
+                    m.type = self.qualify(m.type, info)
+                    m.params = [self.qualify(t, info) for t in m.params]
+
+    def qualify(self, t: str, scope: ClassInfo | None) -> str:
+        """``t`` with every user class named by its full name, as seen from ``scope``
+        (type arguments too); other names are left as written."""
+        b = base(t)
+        args = targs(t)
+        if args:
+            head = t.split("<", 1)[0].strip()
+            return f"{head}<{','.join(self.qualify(a, scope) for a in args)}>"
+        if b in PRIMITIVES or b in ("object", "void", "sobject"):
+            return t
+        c = self.find_class(t, scope)
+        return c.name if c is not None else t
 
     def find_class(self, name: str, ctx: ClassInfo | None = None) -> ClassInfo | None:
         """A user class by (possibly dotted) name, seen from class ``ctx``."""
@@ -371,6 +619,8 @@ class Compiler:
                 for p in parts[1:]:
                     found = found.inner.get(p) if found else None
                 if found is not None:
+                    if not found.linked:
+                        self._link_quietly(found)
                     return found
             if c.name.lower() == parts[0] and len(parts) == 1:
                 return c
@@ -378,7 +628,17 @@ class Compiler:
         top = self.known.get(parts[0])
         for p in parts[1:]:
             top = top.inner.get(p) if top else None
+        if top is not None and not top.linked:
+            self._link_quietly(top)
         return top
+
+    def _link_quietly(self, info: ClassInfo) -> None:
+        """Link a class another one needs before its own turn; a problem of its own is
+        reported when it compiles, at its own position."""
+        try:
+            self.link(info)
+        except ApexCompileError:
+            info.linked = False
 
     def check_type(self, t: str, node: Any) -> str:
         """``Invalid type: X`` unless ``t`` names a known type."""
@@ -395,6 +655,7 @@ class Compiler:
         if self.find_class(t, self.sc.cls) is not None:
             return t
         if b in ("database.batchablecontext", "system.logginglevel", "logginglevel",
+                 "jsontoken", "system.jsontoken",
                  "iterable", "iterator", "type", "roundingmode", "system.roundingmode",
                  "displaytype", "schema.displaytype"):
             return t
@@ -501,6 +762,19 @@ class Compiler:
                 e.emit("o.c_0()")
             e.emit("return o")
             e.indent -= 1
+        for ctor in info.ctor_members:
+            if ctor.pyname == f"c_{len(ctor.params)}":
+                continue
+            # another constructor of the same arity: its own factory
+            ps = ", ".join(f"a{i}" for i in range(len(ctor.params)))
+            e.emit("@classmethod")
+            e.emit(f"def _mk{ctor.pyname[2:]}(cls, {ps}):")
+            e.indent += 1
+            e.emit("o = cls.__new__(cls)")
+            e.emit("o._fi()")
+            e.emit(f"o.{ctor.pyname}({ps})")
+            e.emit("return o")
+            e.indent -= 1
         e.indent -= 1
 
     def _json_fields(self, info: ClassInfo, members: list[Node]) -> None:
@@ -549,7 +823,10 @@ class Compiler:
         blk = m.children[-1] if isinstance(m.children[-1], Tree) and \
             m.children[-1].data == "block" else None
         low = m.children[2].value.lower()
-        name = f"m_{low}_{len(params)}"
+        member = next(x for x in info.methods[low][len(params)] if x.decl is m)
+        if not member.pyname:
+            self.name_methods(info)
+        name = member.pyname
         static = "static" in mods
         self.e.pos = _pos(m.children[2])
         if blk is None:
@@ -572,6 +849,7 @@ class Compiler:
             self.e.emit(f"def {name}(self{', ' if ps else ''}{ps}):")
         self.e.indent += 1
         self.e.emit("pass")
+        self.call_tick()
         self.block_body(blk)
         if base(rt) != "void" and self._completes(blk):
             line, col = _pos(blk)
@@ -590,9 +868,11 @@ class Compiler:
             self.sc.vars[-1][pname.lower()] = t
         ps = ", ".join(f"l_{p.lower()}" for _, p in params)
         self.e.pos = _pos(m.children[1])
-        self.e.emit(f"def c_{len(params)}(self{', ' if ps else ''}{ps}):")
+        member = next(c for c in info.ctor_members if c.decl is m)
+        self.e.emit(f"def {member.pyname}(self{', ' if ps else ''}{ps}):")
         self.e.indent += 1
         self.e.emit("pass")
+        self.call_tick()
         stmts = blk.children
         first = stmts[0] if stmts else None
         if not (isinstance(first, Tree) and first.data in ("this_call", "super_call")) \
@@ -602,6 +882,28 @@ class Compiler:
         self.e.indent -= 1
 
     # --- statements ---------------------------------------------------------------------
+
+    def call_tick(self) -> None:
+        """At a method's entry: count the call; every ``TICK_EVERY`` calls (all methods
+        together) the CPU meter charges the time used (recursion without loops cannot
+        escape the Apex CPU limit)."""
+        self.e.emit(f"if not next(_CT) & {_TICK_MASK}: _tick()")
+
+    def loop_start(self) -> None:
+        """Before a loop statement: outside any other loop of the function, start the
+        function's back-edge countdown ``_k`` (nested loops share it, so an outer loop
+        whose inner loop runs a few times still counts down)."""
+        if not self.sc.loops:
+            self.e.emit(f"_k = {TICK_EVERY}")
+
+    def loop_tick(self) -> None:
+        """The first statements of a loop body (a back-edge: ``continue`` cannot skip
+        them): count down, and every ``TICK_EVERY`` iterations let the CPU meter charge
+        the time used, which raises ``Apex CPU time limit exceeded`` past the limit."""
+        self.e.indent += 1
+        self.e.emit("_k -= 1")
+        self.e.emit(f"if not _k: _k = {TICK_EVERY}; _tick()")
+        self.e.indent -= 1
 
     def block(self, blk: Node) -> None:
         """A ``{ ... }`` block in a new variable scope."""
@@ -662,14 +964,19 @@ class Compiler:
                 self.body(c[2])
         elif k == "while_stmt":
             c = [x for x in s.children if not isinstance(x, Token)]
-            e.emit(f"while {self.cond(c[0])}:")
+            cond = self.cond(c[0])
+            self.loop_start()
+            e.emit(f"while {cond}:")
+            self.loop_tick()
             self.sc.loops.append(_Loop("while"))
             self.body(c[1])
             self.sc.loops.pop()
         elif k == "do_stmt":
             c = [x for x in s.children if not isinstance(x, Token)]
             cond = self.cond(c[1])
+            self.loop_start()
             e.emit("while True:")
+            self.loop_tick()
             self.sc.loops.append(_Loop("do", [f"if not ({cond}): break", "continue"]))
             self.body(c[0])
             self.sc.loops.pop()
@@ -708,7 +1015,8 @@ class Compiler:
         elif k == "dml_stmt":
             op = s.children[0].children[0].value.lower()
             if op == "undelete":
-                raise unsupported(s, "undelete")
+                # The DML layer (dml.py) has no undelete: refused by name, at the keyword.
+                raise unsupported(s.children[0].children[0], "undelete")
             code, _ = self.expr(s.children[1])
             e.emit(f"_dml({op!r}, {code})")
         elif k == "upsert_stmt":
@@ -718,17 +1026,23 @@ class Compiler:
                 ext = s.children[2].children[-1].value
             e.emit(f"_dml('upsert', {code}, True, {ext!r})")
         elif k == "merge_stmt":
-            raise unsupported(s, "merge")
+            # The DML layer (dml.py) has no merge: refused by name, at the keyword.
+            raise unsupported(s.children[0], "merge")
         elif k in ("this_call", "super_call"):
             args = self.args(s.children[1] if len(s.children) > 1 else None)
             cls = self.sc.cls
             if cls is None:
                 raise err(s, "this() or super() outside a constructor")
             if k == "this_call":
-                e.emit(f"self.c_{len(args)}({', '.join(a for a, _ in args)})")
+                # Named through the class: ``self.c_1`` would reach a subclass's
+                # constructor of the same name.
+                m = self.pick_ctor(cls, args, s)
+                e.emit(f"{cls.pyname}.{m.pyname}(self"
+                       f"{''.join(', ' + a for a in self._pass(args, m))})")
             elif cls.superclass is not None:
-                e.emit(f"{cls.superclass.pyname}.c_{len(args)}(self"
-                       f"{''.join(', ' + a for a, _ in args)})")
+                m = self.pick_ctor(cls.superclass, args, s)
+                e.emit(f"{cls.superclass.pyname}.{m.pyname}(self"
+                       f"{''.join(', ' + a for a in self._pass(args, m))})")
             elif cls.is_exception and args:
                 e.emit(f"self.apex_message = {args[0][0]}")
                 e.emit("self.message = self.apex_message or ''")
@@ -791,7 +1105,10 @@ class Compiler:
             updates = [ln.strip() for ln in self.e.lines[mark:]]
             del self.e.lines[mark:]
             del self.e.where[mark:]
-        self.e.emit(f"while {self.cond(cond) if cond is not None else 'True'}:")
+        test = self.cond(cond) if cond is not None else "True"
+        self.loop_start()
+        self.e.emit(f"while {test}:")
+        self.loop_tick()
         self.sc.loops.append(_Loop("for", [*updates, "continue"]))
         self.body(stmt)
         self.sc.loops.pop()
@@ -842,7 +1159,9 @@ class Compiler:
         name = self.declare_local(kids[1].children[0], "Integer")
         if cond.children[1].value == "<=":
             end = f"({end}) + 1"
+        self.loop_start()
         self.e.emit(f"for {name} in range({start}, {end}):")
+        self.loop_tick()
         self.sc.loops.append(_Loop("for"))
         self.body(stmt)
         self.sc.loops.pop()
@@ -877,7 +1196,9 @@ class Compiler:
             src = f"_chunks({src}, 200)"
         else:
             src = f"_iterate({src})"
+        self.loop_start()
         self.e.emit(f"for {name} in {src}:")
+        self.loop_tick()
         self.sc.loops.append(_Loop("each"))
         self.body(kids[3])
         self.sc.loops.pop()
@@ -1034,7 +1355,8 @@ class Compiler:
     def coerce(self, code: str, frm: str, to: str, node: Any) -> str:
         """Check ``Illegal assignment from X to Y`` and widen numbers as Apex does."""
         bf, bt = base(frm), base(to)
-        if self._builtin_mismatch(frm, to):
+        if self._builtin_mismatch(frm, to) or (
+                bf == bt and bf in ("list", "set", "map") and self.incompatible(frm, to)):
             raise err(node, f"Illegal assignment from {frm} to {to}")
         if bf == bt or bt == "object" or bf in ("null", "object"):
             return code
@@ -1055,6 +1377,37 @@ class Compiler:
         if bf in ("list", "set", "map") and bt in PRIMITIVES:
             raise err(node, f"Illegal assignment from {frm} to {to}")
         return code
+
+    def incompatible(self, frm: str, to: str) -> bool:
+        """Whether a value of static type ``frm`` can never be a ``to``: the element
+        check of collections ("Apex Developer Guide", *Parameterized Typing*,
+        https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/langCon_apex_parameterized_types.htm:
+        "if type T is a subtype of U, then List<T> would be a subtype of List<U>", so
+        ``List<Object> o = new List<String>()`` is legal and ``List<Integer> i = new
+        List<String>()`` is not).
+
+        Deliberately narrow, so no valid code is refused: only primitives of different
+        families (text: String/Id; numbers: Integer/Long/Decimal/Double; Boolean; Date;
+        Datetime; Time; Blob), two different sObject types, and a primitive against an
+        sObject or a collection. Object, SObject, user classes and numeric widening
+        inside collections are never flagged (the rules for those are not documented
+        precisely enough)."""
+        bf, bt = base(frm), base(to)
+        if bf == bt:
+            fa, ta = targs(frm), targs(to)
+            return bf in ("list", "set", "map") and len(fa) == len(ta) and any(
+                self.incompatible(a, b) for a, b in zip(fa, ta))
+        if "object" in (bf, bt) or bf == "null" or "sobject" in (bf, bt):
+            return False
+        ff, ft = _FAMILY.get(bf), _FAMILY.get(bt)
+        if ff is not None and ft is not None:
+            return ff != ft
+        names = self.schema_names()
+        kinds = ["prim" if x in _FAMILY else "sobj" if x in names else
+                 "coll" if x in ("list", "set", "map") else None for x in (bf, bt)]
+        if None in kinds:
+            return False
+        return kinds[0] != kinds[1] or kinds[0] == "sobj"
 
     @staticmethod
     def _builtin_mismatch(frm: str, to: str) -> bool:
@@ -1184,6 +1537,11 @@ class Compiler:
         schema_ref = self._schema_ref(names, parts, off)
         if schema_ref is not None:
             return schema_ref
+        if names[0] == "jsontoken" and len(names) > 1:
+            # System.JSONToken values (Apex Reference Guide, "JSONToken Enum").
+            if names[1] not in JSON_TOKENS:
+                raise err(parts[1], f"Variable does not exist: {parts[1].value}")
+            return f"_JT[{names[1]!r}]", "System.JSONToken", 2 + off
         if names[0] == "roundingmode" and len(names) > 1:
             # System.RoundingMode values (Apex Reference Guide, "Decimal Class").
             if names[1] not in ROUNDING_MODES:
@@ -1329,15 +1687,27 @@ class Compiler:
             if res is not None and res[2] == len(prefix):
                 return self._method_call(res[0], res[1], meth, args, x)
         if c is not None:
-            m = c.find_method(meth.value.lower(), len(args))
-            if m is None or not m.static:
+            m = self.pick(c.find_methods(meth.value.lower(), len(args)), args, meth, c.name)
+            if not m.static:
                 raise self._no_method(meth, args, c.name)
-            return (f"{m.owner.pyname}.m_{meth.value.lower()}_{len(args)}"
+            if m.future:
+                return self._future_call(m, args), "void"
+            return (f"{m.owner.pyname}.{m.pyname}"
                     f"({', '.join(self._pass(args, m))})", m.type)
         ns = cname.lower()
         if ns.startswith("system.") and ns != "system.":
             ns = ns[7:]
         return self._static_call(ns, meth, args, x, prefix)
+
+    def _future_call(self, m: Member, args: list[tuple[str, str]]) -> str:
+        """A call of a ``@future`` method: queued as a job (:func:`.jobs.call_future`)."""
+        display = f"{m.owner.name}.{m.name}({', '.join(m.params)})"
+        passed = "".join(a + ", " for a in self._pass(args, m))
+        return (f"_future({m.owner.pyname}, {m.pyname!r}, {display!r}, "
+                f"{m.future == 'callout'}, ({passed}))")
+
+    def _pass_pairs(self, args: list[tuple[str, str]], m: Member) -> list[tuple[str, str]]:
+        return [(c, t) for c, (_, t) in zip(self._pass(args, m), args)]
 
     def _pass(self, args: list[tuple[str, str]], m: Member) -> list[str]:
         return [self.coerce(a, t, pt, None) if pt else a
@@ -1352,16 +1722,17 @@ class Compiler:
     def _own_call(self, meth: Node, args: list[tuple[str, str]], x: Node) -> tuple[str, str]:
         cls = self.sc.cls
         low = meth.value.lower()
-        m = cls.find_method(low, len(args)) if cls is not None else None
-        if m is None:
-            raise self._no_method(meth, args, cls.name if cls else "anonymous")
+        m = self.pick(cls.find_methods(low, len(args)) if cls is not None else [], args, meth,
+                      cls.name if cls else "anonymous")
         ps = ", ".join(self._pass(args, m))
+        if m.future:
+            return self._future_call(m, args), "void"
         if m.static:
-            return f"{m.owner.pyname}.m_{low}_{len(args)}({ps})", m.type
+            return f"{m.owner.pyname}.{m.pyname}({ps})", m.type
         if self.sc.static:
             raise err(meth, f"Non static method cannot be referenced from a static context: "
                             f"{m.type} {meth.value}")
-        return f"self.m_{low}_{len(args)}({ps})", m.type
+        return f"self.{m.pyname}({ps})", m.type
 
     def _static_call(self, ns: str, meth: Node, args: list[tuple[str, str]], x: Node,
                      prefix: list[Node]) -> tuple[str, str]:
@@ -1384,11 +1755,23 @@ class Compiler:
         rt = sig[1]
         if rt == "arg":
             rt = args[0][1] if args else "Object"
+        if ns == "type" and low == "forname" and len(args) == 1 and self.local:
+            # Classes of this anonymous block are not deployed: hand them to forName.
+            local = ", ".join(f"{c.name.lower()!r}: {c.pyname}" for c in self._locals())
+            return f"_ST['type']['forname'][0]({args[0][0]}, {{{local}}})", rt
         if ns == "database" and low == "getquerylocator" and x.children[1:] and \
                 x.children[1].children[0].data == "soql":
             code, _ = self._soql_parts(x.children[1].children[0])
             return f"_locator({code})", rt
         return f"_ST[{ns!r}][{low!r}][0]({', '.join(a for a, _ in args)})", rt
+
+    def _locals(self) -> Iterator[ClassInfo]:
+        """The anonymous block's classes and their inner classes."""
+        todo = list(self.local)
+        while todo:
+            c = todo.pop()
+            yield c
+            todo.extend(c.inner.values())
 
     def _method_call(self, code: str, t: str, meth: Node, args: list[tuple[str, str]],
                      x: Node, safe: bool = False) -> tuple[str, str]:
@@ -1401,10 +1784,8 @@ class Compiler:
         c = self.find_class(t, self.sc.cls) if b not in PRIMITIVES and b not in INSTANCE \
             else None
         if c is not None and not (c.is_exception and c.find_method(low, len(args)) is None):
-            m = c.find_method(low, len(args))
-            if m is None:
-                raise self._no_method(meth, args, c.name)
-            call = f"{code}.m_{low}_{len(args)}({', '.join(self._pass(args, m))})"
+            m = self.pick(c.find_methods(low, len(args)), args, meth, c.name)
+            call = f"{code}.{m.pyname}({', '.join(self._pass(args, m))})"
             rt = m.type
         elif c is not None or b.removeprefix("system.") in BUILTIN_EXCEPTIONS:
             sig = INSTANCE["exception"].get(low)
@@ -1415,12 +1796,11 @@ class Compiler:
             sig = INSTANCE[key].get(low)
             if sig is None:
                 raise self._no_method(meth, args, t)
+            self._check_elements(key, low, t, meth, args)
             call = f"_IN[{key!r}][{low!r}][0]({code}{', ' if argc else ''}{argc})"
             rt = self._generic_return(sig[1], t)
         elif b in BUILTIN_CLASSES:
-            cls = BUILTIN_CLASSES[b]
-            m = getattr(cls, low, None)
-            if m is None:
+            if getattr(BUILTIN_CLASSES[b], low, None) is None:
                 raise self._no_method(meth, args, t)
             call = f"{code}.{low}({argc})"
             rt = _BUILTIN_RETURNS.get((b, low), "Object")
@@ -1431,6 +1811,20 @@ class Compiler:
         if safe:
             call = f"(None if ({code}) is None else {call})"
         return call, rt
+
+    def _check_elements(self, key: str, low: str, t: str, meth: Node,
+                        args: list[tuple[str, str]]) -> None:
+        """``xs.add('a')`` on a ``List<Integer>``: no such method for that argument type,
+        as the Apex compiler reports it (``Method does not exist or incorrect signature:
+        void add(String) from the type List<Integer>``)."""
+        where = _ELEMENT_ARGS.get((key, low), {}).get(len(args))
+        elems = targs(t)
+        if where is None or not elems:
+            return
+        for n, i in enumerate(where):
+            want = elems[n] if key == "map" else elems[0]
+            if self.incompatible(args[i][1], want):
+                raise self._no_method(meth, args, t)
 
     def _generic_return(self, rt: str, t: str) -> str:
         a = targs(t)
@@ -1469,11 +1863,10 @@ class Compiler:
             raise err(x, "No superclass")
         args = self.args(x.children[2] if len(x.children) > 2 else None)
         low = x.children[1].value.lower()
-        m = cls.superclass.find_method(low, len(args))
-        if m is None:
-            raise self._no_method(x.children[1], args, cls.superclass.name)
-        return (f"{cls.superclass.pyname}.m_{low}_{len(args)}(self"
-                f"{''.join(', ' + a for a, _ in args)})", m.type)
+        m = self.pick(cls.superclass.find_methods(low, len(args)), args, x.children[1],
+                      cls.superclass.name)
+        return (f"{cls.superclass.pyname}.{m.pyname}(self"
+                f"{''.join(', ' + a for a, _ in self._pass_pairs(args, m))})", m.type)
 
     def x_type_lit(self, x: Node) -> tuple[str, str]:
         """``List<MyClass>.class``, ``Map<String, Integer>.class``: a System.Type."""
@@ -1556,9 +1949,24 @@ class Compiler:
             raise err(x, f"Abstract classes cannot be constructed: {c.name}")
         n = len(args)
         if (c.ctors and n not in c.ctors) or (not c.ctors and n and not c.is_exception):
-            raise err(x, f"Constructor not defined: [{c.name}].<Constructor>("
-                         f"{', '.join(t for _, t in args)})")
+            raise self._no_ctor(x, c, args)
+        if c.ctors:
+            m = self.pick_ctor(c, args, x)
+            return f"{c.pyname}._mk{m.pyname[2:]}({', '.join(self._pass(args, m))})", c.name
         return f"{c.pyname}._mk{n}({argc})", c.name
+
+    def _no_ctor(self, node: Node, c: ClassInfo, args: list[tuple[str, str]]
+                 ) -> ApexCompileError:
+        return err(node, f"Constructor not defined: [{c.name}].<Constructor>("
+                         f"{', '.join(t for _, t in args)})")
+
+    def pick_ctor(self, c: ClassInfo, args: list[tuple[str, str]], node: Node) -> Member:
+        """The constructor of ``c`` that ``new c(args)``, ``this(args)`` or ``super(args)``
+        means, chosen among those of that arity as :meth:`pick` chooses methods."""
+        cands = [m for m in c.ctor_members if len(m.params) == len(args)]
+        if not cands:
+            raise self._no_ctor(node, c, args)
+        return self.pick(cands, args, node, c.name, lambda: self._no_ctor(node, c, args))
 
     def x_new_init(self, x: Node) -> tuple[str, str]:
         t = self.check_type(self._type_text(x.children[1]), x.children[1])
@@ -1926,6 +2334,17 @@ _BUILTIN_RETURNS: dict[tuple[str, str], str] = {
         ("getname", "String"), ("newinstance", "Object"), ("equals", "Boolean"))},
     **{(p + "jsongenerator", m): r for p in ("", "system.") for m, r in (
         ("getasstring", "String"), ("isclosed", "Boolean"))},
+    **{(p + "jsonparser", m): r for p in ("", "system.") for m, r in (
+        ("nexttoken", "System.JSONToken"), ("nextvalue", "System.JSONToken"),
+        ("getcurrenttoken", "System.JSONToken"), ("getlastclearedtoken", "System.JSONToken"),
+        ("hascurrenttoken", "Boolean"), ("clearcurrenttoken", "void"),
+        ("skipchildren", "void"), ("getcurrentname", "String"), ("gettext", "String"),
+        ("getintegervalue", "Integer"), ("getlongvalue", "Long"),
+        ("getdecimalvalue", "Decimal"), ("getdoublevalue", "Double"),
+        ("getbooleanvalue", "Boolean"), ("getidvalue", "Id"), ("getdatevalue", "Date"),
+        ("getdatetimevalue", "Datetime"), ("gettimevalue", "Time"),
+        ("getblobvalue", "Blob"), ("readvalueas", "Object"),
+        ("readvalueasstrict", "Object"))},
     **{(p + k, m): v for (k, m), v in _DESCRIBE_RETURNS.items() for p in ("", "schema.")},
     ("http", "send"): "HttpResponse",
     ("httpresponse", "getbody"): "String", ("httpresponse", "getstatuscode"): "Integer",

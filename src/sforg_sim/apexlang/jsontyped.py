@@ -36,6 +36,8 @@ version) is not written; Decimals serialize as JSON numbers without their traili
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import json
 from decimal import Decimal
@@ -122,14 +124,16 @@ def new_type(name: str, kind: str, args: tuple[ApexType, ...] = (), pyclass: Any
     return ApexType(name, kind, args, pyclass)
 
 
-def for_name(name: Any) -> ApexType | None:
+def for_name(name: Any, local: dict[str, Any] | None = None) -> ApexType | None:
     """``Type.forName(fullyQualifiedName)``: a deployed class, an sObject or a primitive;
-    null when there is no such type ("Type Class", forName)."""
+    null when there is no such type ("Type Class", forName). ``local``: the classes an
+    anonymous block declares (lower-case name -> Python class; the compiler passes them),
+    which are found before deployed ones, as the block's own names shadow them."""
     if name is None:
         raise npe()
     low = str(name).strip().lower()
     rt = current().runtime
-    cls = rt.classes.get(low)
+    cls = (local or {}).get(low) or rt.classes.get(low)
     if cls is not None:
         kind = "enum" if hasattr(cls, "e_values") else "class"
         return new_type(cls.apex_type, kind, (), cls)
@@ -498,3 +502,274 @@ class JSONGenerator(ApexObject):
         if self.stack:
             raise self._fail("The JSON content is incomplete: an object or array is open")
         return _dumps(self.root, self.pretty) if self.has_root else ""
+
+
+# --- JSONParser ------------------------------------------------------------------------------
+#
+# "JSONParser Class" and "JSONToken Enum" (Apex Reference Guide,
+# https://developer.salesforce.com/docs/platform/apex-ref/references/apex-ref/apex-class-system-jsonparser.html):
+# a pull parser over JSON content, token by token (nextToken, nextValue, getCurrentToken,
+# getCurrentName, getText, get<Type>Value, skipChildren, readValueAs[Strict],
+# clearCurrentToken/getLastClearedToken/hasCurrentToken). The token semantics are those of
+# the Jackson parser the class wraps (getCurrentName: the field name for a FIELD_NAME and
+# for the value after it, null for array elements and the root); its exceptions are
+# System.JSONException with sforg-sim's wording.
+
+class JSONTokenValue:
+    """A ``System.JSONToken`` value (``JSONToken.START_OBJECT``); prints as its name."""
+
+    __slots__ = ("name", "ordinal_")
+
+    def __init__(self, name: str, ordinal: int) -> None:
+        self.name = name
+        self.ordinal_ = ordinal
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def m_tostring_0(self) -> str:
+        """What ``System.debug`` and ``String.valueOf`` print: the name."""
+        return self.name
+
+    def ordinal(self) -> int:
+        """``ordinal()``."""
+        return self.ordinal_
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> JSONTokenValue:
+        return self
+
+
+JSON_TOKENS: dict[str, JSONTokenValue] = {n.lower(): JSONTokenValue(n, i) for i, n in enumerate((
+    "END_ARRAY", "END_OBJECT", "FIELD_NAME", "NOT_AVAILABLE", "START_ARRAY", "START_OBJECT",
+    "VALUE_EMBEDDED_OBJECT", "VALUE_FALSE", "VALUE_NULL", "VALUE_NUMBER_FLOAT",
+    "VALUE_NUMBER_INT", "VALUE_STRING", "VALUE_TRUE"))}
+"""The JSONToken values by lower-case name (the order of the Reference Guide's list)."""
+
+_T = JSON_TOKENS
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object as its (name, value) pairs, in order (json.loads' object_pairs_hook)."""
+
+
+def _plain(v: Any) -> Any:
+    """Parsed content as ``JSON.deserialize`` takes it (objects as dicts)."""
+    if isinstance(v, _Pairs):
+        return {k: _plain(x) for k, x in v}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+class JSONParser(ApexObject):
+    """``System.JSONParser`` (``JSON.createParser(jsonString)``)."""
+
+    apex_type = "System.JSONParser"
+
+    def __init__(self, text: Any) -> None:
+        if text is None:
+            raise npe()
+        try:
+            data = json.loads(str(text), parse_float=Decimal, object_pairs_hook=_Pairs)
+        except ValueError as e:
+            raise exception_class("JSONException")(f"Malformed JSON: {e}") from None
+        # (token, current name, text, value, index of the matching END for a START)
+        self.tokens: list[list[Any]] = []
+        self._walk(data, None)
+        self.pos = -1
+        self.current: JSONTokenValue | None = None
+        self.cleared: JSONTokenValue | None = None
+
+    def _walk(self, v: Any, name: str | None) -> None:
+        toks = self.tokens
+        if isinstance(v, _Pairs):
+            start = len(toks)
+            toks.append([_T["start_object"], name, "{", v, 0])
+            for k, x in v:
+                toks.append([_T["field_name"], k, k, k, 0])
+                self._walk(x, k)
+            toks[start][4] = len(toks)
+            toks.append([_T["end_object"], name, "}", None, 0])
+        elif isinstance(v, list):
+            start = len(toks)
+            toks.append([_T["start_array"], name, "[", v, 0])
+            for x in v:
+                self._walk(x, None)
+            toks[start][4] = len(toks)
+            toks.append([_T["end_array"], name, "]", None, 0])
+        elif v is None:
+            toks.append([_T["value_null"], name, "null", None, 0])
+        elif isinstance(v, bool):
+            toks.append([_T["value_true" if v else "value_false"], name,
+                         "true" if v else "false", v, 0])
+        elif isinstance(v, int):
+            toks.append([_T["value_number_int"], name, str(v), v, 0])
+        elif isinstance(v, Decimal):
+            toks.append([_T["value_number_float"], name, str(v), v, 0])
+        else:
+            toks.append([_T["value_string"], name, v, v, 0])
+
+    def _tok(self) -> list[Any] | None:
+        if self.current is None or not 0 <= self.pos < len(self.tokens):
+            return None
+        return self.tokens[self.pos]
+
+    def _need(self, kinds: tuple[str, ...], what: str) -> Any:
+        tok = self._tok()
+        if tok is None or tok[0].name.lower() not in kinds:
+            raise exception_class("JSONException")(
+                f"Current token ({tok[0].name if tok else 'null'}) is not {what}")
+        return tok[3]
+
+    # navigation
+
+    def nexttoken(self) -> JSONTokenValue | None:
+        """``nextToken()``: advance; null at the end of the content."""
+        self.pos = min(self.pos + 1, len(self.tokens))
+        self.current = self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
+        return self.current
+
+    def nextvalue(self) -> JSONTokenValue | None:
+        """``nextValue()``: the next token that is a value (a FIELD_NAME is passed over)."""
+        tok = self.nexttoken()
+        if tok is _T["field_name"]:
+            tok = self.nexttoken()
+        return tok
+
+    def skipchildren(self) -> None:
+        """``skipChildren()``: on START_OBJECT or START_ARRAY, move to its END token;
+        on any other token, nothing."""
+        tok = self._tok()
+        if tok is not None and tok[0] in (_T["start_object"], _T["start_array"]):
+            self.pos = tok[4]
+            self.current = self.tokens[self.pos][0]
+
+    def getcurrenttoken(self) -> JSONTokenValue | None:
+        """``getCurrentToken()`` (null before the first nextToken, after the end, or after
+        clearCurrentToken)."""
+        return self.current
+
+    def hascurrenttoken(self) -> bool:
+        """``hasCurrentToken()``."""
+        return self.current is not None
+
+    def clearcurrenttoken(self) -> None:
+        """``clearCurrentToken()``: getLastClearedToken returns it afterwards."""
+        if self.current is not None:
+            self.cleared = self.current
+        self.current = None
+
+    def getlastclearedtoken(self) -> JSONTokenValue | None:
+        """``getLastClearedToken()``."""
+        return self.cleared
+
+    def getcurrentname(self) -> str | None:
+        """``getCurrentName()``: the field name of a FIELD_NAME and of its value."""
+        tok = self._tok()
+        return None if tok is None else tok[1]
+
+    def gettext(self) -> str | None:
+        """``getText()``: the token's text (a field's name, a string's value, a number as
+        written, ``{``, ``true`` ...); null without a current token."""
+        tok = self._tok()
+        return None if tok is None else str(tok[2])
+
+    # values
+
+    def _number(self) -> Any:
+        return self._need(("value_number_int", "value_number_float"), "numeric")
+
+    def getintegervalue(self) -> int:
+        """``getIntegerValue()`` (a number token; a fraction is truncated)."""
+        n = int(self._number())
+        if not -0x80000000 <= n <= 0x7FFFFFFF:
+            raise exception_class("JSONException")(
+                f"Numeric value ({n}) out of range of Integer")
+        return n
+
+    def getlongvalue(self) -> int:
+        """``getLongValue()``."""
+        return int(self._number())
+
+    def getdecimalvalue(self) -> Decimal:
+        """``getDecimalValue()``."""
+        return Decimal(self._number())
+
+    def getdoublevalue(self) -> float:
+        """``getDoubleValue()``."""
+        return float(self._number())
+
+    def getbooleanvalue(self) -> bool:
+        """``getBooleanValue()``: VALUE_TRUE or VALUE_FALSE."""
+        return bool(self._need(("value_true", "value_false"), "a boolean"))
+
+    def _string(self) -> str:
+        return str(self._need(("value_string",), "a string"))
+
+    def getidvalue(self) -> str:
+        """``getIdValue()``: a string token that is an Id."""
+        from .. import ids
+
+        s = self._string()
+        if not ids.valid_id(s):
+            raise exception_class("JSONException")(f"Invalid id: {s}")
+        return s
+
+    def getdatevalue(self) -> dt.date:
+        """``getDateValue()``: a string ``2011-03-22``."""
+        try:
+            return dt.date.fromisoformat(self._string()[:10])
+        except ValueError:
+            raise exception_class("JSONException")(
+                f"Cannot convert {self._string()!r} to a Date") from None
+
+    def getdatetimevalue(self) -> dt.datetime:
+        """``getDatetimeValue()``: a string ``2011-03-22T13:01:23`` (an offset or ``Z``
+        converts to GMT)."""
+        s = self._string()
+        try:
+            v = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+        except ValueError:
+            raise exception_class("JSONException")(
+                f"Cannot convert {s!r} to a Datetime") from None
+        if v.tzinfo is not None:
+            v = v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return v
+
+    def gettimevalue(self) -> dt.time:
+        """``getTimeValue()``: a string ``18:31:02.020Z``."""
+        s = self._string()
+        try:
+            return dt.time.fromisoformat(s.rstrip("Z"))
+        except ValueError:
+            raise exception_class("JSONException")(f"Cannot convert {s!r} to a Time") from None
+
+    def getblobvalue(self) -> bytes:
+        """``getBlobValue()``: a Base64 string."""
+        try:
+            return base64.b64decode(self._string(), validate=True)
+        except (binascii.Error, ValueError):
+            raise exception_class("JSONException")("Not a Base64 string") from None
+
+    def _read(self, t: Any, strict: bool) -> Any:
+        if t is None:
+            raise npe()
+        if not isinstance(t, ApexType):
+            raise exception_class("TypeException")("readValueAs needs a System.Type")
+        tok = self._tok()
+        if tok is None or tok[0] in (_T["end_object"], _T["end_array"], _T["field_name"]):
+            raise exception_class("JSONException")(
+                f"Current token ({tok[0].name if tok else 'null'}) is not a value")
+        value = _plain(tok[3])
+        if tok[0] in (_T["start_object"], _T["start_array"]):
+            self.skipchildren()  # positioned on the value's last token, as Jackson leaves it
+        return _convert(value, t, strict)
+
+    def readvalueas(self, t: Any) -> Any:
+        """``readValueAs(apexType)``: the current value (an object or array with all its
+        children) as ``JSON.deserialize`` would make it."""
+        return self._read(t, False)
+
+    def readvalueasstrict(self, t: Any) -> Any:
+        """``readValueAsStrict(apexType)``: as readValueAs, every attribute must exist."""
+        return self._read(t, True)

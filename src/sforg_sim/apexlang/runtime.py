@@ -20,35 +20,134 @@ helpers here. Semantics and their sources:
   https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/langCon_apex_primitives.htm);
   Integer division truncates toward zero; division by zero is ``System.MathException:
   Divide by 0``.
+
+Apex CPU time (:class:`Execution`, :func:`cpu_tick`). The documented rule (Limits Quick
+Reference, *Per-Transaction Apex Limits*, "Maximum CPU time on the Salesforce servers":
+10,000 ms synchronous, 60,000 ms asynchronous; footnote 5: "CPU time is calculated for all
+executions on the Salesforce application servers occurring in one Apex transaction ...
+the portion of execution time spent in the database for DML, SOQL, and SOSL isn't
+counted, nor is waiting time for Apex callouts",
+https://resources.docs.salesforce.com/latest/latest/en-us/sfdc/pdf/salesforce_app_limits_cheatsheet.pdf)
+is a measurement, not a count of statements, so the simulator measures too: the thread CPU
+time (``time.thread_time``) the compiled Apex of a transaction spends, minus the time spent
+inside SOQL, DML and callouts (:meth:`Execution.outside`), where the governor already
+charges the cost model's database time and callout waits. Why measured and not a fixed
+cost per statement: no document gives a cost per statement, and a made-up one would be an
+invented limit in disguise; the measured time is what the rule describes, on this host.
+Compiled code calls :func:`cpu_tick` at loop back-edges and method entries, cheaply (a
+local countdown per loop, a shared counter per call; the clock is read once every
+:data:`TICK_EVERY` of them), so ``while (true) {}`` ends with the uncatchable
+``System.LimitException: Apex CPU time limit exceeded``. The measured time counts toward
+the limit and ``Limits.getCpuTime()`` only, never toward the simulated duration, so clocks,
+debug-log stamps and replays stay as reproducible as they were; only a transaction that
+runs close to the limit can end differently on a slower or faster host. The option
+:attr:`CpuOptions.scale` (default 1.0: the measured time as is) multiplies the measured
+time, for "what if this host were N times slower than Salesforce's servers" and for tests.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
 from ..apex.governor import LimitBreach
-from ..errors import SalesforceError
+from ..errors import SalesforceError, UsageError
 from .values import ApexException, ApexMap, ApexSet, SObject, apex_str, exception_class, id18, npe
 
-__all__ = ["LINE_MAPS", "Execution", "current", "wrap_error"]
+__all__ = ["CALLS", "FUTURE_LIMIT", "LINE_MAPS", "NO_FUTURE", "TICK_EVERY", "CpuOptions",
+           "Execution", "cpu_options", "cpu_tick", "current", "future_limit",
+           "running_job_type", "wrap_error"]
 
 _LOCAL = threading.local()
 LINE_MAPS: dict[str, list[tuple[int, int]]] = {}
 """Generated file name -> (Apex line, column) of each generated Python line (1-based)."""
 
 
+TICK_EVERY = 256
+"""Loop iterations (per loop nest) and method calls (all together) between two readings
+of the thread CPU clock: small enough that a runaway loop overshoots the CPU limit by
+little, large enough that the reading costs next to nothing per iteration."""
+
+CALLS = itertools.count(1)
+"""The method-entry counter compiled code shares (``next(CALLS)`` is atomic)."""
+
+
+class CpuOptions:
+    """Per-org options of the Apex CPU meter (``cpu_options(org).scale = 2.0``).
+
+    ``scale`` multiplies the measured thread CPU time before it is charged: 1.0 (the
+    default) charges what this host measured. An explicit, named what-if (no document
+    relates this host's speed to Salesforce's application servers), also used by tests
+    to reach the 10 s limit in milliseconds."""
+
+    def __init__(self) -> None:
+        self._scale = 1.0
+
+    @property
+    def scale(self) -> float:
+        """The factor applied to measured CPU time (1.0 by default)."""
+        return self._scale
+
+    @scale.setter
+    def scale(self, value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not 0 < value < float("inf"):
+            raise UsageError(f"the Apex CPU scale must be a positive number, not {value!r}")
+        self._scale = float(value)
+
+
+def cpu_options(org: Any) -> CpuOptions:
+    """The org's :class:`CpuOptions` (kept with ``org.attached``)."""
+    opts: CpuOptions = org.attached(CpuOptions, CpuOptions)
+    return opts
+
+
 class Execution:
-    """The transaction compiled code runs in: the engine's Context and the debug log."""
+    """The transaction compiled code runs in: the engine's Context, the debug log and the
+    Apex CPU meter (see the module docstring)."""
 
     def __init__(self, ctx: Any, runtime: Any) -> None:
         self.ctx = ctx
         self.runtime = runtime
         self.started = ctx.org.clock.time()
+        self.cpu_scale = cpu_options(ctx.org).scale
+        self._cpu_mark = time.thread_time()
+        self._outside = 0
+        self.future_calls = 0
+        """``@future`` calls made in this transaction (``Limits.getFutureCalls()``)."""
+        self.callout_block: str | None = None
+        """Why no callout may run in this transaction (a ``@future`` method without
+        ``callout=true``), or None."""
+
+    def charge_cpu(self) -> None:
+        """Charge the thread CPU time used since the last reading to the governor; past
+        the limit this raises the uncatchable ``Apex CPU time limit exceeded``.
+
+        The counter is the governor's own ``cpu_seconds`` (what ``Limits.getCpuTime``
+        reads); the check goes through ``Governor.cpu(0.0)`` so the breach is the
+        governor's. ``Governor.cpu(seconds)`` is not used for the amount because it also
+        adds to the simulated duration, which must not depend on the host."""
+        if self._outside:
+            return
+        now = time.thread_time()
+        used = (now - self._cpu_mark) * self.cpu_scale
+        self._cpu_mark = now
+        gov = self.ctx.governor
+        gov.cpu_seconds += used
+        if gov.cpu_seconds > gov.limits.cpu_seconds:
+            gov.cpu(0.0)
+
+    def outside(self) -> _Outside:
+        """``with ex.outside(): ...``: time spent in the block (SOQL, DML, a callout: the
+        database and the network, which the governor charges as duration) is not Apex
+        CPU time. What ran before it is charged first."""
+        return _Outside(self)
 
     def log(self, line: int, level: str, message: str) -> None:
         """``System.debug``: kept in the runtime's log in the debug-log layout, and in the
@@ -59,6 +158,57 @@ class Execution:
         nanos = round(gov.elapsed * 1e9)
         self.runtime.log.append(f"{stamp} ({nanos})|USER_DEBUG|[{line}]|{level}|{message}")
         self.ctx.debug(message)
+
+
+class _Outside:
+    """The context manager of :meth:`Execution.outside` (nestable)."""
+
+    __slots__ = ("ex",)
+
+    def __init__(self, ex: Execution) -> None:
+        self.ex = ex
+
+    def __enter__(self) -> None:
+        ex = self.ex
+        ex.charge_cpu()
+        ex._outside += 1
+
+    def __exit__(self, *exc: object) -> None:
+        ex = self.ex
+        ex._outside -= 1
+        if not ex._outside:
+            ex._cpu_mark = time.thread_time()
+
+
+def cpu_tick() -> None:
+    """Called by compiled code every :data:`TICK_EVERY` loop iterations or method calls:
+    charge the CPU time used so far (outside a transaction: nothing to charge)."""
+    ex: Execution | None = getattr(_LOCAL, "ex", None)
+    if ex is not None:
+        ex.charge_cpu()
+
+
+FUTURE_LIMIT = 50
+"""``@future`` calls per transaction where they are allowed (synchronous, queueable and
+scheduled transactions): Limits Quick Reference, *Per-Transaction Apex Limits*, "Maximum
+number of methods with the future annotation allowed per Apex invocation: 50; 0 in batch
+and future contexts; 50 in queueable context"."""
+
+NO_FUTURE = ("BatchApex", "Future")
+"""AsyncApexJob JobTypes whose transactions may make no future call (their limit is 0)."""
+
+
+def running_job_type(ctx: Any) -> str | None:
+    """The AsyncApexJob JobType of the job transaction ``ctx`` runs (None: synchronous)."""
+    if ctx.job_id is None:
+        return None
+    job = getattr(ctx.engine, "jobs", {}).get(ctx.job_id)
+    return None if job is None else str(job.job_type)
+
+
+def future_limit() -> int:
+    """``Limits.getLimitFutureCalls()`` in the running transaction."""
+    return 0 if running_job_type(current().ctx) in NO_FUTURE else FUTURE_LIMIT
 
 
 def current() -> Execution:
@@ -90,8 +240,13 @@ class entered:
 def apex_frames(tb: Any) -> list[tuple[str, int, int]]:
     """(frame name, Apex line, column) of the compiled frames in a traceback, outermost
     first: the stack trace Apex prints (``Class.Foo.bar: line 3, column 1``)."""
+    return _frames(traceback.walk_tb(tb))
+
+
+def _frames(walk: Iterable[tuple[Any, int]]) -> list[tuple[str, int, int]]:
+    """(frame name, Apex line, column) of the compiled frames among ``walk``'s."""
     out = []
-    for frame, lineno in traceback.walk_tb(tb):
+    for frame, lineno in walk:
         fname = frame.f_code.co_filename
         lines = LINE_MAPS.get(fname)
         if lines is None or not (0 < lineno <= len(lines)):
@@ -102,7 +257,8 @@ def apex_frames(tb: Any) -> list[tuple[str, int, int]]:
         if cls.startswith("AnonymousBlock"):
             name = "AnonymousBlock"
         elif fn.startswith("m_"):
-            name = f"Class.{cls}.{fn[2:].rsplit('_', 1)[0]}"
+            # m_<name>_<arity>[__<types>] (compiler's module docstring)
+            name = f"Class.{cls}.{fn[2:].split('__', 1)[0].rsplit('_', 1)[0]}"
         elif fn.startswith(("c_", "_mk")):
             name = f"Class.{cls}.<init>"
         else:
@@ -118,7 +274,10 @@ def wrap_error(e: BaseException) -> BaseException:
     NullPointerException; other SalesforceErrors (from the org) become the Apex exception
     of the operation that raised them where the caller has not converted them already.
     """
-    if isinstance(e, (LimitBreach, ApexException)):
+    if isinstance(e, LimitBreach):
+        return e
+    if isinstance(e, ApexException):
+        _locate(e, e.__traceback__)  # a thrown or library exception: where it came from
         return e
     if isinstance(e, (TypeError, AttributeError)) and "NoneType" in str(e):
         x = npe()
@@ -136,9 +295,21 @@ def wrap_error(e: BaseException) -> BaseException:
 
 
 def _locate(x: ApexException, tb: Any) -> None:
+    """Fill the line and column (where none was set, e.g. by ``throw``) and the stack
+    trace (where none was recorded yet: the first time the exception is seen, at its
+    catch or at the top). The stack is the whole call stack at the raise point,
+    innermost first, as ``getStackTraceString`` prints it ("Exception Class and Built-In
+    Exceptions"): the traceback (catch frame down to the raise) plus the frames that
+    called the catching one."""
+    if x.line and x.stack:
+        return
     frames = apex_frames(tb)
+    if tb is not None:
+        outer = [(f, ln) for f, ln in traceback.walk_stack(tb.tb_frame.f_back)]
+        frames = _frames(reversed(outer)) + frames
     if frames and not x.line:
         x.line, x.column = frames[-1][1], frames[-1][2]
+    if frames and not x.stack:
         x.stack = [f"{n}: line {ln}, column {c}" for n, ln, c in reversed(frames)]
 
 

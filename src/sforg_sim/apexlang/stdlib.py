@@ -37,8 +37,8 @@ from typing import Any
 from ..apex.context import QueryLocator as EngineLocator
 from ..apex.governor import LimitBreach
 from ..errors import SalesforceError
-from .jsontyped import ApexType, JSONGenerator, deserialize, for_name, serialize
-from .runtime import current, from_json, list_get, new_map, runtime_type
+from .jsontyped import ApexType, JSONGenerator, JSONParser, deserialize, for_name, serialize
+from .runtime import current, from_json, future_limit, list_get, new_map, runtime_type
 from .soqltext import split_soql
 from .values import (
     ApexException,
@@ -124,15 +124,17 @@ def run_soql(soql: str, binds: dict[str, Any], all_rows: bool = False) -> Any:
     current_schema.schema = ctx.org.schema
     b = {k: _bind(v) for k, v in binds.items()}
     try:
-        if _COUNT.match(soql):
-            total = int(ctx.org.query(soql, include_deleted=all_rows, **b)["totalSize"])
-            ctx.governor.soql(1)
-            return total
-        if all_rows:
-            rows = ctx.org.query_records(soql, include_deleted=True, **b)
-            ctx.governor.soql(len(rows))
-        else:
-            rows = ctx.query(soql, **b)
+        # The query is the database's time, not Apex CPU time (runtime's CPU meter).
+        with ex.outside():
+            if _COUNT.match(soql):
+                total = int(ctx.org.query(soql, include_deleted=all_rows, **b)["totalSize"])
+                ctx.governor.soql(1)
+                return total
+            if all_rows:
+                rows = ctx.org.query_records(soql, include_deleted=True, **b)
+                ctx.governor.soql(len(rows))
+            else:
+                rows = ctx.query(soql, **b)
     except LimitBreach:
         raise
     except SalesforceError as e:
@@ -243,7 +245,8 @@ def dml(op: str, value: Any, all_or_none: bool = True, external_id: str | None =
     """``insert/update/upsert/delete x`` (all or none, DmlException on the first failure:
     ``Update failed. First exception on row 0 with id ...; first error: CODE, message``)
     and ``Database.insert/update/upsert/delete(x, allOrNone)`` returning results."""
-    ctx = current().ctx
+    ex = current()
+    ctx = ex.ctx
     recs = _records(value)
     if not recs:
         return [] if as_results else None
@@ -253,17 +256,8 @@ def dml(op: str, value: Any, all_or_none: bool = True, external_id: str | None =
             "Not supported by sforg-sim: DML on a list of more than one sObject type")
     stype = recs[0].type
     try:
-        if op == "insert":
-            res = ctx.insert(stype, [r.values_for_dml(False) for r in recs],
-                             all_or_none=all_or_none)
-        elif op == "update":
-            res = ctx.update(stype, [r.values_for_dml(True) for r in recs],
-                             all_or_none=all_or_none)
-        elif op == "upsert":
-            res = ctx.upsert(stype, external_id or "Id", [r.values_for_dml(False) for r in recs],
-                             all_or_none=all_or_none)
-        else:
-            res = ctx.delete(stype, [r.v.get("id") for r in recs], all_or_none=all_or_none)
+        with ex.outside():
+            res = _dml_call(ctx, op, stype, recs, all_or_none, external_id)
     except LimitBreach:
         raise
     except SalesforceError as e:
@@ -278,6 +272,22 @@ def dml(op: str, value: Any, all_or_none: bool = True, external_id: str | None =
             SaveResult
         return [kind(r) for r in res]
     return None
+
+
+def _dml_call(ctx: Any, op: str, stype: str, recs: list[SObject], all_or_none: bool,
+              external_id: str | None) -> Any:
+    """The DML operation on the engine's Context: the database's time, which the runtime's
+    CPU meter does not count as Apex CPU time (its caller runs it ``outside``)."""
+    if op == "insert":
+        return ctx.insert(stype, [r.values_for_dml(False) for r in recs],
+                          all_or_none=all_or_none)
+    if op == "update":
+        return ctx.update(stype, [r.values_for_dml(True) for r in recs],
+                          all_or_none=all_or_none)
+    if op == "upsert":
+        return ctx.upsert(stype, external_id or "Id", [r.values_for_dml(False) for r in recs],
+                          all_or_none=all_or_none)
+    return ctx.delete(stype, [r.v.get("id") for r in recs], all_or_none=all_or_none)
 
 
 def _dml_exception(op: str, recs: list[SObject], e: SalesforceError) -> ApexException:
@@ -355,10 +365,12 @@ def execute_batch(job: Any, scope: int = 200) -> str:
 
 
 def schedule(name: str, cron: str, job: Any) -> str:
-    """``System.schedule(name, cron, schedulable)``: the CronTrigger id. Deviation: the
-    schedule is made at once (not rolled back with a failing transaction)."""
+    """``System.schedule(name, cron, schedulable)``: the CronTrigger id. Its CronTrigger
+    and CronJobDetail rows are written in this transaction and the schedule starts when
+    it commits (:meth:`sforg_sim.apex.Context.schedule`); a duplicate name or a 101st
+    schedule raise ``System.AsyncException`` with the platform's text."""
     try:
-        return str(current().ctx.engine.schedule(name, cron, job))
+        return str(current().ctx.schedule(name, cron, job))
     except ValueError as e:
         raise exception_class("StringException")(str(e)) from None
 
@@ -389,6 +401,14 @@ def today() -> dt.date:
 
 def _gov() -> Any:
     return current().ctx.governor
+
+
+def _cpu_time_ms() -> int:
+    """``Limits.getCpuTime()``: the CPU time used so far, in milliseconds, the meter
+    charged up to this call first (runtime's module docstring)."""
+    ex = current()
+    ex.charge_cpu()
+    return int(ex.ctx.governor.cpu_seconds * 1000)
 
 
 def _limit(counter: str) -> Callable[[], int]:
@@ -539,13 +559,20 @@ class Http(BuiltinObject):
         if isinstance(body, str):
             with contextlib.suppress(ValueError):
                 body = json.loads(body)
-        ctx = current().ctx
+        ex = current()
+        ctx = ex.ctx
+        if ex.callout_block is not None:
+            # "The default is (callout=false), which prevents a method from making
+            # callouts" ("Future Methods"); the exception's wording is sforg-sim's.
+            raise exception_class("CalloutException")(
+                "Callout not allowed from this future method. Please enable callout=true")
         engine = ctx.engine
         if not any(req.endpoint.startswith(p) for p in getattr(engine, "endpoints", {})):
             raise exception_class("CalloutException")(
                 "Unauthorized endpoint, please check Setup->Security->Remote site settings. "
                 f"endpoint = {req.endpoint}")
-        res = ctx.callout(req.method, req.endpoint, body)
+        with ex.outside():  # the wait on the network is not Apex CPU time
+            res = ctx.callout(req.method, req.endpoint, body)
         text = res.get_body()
         return HttpResponse(res.status_code, text, res.headers)
 
@@ -1413,6 +1440,11 @@ SOBJECT: dict[str, Sig] = {
     "tostring": (lambda o: apex_str(o), "String"),
 }
 
+def _init_cause(e: ApexException, cause: Any) -> None:
+    if not isinstance(e.cause, ApexException):
+        e.cause = cause
+
+
 EXCEPTION: dict[str, Sig] = {
     "getmessage": (lambda e: _l(e).apex_message, "String"),
     "gettypename": (lambda e: _l(e).type_name, "String"),
@@ -1421,6 +1453,9 @@ EXCEPTION: dict[str, Sig] = {
     "getcause": (lambda e: _l(e).cause if isinstance(e.cause, ApexException) else None,
                  "Exception"),
     "setmessage": (lambda e, m: setattr(_l(e), "apex_message", m), "void"),
+    # initCause(cause): "Sets the cause for the exception, if one hasn't already been
+    # set" (Apex Reference Guide, "Exception Class"): a second call changes nothing.
+    "initcause": (lambda e, c: _init_cause(_l(e), c), "void"),
     "getdmlmessage": (lambda e, i: _l(e).apex_message, "String"),
     "getnumdml": (lambda e: 1, "Integer"),
     "tostring": (lambda e: str(_l(e)), "String"),
@@ -1557,7 +1592,7 @@ LIMITS_STATIC: dict[str, Sig] = {
     "getlimitcallouts": (_limit_max("callouts"), "Integer"),
     "getqueueablejobs": (_limit("queueable_jobs"), "Integer"),
     "getlimitqueueablejobs": (_limit_max("queueable_jobs"), "Integer"),
-    "getcputime": (lambda: int(_gov().cpu_seconds * 1000), "Integer"),
+    "getcputime": (_cpu_time_ms, "Integer"),
     "getlimitcputime": (lambda: int(_gov().limits.cpu_seconds * 1000), "Integer"),
     # Operations this runtime cannot run at all (SOSL, sendEmail, push notifications,
     # EventBus.publish are compile errors here), so their counters are truly 0; the
@@ -1573,6 +1608,9 @@ LIMITS_STATIC: dict[str, Sig] = {
     "getlimitmobilepushapexcalls": (lambda: 10, "Integer"),
     "getpublishimmediatedml": (lambda: 0, "Integer"),
     "getlimitpublishimmediatedml": (lambda: 150, "Integer"),
+    # @future calls of this transaction (apexlang/jobs.py, call_future)
+    "getfuturecalls": (lambda: current().future_calls, "Integer"),
+    "getlimitfuturecalls": (future_limit, "Integer"),
 }
 
 USERINFO_STATIC: dict[str, Sig] = {
@@ -1595,7 +1633,8 @@ STATIC: dict[str, dict[str, Sig]] = {
              "deserialize": (lambda s, t: deserialize(s, t), "Object"),
              "deserializestrict": (lambda s, t: deserialize(s, t, True), "Object"),
              "deserializeuntyped": (json_deserialize_untyped, "Object"),
-             "creategenerator": (lambda pretty: JSONGenerator(pretty), "JSONGenerator")},
+             "creategenerator": (lambda pretty: JSONGenerator(pretty), "JSONGenerator"),
+             "createparser": (lambda text: JSONParser(text), "System.JSONParser")},
     "type": {"forname": (for_name, "Type")},
     # Id.valueOf(toConvert): "Converts the specified String into an ID and returns the
     # ID" (Apex Reference Guide, "ID Class",
@@ -1611,7 +1650,6 @@ _UNCOUNTED = {"aggregatequeries": "AggregateQueries (aggregate queries are not c
                                   "apart from queries)",
               "querylocatorrows": "QueryLocatorRows (rows of Database.getQueryLocator are "
                                   "not counted)",
-              "futurecalls": "FutureCalls (@future is not supported)",
               "apexcursors": "ApexCursors (Apex cursors are not supported)",
               "apexcursorrows": "ApexCursorRows (Apex cursors are not supported)"}
 NOT_MODELLED = {("limits", "getheapsize"): "Limits.getHeapSize (heap size is not modelled)",
@@ -1622,9 +1660,7 @@ NOT_MODELLED = {("limits", "getheapsize"): "Limits.getHeapSize (heap size is not
                 ("math", "random"): "Math.random (no randomness in the simulator)",
                 ("system", "runas"): "System.runAs",
                 ("database", "undelete"): "Database.undelete",
-                ("database", "merge"): "Database.merge",
-                ("json", "createparser"): "JSON.createParser (JSONParser; use "
-                                          "JSON.deserialize or deserializeUntyped)"}
+                ("database", "merge"): "Database.merge"}
 
 INSTANCE: dict[str, dict[str, Sig]] = {
     "string": STRING, "id": STRING, "integer": NUMBER, "long": NUMBER, "decimal": NUMBER,
@@ -1642,6 +1678,7 @@ BUILTIN_CLASSES: dict[str, type] = {
     "database.querylocator": QueryLocatorValue,
     "type": ApexType, "system.type": ApexType,
     "jsongenerator": JSONGenerator, "system.jsongenerator": JSONGenerator,
+    "jsonparser": JSONParser, "system.jsonparser": JSONParser,
     **{f"{p}{k}": v for p in ("", "schema.") for k, v in (
         ("sobjecttype", SObjectTypeToken), ("describesobjectresult", DescribeSObjectResult),
         ("describefieldresult", DescribeFieldResult), ("sobjectfield", FieldToken),
