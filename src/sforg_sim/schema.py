@@ -28,6 +28,7 @@ from .errors import (
 
 __all__ = [
     "EARTH_RADIUS_KM",
+    "NOT_SEARCHABLE",
     "OPPORTUNITY_STAGES",
     "TEXT_TYPES",
     "Field",
@@ -332,6 +333,20 @@ def _number_text(value: int | float) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
+NOT_SEARCHABLE = frozenset({"organization", "apexclass", "asyncapexjob", "crontrigger",
+                            "cronjobdetail"})
+"""Objects SOSL does not search: an object is searchable when the Object Reference lists
+``search()`` among its "Supported Calls". AsyncApexJob, CronTrigger and CronJobDetail:
+"describeSObjects(), query(), retrieve()"
+(https://developer.salesforce.com/docs/platform/object-reference/references/standard-objects/object-asyncapexjob.html,
+.../object-crontrigger.html, .../object-cronjobdetail.html); ApexClass: "create(), delete(),
+describeSObjects(), query(), retrieve(), update(), upsert()" (Tooling API, "ApexClass");
+OpportunityHistory (every ``history_of`` object): "describeSObjects(), getDeleted(),
+getUpdated(), query(), retrieve()" (Object Reference, "OpportunityHistory"). Organization:
+no search() either (its page was not found by the search tool; kept from before,
+unconfirmed)."""
+
+
 @dataclass
 class SObjectDef:
     """An sObject type: name, key prefix and fields (case-insensitive lookup)."""
@@ -355,6 +370,14 @@ class SObjectDef:
     def custom(self) -> bool:
         """Custom objects end in ``__c`` (Data Cloud objects in ``__dlm``)."""
         return self.name.lower().endswith(("__c", "__dlm"))
+
+    @property
+    def searchable(self) -> bool:
+        """Whether SOSL searches this object: describe's ``searchable`` and what SOSL's
+        RETURNING accepts (``sosl.engine`` refuses the others). Not: the objects of
+        :data:`NOT_SEARCHABLE`, history objects and Data Cloud ``__dlm`` objects."""
+        low = self.name.lower()
+        return not (self.history_of or low in NOT_SEARCHABLE or low.endswith("__dlm"))
 
     def add(self, f: Field) -> None:
         """Add a field; raises DUPLICATE_DEVELOPER_NAME style INVALID_FIELD on clashes."""
@@ -427,7 +450,7 @@ class SObjectDef:
             "deletable": self.deletable,
             "queryable": True,
             "retrieveable": True,
-            "searchable": True,
+            "searchable": self.searchable,
             "undeletable": self.deletable,
             "layoutable": True,
             "triggerable": self.createable,

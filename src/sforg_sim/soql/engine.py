@@ -199,6 +199,12 @@ class Engine:
         self._child_args: dict[str, ChildArgs] = {}
         """Per open cursor with subqueries: their parameters, fixed at the first page."""
 
+    @property
+    def store(self) -> Store:
+        """The store this engine reads through (the org's one door to SQLite); for
+        engines built on top of SOQL, such as SOSL's candidate prefilter."""
+        return self._store
+
     # --- public API -----------------------------------------------------------------------
 
     def query(self, soql: str, batch_size: int = MAX_BATCH, include_deleted: bool = False,

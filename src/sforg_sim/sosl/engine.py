@@ -14,13 +14,17 @@ lock; ``OrgCore.soql`` and ``OrgCore.schema``):
 
 How one RETURNING object runs (its field list, WHERE and ORDER BY are SOQL's):
 
-1. the searched fields of the IN scope (:func:`searched_fields`) of every record are read
-   with one SOQL query and matched against the search query (:mod:`.terms`);
+1. the searched fields of the IN scope (:func:`searched_fields`) are read straight from
+   the store, only for the rows a SQL prefilter keeps (:mod:`.prefilter`: ``LIKE`` on
+   the text between wildcards, a necessary condition), and matched exactly against the
+   search query in Python (:mod:`.terms`). ``reference=True`` reads every record through
+   SOQL instead (the slow path the fast one is tested against, tests/test_sosl_speed_s5);
 2. ``SELECT <field list> FROM <object> WHERE Id IN :matched [AND (<WHERE>)]
    [ORDER BY ...] LIMIT ... [OFFSET ...]`` runs through the SOQL engine, so WHERE, ORDER
    BY and the field list accept and refuse exactly what SOQL does. An error in them is
    reported at its place in the SOSL text (MALFORMED_QUERY becomes MALFORMED_SEARCH;
-   INVALID_FIELD and the other codes stay).
+   INVALID_FIELD and the other codes stay). Without WHERE and ORDER BY only the ids that
+   can come back (the smallest, the order SQLite answers in) are handed over.
 
 Without ORDER BY, Salesforce orders by relevance; here records come in the order the
 store keeps them (deviation: there is no relevance score).
@@ -45,14 +49,18 @@ search results contain the IDs of all objects found"), in schema order.
 
 from __future__ import annotations
 
+import heapq
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MalformedQuery, MalformedSearch, SalesforceError, UsageError
-from ..schema import SObjectDef
-from .parser import MAX_LIMIT, ObjectSpec, Search, Span, fail_at, parse
+from ..schema import NOT_SEARCHABLE, SObjectDef
+from ..store import Store, quote
+from .parser import MAX_LIMIT, MAX_OFFSET, ObjectSpec, Search, Span, fail_at, parse
+from .prefilter import FALSE, TRUE, candidate_sql, non_ascii_sql
 from .terms import TermExpr, matches, parse_terms, tokens
 
 if TYPE_CHECKING:
@@ -105,19 +113,15 @@ NAME_FIELDS: Mapping[str, tuple[str, ...]] = {
 """Fields IN NAME FIELDS searches besides the name field ("IN SearchGroup", NAME FIELDS);
 those an object here lacks are skipped."""
 
-NOT_SEARCHABLE = frozenset({"organization", "apexclass", "asyncapexjob"})
-"""System objects SOSL does not search (history objects and Data Cloud ``__dlm`` objects
-are not searched either). Approximation: the reference lists unsearchable objects only
-by example ("RETURNING RecordType", "RETURNING Pricebook")."""
 
 BIND_NAME = "sforg_sosl_matched_ids"
 """The bind that carries the matched ids into the SOQL query of step 2."""
 
 
 def searchable(obj: SObjectDef) -> bool:
-    """Whether SOSL searches ``obj`` (see :data:`NOT_SEARCHABLE`)."""
-    low = obj.name.lower()
-    return not (obj.history_of or low in NOT_SEARCHABLE or low.endswith("__dlm"))
+    """Whether SOSL searches ``obj``: the schema's answer (``SObjectDef.searchable``, the
+    same flag describe reports; sources at ``schema.NOT_SEARCHABLE``)."""
+    return obj.searchable
 
 
 def searched_fields(obj: SObjectDef, scope: str) -> list[str]:
@@ -232,13 +236,53 @@ def _count(value: int | str | None, binds: Mapping[str, Any], what: str) -> int 
     return v
 
 
+_NonAscii = dict[tuple[str, str], tuple[tuple[int, ...], bool]]
+_NON_ASCII: weakref.WeakKeyDictionary[Store, _NonAscii] = weakref.WeakKeyDictionary()
+"""Per store: (object, quoted column) -> (the table's version when checked, whether a
+live row's value holds a non-ASCII character)."""
+
+
+def _non_ascii_columns(store: Store, obj: SObjectDef, cols: list[str]) -> list[str]:
+    """The columns of ``cols`` that may hold a non-ASCII value (the prefilter checks those
+    row by row), known per version of the table (``Store.versions``): one scan answers
+    every column not yet known, and later searches on the unchanged table skip it."""
+    seen = _NON_ASCII.setdefault(store, {})
+    version = store.versions([obj.name])
+    unknown = [c for c in cols if seen.get((obj.name, c), ((), False))[0] != version]
+    if unknown:
+        row = store.read_one(
+            "SELECT " + ", ".join(f"max({non_ascii_sql(c)})" for c in unknown)
+            + f' FROM {quote(obj.name)} WHERE "IsDeleted" = 0')
+        for c, flag in zip(unknown, row or (), strict=True):
+            seen[(obj.name, c)] = (version, bool(flag))
+    return [c for c in cols if seen[(obj.name, c)][1]]
+
+
+def _value_sql(store: Store, obj: SObjectDef, names: list[str]) -> list[str] | None:
+    """SQL for the value of each field of ``names``, as SOQL reads it: the stored column,
+    or the formula of a computed field (Contact and Lead ``Name``, as ``soql.scope``
+    computes it). None when a field is neither (the reference path then reads it)."""
+    stored = set(store.columns(obj))
+    out = []
+    for n in names:
+        f = obj.fields[n]
+        if f.formula is not None:
+            out.append("(" + f.formula.format(a=quote(obj.name)) + ")")
+        elif n in stored:
+            out.append(quote(n))
+        else:
+            return None
+    return out
+
+
 class _Runner:
     def __init__(self, engine: Engine, schema: Schema, s: Search,
-                 binds: Mapping[str, Any]) -> None:
+                 binds: Mapping[str, Any], reference: bool = False) -> None:
         self.engine = engine
         self.schema = schema
         self.s = s
         self.binds = binds
+        self.reference = reference
 
     def terms(self) -> TermExpr | None:
         s = self.s
@@ -268,6 +312,23 @@ class _Runner:
         names = searched_fields(obj, self.s.scope)
         if not names:
             return []
+        store = self.engine.store  # the org's one door to SQLite (ARCHITECTURE.md)
+        cols = None if self.reference else _value_sql(store, obj, names)
+        if cols is None:
+            return self.scanned_ids(obj, expr, names)
+        cond = candidate_sql(expr, cols, _non_ascii_columns(store, obj, cols))
+        if cond is FALSE:
+            return []
+        sql = f'SELECT "Id", {", ".join(cols)} FROM {quote(obj.name)} WHERE "IsDeleted" = 0'
+        if cond is not TRUE:
+            sql += f" AND {cond.sql}"
+        # The exact check, as scanned_ids makes it, on the rows SQLite kept only.
+        return [str(row[0]) for row in store.scan(sql, cond.params)
+                if matches(expr, [tokens(v) for v in row[1:]])]
+
+    def scanned_ids(self, obj: SObjectDef, expr: TermExpr, names: list[str]) -> list[str]:
+        """Step 1 the slow way, the reference of :meth:`matched_ids`: every record's
+        searched fields read through the SOQL engine and tokenised in Python."""
         recs = self.engine.records(f"SELECT Id, {', '.join(names)} FROM {obj.name}")
         out = []
         for r in recs:
@@ -295,10 +356,20 @@ class _Runner:
             q.add(" ORDER BY ")
             q.copy(text, spec.order)
         limit = _count(spec.limit, self.binds, "LIMIT")
-        q.add(f" LIMIT {cap if limit is None else min(limit, cap)}")
+        take = cap if limit is None else min(limit, cap)
+        q.add(f" LIMIT {take}")
         offset = _count(spec.offset, self.binds, "OFFSET")
         if offset is not None:
             q.add(f" OFFSET {offset}")
+        if not self.reference and spec.where is None and spec.order is None and \
+                (offset or 0) <= MAX_OFFSET:
+            # Only the ids that can come back: with no WHERE every matched id is a live
+            # record, and without ORDER BY SQLite answers `Id IN (list) LIMIT n` in Id
+            # order (it walks the list's sorted temporary index and probes the Id index:
+            # MULTI-INDEX OR in EXPLAIN QUERY PLAN), so the page is the smallest ids.
+            # Handing the SOQL engine 250 ids instead of every match saves converting
+            # and checking each (tens of microseconds per id).
+            ids = heapq.nsmallest((offset or 0) + take, ids)
         soql = q.text
         if spec.fields is not None:
             m = _AGGREGATE.search(text, spec.fields.start, spec.fields.end)
@@ -335,20 +406,24 @@ class _Runner:
 
 
 def run(engine: Engine, schema: Schema, parsed: Search,
-        binds: Mapping[str, Any] | None = None, *, apex: bool = False
-        ) -> list[list[dict[str, Any]]]:
-    """Run a parsed statement: one list of records per RETURNING object."""
-    return _Runner(engine, schema, parsed, binds or {}).run(apex)
+        binds: Mapping[str, Any] | None = None, *, apex: bool = False,
+        reference: bool = False) -> list[list[dict[str, Any]]]:
+    """Run a parsed statement: one list of records per RETURNING object. ``reference``:
+    the slow path (every record read through SOQL and tokenised, every match handed to
+    step 2), kept as the oracle the fast path is tested against."""
+    return _Runner(engine, schema, parsed, binds or {}, reference).run(apex)
 
 
 def search(engine: Engine, schema: Schema, text: str,
-           binds: Mapping[str, Any] | None = None, *, apex: bool = False
-           ) -> list[list[dict[str, Any]]]:
+           binds: Mapping[str, Any] | None = None, *, apex: bool = False,
+           reference: bool = False) -> list[list[dict[str, Any]]]:
     """Run a SOSL statement: one list of records per RETURNING object (Apex's
     ``List<List<SObject>>``). ``apex=True`` accepts the Apex forms (``FIND 'x'``,
     ``FIND :var``, ``LIMIT :n``) and requires RETURNING; ``binds`` fill ``:name``
-    variables in FIND, LIMIT, OFFSET and the WHERE clauses."""
-    return run(engine, schema, parse(text, apex=apex), binds, apex=apex)
+    variables in FIND, LIMIT, OFFSET and the WHERE clauses. ``reference``: see
+    :func:`run`."""
+    return run(engine, schema, parse(text, apex=apex), binds, apex=apex,
+               reference=reference)
 
 
 def search_body(engine: Engine, schema: Schema, text: str) -> dict[str, Any]:

@@ -80,6 +80,11 @@ class Leaf:
 
     text: str
     patterns: tuple[str | re.Pattern[str], ...]
+    literals: tuple[str, ...] | None = None
+    """Every run of plain characters of the patterns (the text between wildcards),
+    case-folded: each is a substring of any token sequence the leaf matches, so a value
+    holding one is a necessary condition for a match (the engine's SQL prefilter). None:
+    unknown (no prefilter)."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,7 @@ def _leaf(chars: list[str], text: str, pos: int, fail: Fail) -> Leaf:
     if cur:
         runs.append(cur)
     patterns: list[str | re.Pattern[str]] = []
+    literals: list[str] = []
     for run in runs:
         if run[0] in (_STAR, _QMARK):
             raise fail(pos, f"Wildcards are not allowed at the start of a search term: {text}")
@@ -176,7 +182,15 @@ def _leaf(chars: list[str], text: str, pos: int, fail: Fail) -> Leaf:
             patterns.append(re.compile(rx, re.S))
         else:
             patterns.append("".join(run).casefold())
-    return Leaf(text, tuple(patterns))
+        piece: list[str] = []
+        for c in [*run, _STAR]:  # a final marker flushes the last piece
+            if c in (_STAR, _QMARK):
+                if piece:
+                    literals.append("".join(piece).casefold())
+                piece = []
+            else:
+                piece.append(c)
+    return Leaf(text, tuple(patterns), tuple(literals))
 
 
 def _lex(raw: str, fail: Fail) -> list[_Tok]:
