@@ -234,3 +234,17 @@ def test_an_org_file_from_before_cron_rows_opens(tmp_path: Path) -> None:
     [job] = reopened.query_records("SELECT CronTriggerId FROM AsyncApexJob")
     assert job["CronTriggerId"] == tid
     reopened.close()
+
+
+def test_a_null_or_wrong_job_is_refused_before_any_row(org: Org) -> None:
+    # A schedule that cannot run is refused when made, not at its first fire (where it
+    # used to stop the engine with the CronTrigger stuck in EXECUTING).
+    res = _run(org, "System.schedule('n', '0 0 * * * ?', null);")
+    assert not res.success and "Exception" in str(res.exception_message)
+    assert org.query("SELECT COUNT() FROM CronTrigger")["totalSize"] == 0
+    with pytest.raises(ValueError, match="needs a Schedulable job, not null"):
+        org.apex.schedule("n", "0 0 * * * ?", None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not str"):
+        org.apex.schedule("n", "0 0 * * * ?", "job")  # type: ignore[arg-type]
+    org.apex.run(until=org.clock.time() + 2 * 3600)  # nothing armed, nothing raised
+    assert org.query("SELECT COUNT() FROM CronTrigger")["totalSize"] == 0

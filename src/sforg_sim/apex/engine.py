@@ -633,6 +633,11 @@ class AsyncEngine:
         """
         if not isinstance(name, str) or not isinstance(cron, str):
             raise UsageError("schedule needs a job name and a cron expression (strings)")
+        if not isinstance(job, Schedulable):
+            # Checked now, not at the first fire: a schedule that cannot run must not be
+            # written (it left a CronTrigger stuck in EXECUTING and stopped the engine).
+            raise UsageError(f"System.schedule needs a Schedulable job, not "
+                             f"{'null' if job is None else type(job).__name__}")
         expr = CronExpression.parse(cron)
         if self.cron_rows.name_taken(name):
             raise AsyncException(
