@@ -171,6 +171,14 @@ def test_target_time_hhmm_is_the_next_occurrence(org: Org) -> None:
         target_time(now, {"to": "noon"})
 
 
+def test_an_advance_past_year_9999_is_a_400_not_a_500(org: Org) -> None:
+    # timedelta(seconds=1e300) overflows: the endpoint answered 500 (review finding).
+    with pytest.raises(UsageError, match="past the year 9999"):
+        target_time(org.clock.now(), {"advance": 1e300})
+    resp = _clock(org, sessions(org).create(), "POST", {"advance": 1e300})
+    assert resp.status == 400 and "year 9999" in resp.body.decode()
+
+
 # --- sessions while the clock races -------------------------------------------------------
 
 

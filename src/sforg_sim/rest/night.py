@@ -125,7 +125,11 @@ def target_time(now: datetime, spec: dict[str, Any]) -> datetime:
         secs = spec["advance"]
         if isinstance(secs, bool) or not isinstance(secs, (int, float)) or secs < 0:
             raise UsageError(f"advance must be a number of seconds >= 0, not {secs!r}")
-        return now + timedelta(seconds=float(secs))
+        try:
+            return now + timedelta(seconds=float(secs))
+        except (OverflowError, ValueError):  # 1e300, nan: past datetime's year 9999
+            raise UsageError(f"advance {secs!r} s moves the clock past the year 9999 "
+                             f"(the simulated time is {now.isoformat()})") from None
     to = spec["to"]
     if not isinstance(to, str):
         raise UsageError(f"to must be a string, not {to!r}")
