@@ -145,7 +145,7 @@ def test_cli_apex_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "Compiled successfully." in out and "Executed successfully." in out
     assert "|USER_DEBUG|[10]|DEBUG|Started DynamicPartitionV2_9: externalOpp0000451 to " \
            "externalOpp0000501" in out
-    assert "ran to completion in" in out
+    assert "of simulated time" in out and "none failed." in out
     saved = Org.open(org_file)
     stages = {r["StageName"]: r["cnt"] for r in saved.query_records(STAGE_AGGREGATE)}
     assert stages == {"Qualification": 500}
@@ -180,3 +180,29 @@ def test_apex_run_json_is_one_envelope(tmp_path: Path, capsys: Any) -> None:
     res = json.loads(capsys.readouterr().out)["result"]
     assert not res["compiled"] and res["line"] == 1 and "Illegal assignment" in str(
         res["compileProblem"])
+
+
+def test_apex_run_lists_failed_async_jobs_and_exits_1(tmp_path: Path, capsys: Any) -> None:
+    # The script succeeds but the job it started fails: the CLI ran the job, so it says so
+    # (review finding: it printed "ran to completion" and exited 0).
+    from sforg_sim.cli import main
+
+    classes = tmp_path / "classes"
+    classes.mkdir()
+    (classes / "Later.cls").write_text(
+        "public class Later {\n    @future public static void boom() { Integer i; i++; }\n"
+        "    @future public static void fine() { System.debug('fine'); }\n}")
+    script = tmp_path / "go.apex"
+    script.write_text("Later.boom(); Later.fine();")
+    argv = ["apex", "run", "--file", str(script), "--apex-dir", str(classes),
+            "--scenario", "small", "--records", "5"]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "Executed successfully." in out and "1 failed:" in out
+    assert "Future Later: System.NullPointerException" in out
+    assert main([*argv, "--json"]) == 1
+    jobs = json.loads(capsys.readouterr().out)["result"]["asyncJobs"]
+    assert [(j["jobType"], j["apexClass"]) for j in jobs["failed"]] == [("Future", "Later")]
+    script.write_text("Later.fine();")
+    assert main(argv) == 0
+    assert "none failed." in capsys.readouterr().out

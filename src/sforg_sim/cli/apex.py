@@ -3,7 +3,9 @@ prints it (compile and execution status, then the debug log's USER_DEBUG lines).
 
 Exit 0 on success, 1 on a compile error or an uncaught exception (type, message, line and
 column printed). Async jobs the script enqueued run to completion before exiting, and the
-simulated time they took is printed. ``--org-file`` opens a saved org (or creates it from
+simulated time they took is printed; a job that failed (AsyncApexJob Status 'Failed') is
+listed with its ExtendedStatus and makes the exit 1 too (``sf apex run`` returns before
+the jobs run, so it cannot say; here they ran). ``--org-file`` opens a saved org (or creates it from
 ``--scenario``) and saves the result back.
 """
 
@@ -28,7 +30,8 @@ def register(sub: Any) -> None:
     inner = p.add_subparsers(dest="apex_command", metavar="ACTION",
                              parser_class=type(p))
     inner.required = True
-    r = inner.add_parser("run", help="execute an anonymous Apex file, as sf apex run")
+    r = inner.add_parser("run", help="execute an anonymous Apex file, as sf apex run (exit 1 "
+                                     "if it or an async job it started failed)")
     r.add_argument("--file", "-f", required=True, metavar="F.apex",
                    help="the anonymous Apex to run (as sf apex run --file)")
     r.add_argument("--apex-dir", metavar="DIR",
@@ -94,19 +97,34 @@ def run(args: argparse.Namespace) -> int:
         else:
             lines += [f"Error: {res.exception_message}", f"Error: {res.exception_stack_trace}"]
         lines += ["", *res.log]
+    status = 0 if res.success else 1
     if res.success:
         before = org.clock.time()
+        since = org.clock.stamp()
         events = org.apex.run_until_idle()
         took = org.clock.time() - before
-        result["asyncJobs"] = {"events": events, "simulatedSeconds": round(took, 3),
-                               "clock": org.clock.stamp()}
-        lines += ["", f"Async jobs: {events} events ran to completion in {_duration(took)} "
-                      f"of simulated time (clock now {org.clock.stamp()})."]
+        # The script succeeded, but a job it started may not have: sf apex run returns
+        # before they run; here they ran, so their failures are part of the answer.
+        failed = org.query_records(
+            "SELECT Id, JobType, ApexClass.Name, ExtendedStatus FROM AsyncApexJob "
+            f"WHERE Status = 'Failed' AND CreatedDate >= {since} ORDER BY CreatedDate")
+        result["asyncJobs"] = {
+            "events": events, "simulatedSeconds": round(took, 3), "clock": org.clock.stamp(),
+            "failed": [{"id": r["Id"], "jobType": r["JobType"],
+                        "apexClass": (r.get("ApexClass") or {}).get("Name"),
+                        "extendedStatus": r["ExtendedStatus"]} for r in failed]}
+        lines += ["", f"Async jobs: {events} events ran in {_duration(took)} of simulated "
+                      f"time (clock now {org.clock.stamp()}); "
+                      + (f"{len(failed)} failed:" if failed else "none failed.")]
+        lines += [f"  {r['Id']} {r['JobType']} "
+                  f"{(r.get('ApexClass') or {}).get('Name') or '?'}: {r['ExtendedStatus']}"
+                  for r in failed]
+        if failed:
+            status = 1
     if args.org_file:
         org.save(args.org_file, overwrite=True)
         lines.append(f"saved to {args.org_file}")
         result["savedTo"] = args.org_file
-    status = 0 if res.success else 1
     if args.json:
         print_json(envelope("apex", status, result=result))
     else:
