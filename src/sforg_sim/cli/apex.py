@@ -105,21 +105,21 @@ def run(args: argparse.Namespace) -> int:
         took = org.clock.time() - before
         # The script succeeded, but a job it started may not have: sf apex run returns
         # before they run; here they ran, so their failures are part of the answer.
-        failed = org.query_records(
+        failed_jobs = org.query_records(
             "SELECT Id, JobType, ApexClass.Name, ExtendedStatus FROM AsyncApexJob "
             f"WHERE Status = 'Failed' AND CreatedDate >= {since} ORDER BY CreatedDate")
         result["asyncJobs"] = {
             "events": events, "simulatedSeconds": round(took, 3), "clock": org.clock.stamp(),
             "failed": [{"id": r["Id"], "jobType": r["JobType"],
                         "apexClass": (r.get("ApexClass") or {}).get("Name"),
-                        "extendedStatus": r["ExtendedStatus"]} for r in failed]}
+                        "extendedStatus": r["ExtendedStatus"]} for r in failed_jobs]}
         lines += ["", f"Async jobs: {events} events ran in {_duration(took)} of simulated "
                       f"time (clock now {org.clock.stamp()}); "
-                      + (f"{len(failed)} failed:" if failed else "none failed.")]
+                      + (f"{len(failed_jobs)} failed:" if failed_jobs else "none failed.")]
         lines += [f"  {r['Id']} {r['JobType']} "
                   f"{(r.get('ApexClass') or {}).get('Name') or '?'}: {r['ExtendedStatus']}"
-                  for r in failed]
-        if failed:
+                  for r in failed_jobs]
+        if failed_jobs:
             status = 1
     if args.org_file:
         org.save(args.org_file, overwrite=True)
