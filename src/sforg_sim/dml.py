@@ -1,4 +1,5 @@
-"""DML: insert, update, upsert and soft delete with Salesforce's record-level results.
+"""DML: insert, update, upsert, soft delete, undelete and merge with Salesforce's
+record-level results.
 
 Each operation takes a list of records and returns one SaveResult per record, shaped as the
 REST sObject Collections API returns them: ``{"id", "success", "errors": [{"statusCode",
@@ -32,6 +33,7 @@ from .errors import (
     MalformedId,
     RequiredFieldMissing,
     SalesforceError,
+    UsageError,
     error_class,
 )
 from .history import history_object, write_history
@@ -810,6 +812,192 @@ class Dml:
         for i, rid in todo:
             results[i] = _ok(rid)
         return [r for r in results if r is not None]
+
+
+    # --- undelete ---------------------------------------------------------------------------
+
+    def undelete(self, sobject: str, record_ids: Sequence[str], *,
+                 all_or_none: bool = False) -> list[SaveResult]:
+        """Restore soft-deleted records from the recycle bin (IsDeleted = false).
+
+        *SOAP API Developer Guide*, "undelete()"
+        (https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_undelete.htm):
+        "Use this call to restore any deleted record that is undeletable ... Records can be
+        put in the Recycle Bin as the result of a merge() or delete() call"; the object
+        must be ``undeletable`` in its describe (here: every deletable object, as
+        ``SObjectDef.describe`` reports it). *Apex Developer Guide*, "Restoring Deleted
+        Records" (langCon_apex_dml_examples_undelete.htm): a record deleted by a merge can
+        be undeleted, but "the merge reparents the child objects, and that reparenting
+        can't be undone" (its MasterRecordId is cleared here: the record is no merge loser
+        any more). Per record:
+
+        - a record that is not in the recycle bin (live) fails with UNDELETE_FAILED
+          "Entity is not in the recycle bin", the error the platform answers for a record
+          it cannot find in the bin (Salesforce Help, knowledge article 000386040,
+          https://help.salesforce.com/s/articleView?id=000386040&type=1);
+        - an id of no record: INVALID_CROSS_REFERENCE_KEY, and a malformed id or one of
+          another object MALFORMED_ID, as :meth:`delete` answers them.
+
+        Deviation: this org's delete does not cascade to child records, so undelete
+        restores only the records named ("an undelete call undeletes the cascade-deleted
+        records" has nothing to restore). One result per id (``id``, ``success``,
+        ``errors``: the UndeleteResult); ``all_or_none`` as in the other calls.
+        """
+        obj = self.schema.get(sobject)
+        if not obj.deletable:
+            raise InvalidType(f"entity type {obj.name} does not support undelete")
+        results: list[SaveResult | None] = [None] * len(record_ids)
+        valid: dict[int, str] = {}
+        for i, raw in enumerate(record_ids):
+            try:
+                rid = ids.to18(raw)
+                if rid[:3] != obj.key_prefix:
+                    raise MalformedId(f"{obj.name} ID: id value of incorrect type: {raw}")
+                valid[i] = rid
+            except SalesforceError as e:
+                results[i] = _fail(e, raw if isinstance(raw, str) else None)
+        existing = self.store.fetch(obj, list(valid.values()), ["IsDeleted"])
+        todo: list[tuple[int, str]] = []
+        for i, rid in valid.items():
+            row = existing.get(rid)
+            if row is None:
+                results[i] = _fail(InvalidCrossReferenceKey("invalid cross reference id"), rid)
+            elif not row[0]:
+                results[i] = _fail(error_class("UNDELETE_FAILED")(
+                    "Entity is not in the recycle bin"), rid)
+            else:
+                todo.append((i, rid))
+        if all_or_none and any(r is not None for r in results):
+            return self._rolled_back(results)
+        now, user = self.now(), self.user()
+        master = ', "MasterRecordId" = NULL' if obj.get("MasterRecordId") is not None else ""
+        self.store.write_many(
+            obj.name, f'UPDATE {quote(obj.name)} SET "IsDeleted" = 0{master}, '
+            f'"LastModifiedDate" = ?, "SystemModstamp" = ?, "LastModifiedById" = ? '
+            f'WHERE "Id" = ?', [(now, now, user, rid) for _, rid in todo])
+        for i, rid in todo:
+            results[i] = _ok(rid)
+        return [r for r in results if r is not None]
+
+    # --- merge ------------------------------------------------------------------------------
+
+    MERGEABLE = frozenset({"Account", "Contact", "Lead"})
+    """Objects merge() accepts: "The only supported object types are Lead, Contact and
+    Account" (SOAP API Developer Guide, "merge()", v188,
+    https://developer.salesforce.com/docs/atlas.en-us.188.0.api.meta/api/sforce_api_calls_merge.htm;
+    later versions add Case and Individual, which this org's schema does not have)."""
+
+    def merge(self, sobject: str, master: Mapping[str, Any],
+              merge_ids: Sequence[str]) -> SaveResult:
+        """Merge one or two records into ``master``: one MergeResult (``id``, ``success``,
+        ``errors``, ``mergedRecordIds``, ``updatedRelatedIds``).
+
+        Rules (*SOAP API Developer Guide*, "merge()" and "MergeResult",
+        https://developer.salesforce.com/docs/platform/api/guide/sforce-api-calls-merge.html;
+        *Apex Developer Guide*, "Merging Records", langCon_apex_dml_examples_merge.htm, and
+        "Triggers and Merge Statements", apex_triggers_merge_statements.htm):
+
+        - only Account, Contact and Lead (:attr:`MERGEABLE`; another object: INVALID_TYPE
+          for the whole call, as :meth:`delete` refuses an object it cannot delete);
+        - "Up to three records can be merged in a single request, including the master
+          record": one or two merge ids, else :class:`UsageError` (the caller's request
+          is malformed; Apex turns it into a DmlException);
+        - the master's own field values in ``master`` are written as an update ("set the
+          field names and values in the record identified by the masterRecord ... similar
+          to a call to update"); its errors are the update's;
+        - "merge() deletes the other records ... If a victim record has related records,
+          merge() makes the main record the new parent of the related records": every
+          lookup to this object that names a merged record is pointed at the master (the
+          related ids come back in ``updatedRelatedIds``), then the merged records are
+          soft-deleted with ``MasterRecordId`` = the master ("When a record is deleted
+          after losing a merge operation, its MasterRecordId field is set to the ID of the
+          winning record"), visible to queryAll / ALL ROWS;
+        - a master or merged record that is deleted: ENTITY_IS_DELETED; that names no
+          record: INVALID_CROSS_REFERENCE_KEY; a malformed id or one of another object:
+          MALFORMED_ID; the master among the merge ids, or an id twice: INVALID_ID_FIELD
+          (the code of a bad id in the request; the wording is sforg-sim's).
+
+        The whole merge is one unit: a failure leaves nothing changed. Deviation: the
+        reparented child rows get a new SystemModstamp only (no LastModifiedDate, no
+        field history), and merged records' own children are not cascade-deleted.
+        """
+        obj = self.schema.get(sobject)
+        if obj.name not in self.MERGEABLE:
+            raise InvalidType(f"entity type {obj.name} does not support merge")
+        if not 1 <= len(merge_ids) <= 2:
+            raise UsageError("a merge takes one or two records to merge into the master "
+                             f"(up to three records in all), got {len(merge_ids)}")
+        if not isinstance(master, Mapping):
+            raise UsageError(f"the merge master is a record (a mapping with its Id), got "
+                             f"{type(master).__name__}")
+        try:
+            master_id = self._record_id(obj, master)
+            victims = [self._merge_id(obj, raw) for raw in merge_ids]
+        except SalesforceError as e:
+            return _fail(e, None, mergedRecordIds=[], updatedRelatedIds=[])
+        if master_id in victims or len(set(victims)) != len(victims):
+            return _fail(error_class("INVALID_ID_FIELD")(
+                "The master record id and the ids to merge must all be different "
+                "(sforg-sim wording)", ["Id"]), master_id, mergedRecordIds=[],
+                updatedRelatedIds=[])
+        found = self.store.fetch(obj, [master_id, *victims], ["IsDeleted"])
+        for rid in (master_id, *victims):
+            row = found.get(rid)
+            err: SalesforceError | None = None
+            if row is None:
+                err = InvalidCrossReferenceKey("invalid cross reference id", ["Id"])
+            elif row[0]:
+                err = EntityIsDeleted("entity is deleted", ["Id"])
+            if err is not None:
+                return _fail(err, master_id, mergedRecordIds=[], updatedRelatedIds=[])
+        with self.store.savepoint() as sp:
+            fields = {k: v for k, v in master.items() if k.lower() != "id"}
+            [res] = self.update(obj.name, [{**fields, "Id": master_id}])
+            if not res["success"]:
+                sp.rollback()
+                return {**res, "mergedRecordIds": [], "updatedRelatedIds": []}
+            related = self._reparent(obj, victims, master_id)
+            now, user = self.now(), self.user()
+            mark = ', "MasterRecordId" = ?' if obj.get("MasterRecordId") is not None else ""
+            self.store.write_many(
+                obj.name, f'UPDATE {quote(obj.name)} SET "IsDeleted" = 1{mark}, '
+                f'"LastModifiedDate" = ?, "SystemModstamp" = ?, "LastModifiedById" = ? '
+                f'WHERE "Id" = ?',
+                [((master_id,) if mark else ()) + (now, now, user, rid) for rid in victims])
+        return _ok(master_id, mergedRecordIds=victims, updatedRelatedIds=related)
+
+    def _merge_id(self, obj: SObjectDef, raw: Any) -> str:
+        """A merge id (or a record with an Id) as an 18-character id of ``obj``."""
+        if isinstance(raw, Mapping):
+            return self._record_id(obj, raw)
+        if not isinstance(raw, str):
+            raise MalformedId(f"{obj.name} ID: id value of incorrect type: {raw}", ["Id"])
+        rid = ids.to18(raw)
+        if rid[:3] != obj.key_prefix:
+            raise MalformedId(f"{obj.name} ID: id value of incorrect type: {raw}", ["Id"])
+        return rid
+
+    def _reparent(self, obj: SObjectDef, victims: list[str], master_id: str) -> list[str]:
+        """Point every lookup to ``obj`` that names one of ``victims`` at ``master_id``;
+        the ids of the records changed. ``MasterRecordId`` (the merge's own bookkeeping)
+        is left alone."""
+        related: list[str] = []
+        now = self.now()
+        marks = ",".join("?" * len(victims))
+        for child in self.schema:
+            for f in child.fields.values():
+                if (f.type != "reference" or obj.name not in f.reference_to
+                        or f.name == "MasterRecordId"):
+                    continue
+                t, c = quote(child.name), quote(f.name)
+                rows = self.store.read(f'SELECT "Id" FROM {t} WHERE {c} IN ({marks}) '
+                                       'ORDER BY "Id"', victims)
+                if not rows:
+                    continue
+                self.store.write(child.name, f'UPDATE {t} SET {c} = ?, "SystemModstamp" = ? '
+                                 f'WHERE {c} IN ({marks})', (master_id, now, *victims))
+                related.extend(r[0] for r in rows)
+        return related
 
 
 def _without(rec: Mapping[str, Any], f: Field) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from .errors import (
 
 __all__ = [
     "EARTH_RADIUS_KM",
+    "NOT_LAYOUTABLE",
     "NOT_SEARCHABLE",
     "OPPORTUNITY_STAGES",
     "TEXT_TYPES",
@@ -346,6 +347,11 @@ getUpdated(), query(), retrieve()" (Object Reference, "OpportunityHistory"). Org
 no search() either (its page was not found by the search tool; kept from before,
 unconfirmed)."""
 
+NOT_LAYOUTABLE = frozenset({"organization", "apexclass", "asyncapexjob", "crontrigger",
+                            "cronjobdetail"})
+"""Objects without page layouts (no ``describeLayout()`` in the Object Reference's
+"Supported Calls", quoted at :data:`NOT_SEARCHABLE`); history objects too."""
+
 
 @dataclass
 class SObjectDef:
@@ -378,6 +384,18 @@ class SObjectDef:
         :data:`NOT_SEARCHABLE`, history objects and Data Cloud ``__dlm`` objects."""
         low = self.name.lower()
         return not (self.history_of or low in NOT_SEARCHABLE or low.endswith("__dlm"))
+
+    @property
+    def layoutable(self) -> bool:
+        """describe's ``layoutable``: whether the object has page layouts (REST
+        ``describe/layouts`` and ``describe/compactLayouts`` answer only for these). An
+        object is layoutable when the Object Reference lists ``describeLayout()`` among
+        its "Supported Calls"; the lists quoted at :data:`NOT_SEARCHABLE` for
+        AsyncApexJob, CronTrigger, CronJobDetail, ApexClass and the history objects lack
+        it. Organization and Data Cloud ``__dlm`` objects: not layoutable either
+        (unconfirmed)."""
+        low = self.name.lower()
+        return not (self.history_of or low in NOT_LAYOUTABLE or low.endswith("__dlm"))
 
     def add(self, f: Field) -> None:
         """Add a field; raises DUPLICATE_DEVELOPER_NAME style INVALID_FIELD on clashes."""
@@ -452,7 +470,7 @@ class SObjectDef:
             "retrieveable": True,
             "searchable": self.searchable,
             "undeletable": self.deletable,
-            "layoutable": True,
+            "layoutable": self.layoutable,
             "triggerable": self.createable,
             "replicateable": True,
             "customSetting": False,
@@ -495,6 +513,14 @@ def _ref(name: str, to: str, rel: str, *, createable: bool = True, nillable: boo
     return Field(name, "reference", name, length=18, reference_to=(to,), relationship_name=rel,
                  createable=createable, updateable=createable, nillable=nillable,
                  defaulted_on_create=defaulted, child_relationship=child)
+
+
+def _master_record(obj: str) -> Field:
+    """``MasterRecordId`` of a mergeable object (Account, Contact, Lead): read-only, "If
+    this object was deleted as the result of a merge, this field contains the ID of the
+    record that was kept" (Object Reference, Account/Contact/Lead fields; set by
+    ``Dml.merge``, see dml.py)."""
+    return _ref("MasterRecordId", obj, "MasterRecord", createable=False)
 
 
 def _poly(name: str, to: tuple[str, ...], rel: str, child: str) -> Field:
@@ -618,6 +644,7 @@ def builtin_objects() -> list[SObjectDef]:
                 "Healthcare", "Manufacturing", "Retail", "Technology")),
             Field("AnnualRevenue", "currency", "Annual Revenue", precision=18, scale=0),
             owner,
+            _master_record("Account"),
         ]),
         _obj("Opportunity", "Opportunity", [
             Field("Name", "string", "Name", 120, nillable=False),
@@ -651,6 +678,7 @@ def builtin_objects() -> list[SObjectDef]:
             Field("Birthdate", "date", "Birthdate"),
             _ref("AccountId", "Account", "Account", child="Contacts"),
             owner,
+            _master_record("Contact"),
         ]),
         _obj("Lead", "Lead", [
             Field("FirstName", "string", "First Name", 40),
@@ -669,6 +697,7 @@ def builtin_objects() -> list[SObjectDef]:
                 "Healthcare", "Manufacturing", "Retail", "Technology")),
             Field("AnnualRevenue", "currency", "Annual Revenue", precision=18, scale=0),
             owner,
+            _master_record("Lead"),
         ], key_prefix="00Q"),
         # Task and Event: the polymorphic lookups WhoId/WhatId of the SOQL and SOSL
         # Reference's TYPEOF examples (``TYPEOF What WHEN Account ... FROM Event``).

@@ -10,7 +10,7 @@ and its work is rolled back, as in Apex.
 Limits (Apex Developer Guide, "Execution Governors and Limits",
 https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/pages/apex_gov_limits.htm,
 and the Limits Quick Reference, *Per-Transaction Apex Limits*), sync / async:
-SOQL queries 100 / 200; query rows 50,000; DML statements 150; DML rows 10,000;
+SOQL queries 100 / 200; SOSL queries 20; query rows 50,000; DML statements 150; DML rows 10,000;
 callouts 100; cumulative callout timeout 120 s; CPU time 10 s / 60 s; Queueable jobs
 added: 50 / 1. Heap size is not modelled. "Although scheduled Apex is an asynchronous
 feature, synchronous limits apply to scheduled Apex jobs" (same page): the engine gives a
@@ -46,6 +46,11 @@ class TransactionLimits:
     """Maximum cumulative time of all callouts of the transaction ("Callout Limits and
     Limitations": "The maximum cumulative timeout for callouts by a single Apex
     transaction is 120 seconds")."""
+    sosl_queries: int = 20
+    """SOSL queries per transaction, sync and async alike ("Execution Governors and
+    Limits", Per-Transaction Apex Limits: "Total number of SOSL queries issued 20", one
+    figure for both; the Limits Quick Reference's table is the same,
+    https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/apex_gov_limits.htm)."""
 
 
 SYNC_LIMITS = TransactionLimits(100, 50_000, 150, 10_000, 100, 10.0, 50)
@@ -67,6 +72,7 @@ class Governor:
         self.limits = limits
         self.costs = costs
         self.soql_queries = 0
+        self.sosl_queries = 0
         self.query_rows = 0
         self.dml_statements = 0
         self.dml_rows = 0
@@ -104,6 +110,17 @@ class Governor:
         out = rows if returned is None else returned
         self.elapsed += self.costs.soql(out)
         self._cpu(self.costs.soql_cpu(out))
+
+    def sosl(self, returned: int) -> None:
+        """Count one SOSL statement (toward the 20 per transaction) that returned
+        ``returned`` records. The SOQL the search runs internally is the search's own
+        work, not SOQL queries of the transaction. Its database time is charged as a
+        SOQL query returning as many rows (the cost model has no SOSL entry of its own)."""
+        self.sosl_queries += 1
+        if self.sosl_queries > self.limits.sosl_queries:
+            self._fail(f"Too many SOSL queries: {self.sosl_queries}")
+        self.elapsed += self.costs.soql(returned)
+        self._cpu(self.costs.soql_cpu(returned))
 
     def dml(self, rows: int) -> None:
         """Count one DML statement on ``rows`` records (before it runs, as Apex does).

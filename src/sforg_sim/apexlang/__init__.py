@@ -46,15 +46,21 @@ by :class:`.parser._Shape` while lark's LALR parser runs, and positions from tok
 instead of ``propagate_positions`` (deploy time is mostly parsing).
 
 Not supported (each is a compile error ``Not supported by sforg-sim: ...`` at its line and
-column, never silently skipped): SOSL, undelete, merge, property accessors with bodies,
+column, never silently skipped): property accessors with bodies,
 annotations other than @IsTest/@TestVisible/@SuppressWarnings/@Deprecated/@ReadOnly/
 @TestSetup/@NamespaceAccessible/@future (so @AuraEnabled ...), ``%`` (Apex has none),
 assignments and ``++`` used as values except on locals,
 Limits.getHeapSize and the other Limits pairs the governor does not count (AggregateQueries,
 QueryLocatorRows, ApexCursors), Math.random, System.runAs, describe methods
 beyond the basics (picklist values, child relationships, field sets), Time.newInstance
-outside a clock face (a run-time ``Not supported`` error), Database.undelete/merge, bind
-variables in dynamic Database.query and Database.countQuery, triggers.
+outside a clock face (a run-time ``Not supported`` error), bind variables in dynamic
+Database.query, Database.countQuery and Search.query, Search.find, List.sort of sObjects
+(run time), triggers.
+Session 5b: inline SOSL and Search.query (``stdlib.run_sosl``, 20 per transaction),
+undelete/merge and Database.undelete/merge (``dml.Dml.undelete``/``merge``), methods
+declared in an anonymous block (static methods of the block, ``api._anon_method``), the
+line, column and stack of an uncatchable LimitException, the grammar's LALR tables cached
+on disk (``parser._parser``), List.sort by the String class's case-sensitive order.
 Apex CPU time: compiled code is charged its measured thread CPU time, SOQL/DML/callouts
 excluded (:mod:`.runtime`); overloads of the same arity are chosen by static types
 (:meth:`.compiler.Compiler.pick`); @future methods run as 'Future' jobs (:mod:`.jobs`);

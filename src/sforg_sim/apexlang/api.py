@@ -26,13 +26,24 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from lark import Token, Tree
+
 from ..apex import AsyncEngine
+from ..apex.governor import LimitBreach
 from ..errors import UsageError
 from . import jobs, jsontyped, runtime, stdlib
 from .compiler import ClassInfo, Compiler, _Emitter
 from .errors import ApexCompileError
 from .parser import parse_anonymous, parse_class
-from .values import BUILTIN_EXCEPTIONS, ApexException, ApexMap, ApexObject, ApexSet, SObject
+from .values import (
+    BUILTIN_EXCEPTIONS,
+    ApexException,
+    ApexMap,
+    ApexObject,
+    ApexSet,
+    SObject,
+    exception_class,
+)
 
 __all__ = ["AnonymousResult", "ApexEngine", "ApexRuntime", "CompileResult", "deploy",
            "execute_anonymous", "runtime_for"]
@@ -89,7 +100,8 @@ def _base_namespace() -> dict[str, Any]:
         "_Set": ApexSet, "_DSR": stdlib.DescribeSObjectResult, "_SOT": stdlib.SObjectTypeToken,
         "_FTOK": stdlib.field_token, "_DT": stdlib.DISPLAY_TYPES, "_TY": jsontyped.new_type,
         "_Map": ApexMap, "_new_map": runtime.new_map, "_debug": stdlib.system_debug,
-        "_soql": stdlib.run_soql, "_single": stdlib.single_row, "_dml": stdlib.dml,
+        "_soql": stdlib.run_soql, "_sosl": stdlib.run_sosl, "_single": stdlib.single_row,
+        "_dml": stdlib.dml, "_merge": stdlib.merge,
         "_locator": _inline_locator,
         "_w32": runtime.w32, "_w64": runtime.w64, "_idiv": runtime.idiv,
         "_concat": runtime.concat, "_add": runtime.add, "_arith": runtime.arith,
@@ -247,22 +259,31 @@ class ApexRuntime:
         comp = Compiler(self.org.schema, known)
         local: list[ClassInfo] = []
         stmts = []
+        methods: list[Tree] = []
         for item in tree.children:
             if item.data in ("class_core", "anon_class_mods"):
                 core = item if item.data == "class_core" else item.children[-1]
                 info = comp.declare(core)
                 known[info.name.lower()] = info
                 local.append(info)
+            elif item.data in ("anon_method", "anon_method_mods"):
+                methods.append(_anon_method(item))
             else:
                 stmts.append(item)
+        block_cls = _block_class(comp, methods) if methods else None
         for info in local:
             comp.link(info)
         comp.e = _Emitter()
         for info in local:
             comp.compile_class(info)
+        if block_cls is not None:
+            comp.link(block_cls)
+            comp.compile_class(block_cls)
         from .compiler import _Scope
 
-        comp.sc = _Scope(None, True)
+        # The block's own methods are static methods of the block (_block_class): its
+        # statements call them as a class's static method calls its siblings.
+        comp.sc = _Scope(block_cls, True)
         comp.e.pos = (1, 1)
         comp.e.emit("def _anon():")
         comp.e.indent += 1
@@ -274,7 +295,7 @@ class ApexRuntime:
         obj = compile("\n".join(comp.e.lines), fname, "exec")
         ns = dict(self.ns)
         exec(obj, ns)
-        for info in local:
+        for info in local + ([block_cls] if block_cls is not None else []):
             ns[info.pyname].apex_runtime = self
         ns["__apex_file__"], ns["__apex_local__"] = fname, bool(local)
         return ns["_anon"], ns
@@ -300,12 +321,22 @@ class ApexRuntime:
                 runtime.LINE_MAPS.pop(ns["__apex_file__"], None)
 
     def _run_anonymous(self, fn: Any, start: int) -> AnonymousResult:
+        # Where a governor limit broke (an uncatchable LimitException travels as a
+        # LimitBreach, which the engine turns into the org's error): its line, column and
+        # stack, read from the breach's traceback, as executeAnonymous reports them for
+        # any uncaught exception (ExecuteAnonymousResult: "line", "column",
+        # "exceptionStackTrace"; module docstring).
+        where: list[ApexException] = []
 
         def body(ctx: Any) -> None:
             with runtime.entered(runtime.Execution(ctx, self)):
                 self.reset_statics()
                 try:
                     fn()
+                except LimitBreach as b:
+                    lx = exception_class("LimitException")(b.error.message)
+                    where.append(runtime.locate_at(lx, b.__traceback__))
+                    raise
                 except BaseException as e:
                     x = runtime.wrap_error(e)
                     if isinstance(x, ApexException):
@@ -328,9 +359,54 @@ class ApexRuntime:
                 raise
             msg = (f"System.LimitException: {e.message}" if e.error_code == "LIMIT_EXCEPTION"
                    else f"{e.error_code}: {e.message}")
+            lx = where[-1] if where and e.error_code == "LIMIT_EXCEPTION" else None
+            if lx is not None and lx.line:
+                return AnonymousResult(True, False, lx.line, lx.column, None, msg,
+                                       "\n".join(lx.stack), self.log[start:])
             return AnonymousResult(True, False, -1, -1, None, msg, "AnonymousBlock: line 1, "
                                    "column 1", self.log[start:])
         return AnonymousResult(True, True, log=self.log[start:])
+
+
+def _anon_method(item: Tree) -> Tree:
+    """A method declared in an anonymous block as the ``method_decl`` tree of a static
+    method (what the compiler compiles for a class).
+
+    "Note the following about the content of an anonymous block ...: Can include
+    user-defined methods and exceptions. User-defined methods can't include the keyword
+    static." (Apex Developer Guide, "Anonymous Blocks",
+    https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/apex_anonymous_block.htm).
+    They have no instance to run on, so they compile as static methods of the block;
+    the keyword itself is a compile error, as are ``protected`` and ``override`` (no
+    class to protect or override in). The wording of that error is sforg-sim's: no
+    document quotes the platform's.
+    """
+    kids = list(item.children)
+    mods = [k for k in kids if isinstance(k, Tree) and k.data == "anon_mod"]
+    for m in mods:
+        word = m.children[0]
+        if isinstance(word, Token) and word.type in ("STATIC", "PROTECTED", "OVERRIDE"):
+            raise ApexCompileError(
+                f"Methods of an anonymous block can't be {word.value.lower()}",
+                word.line or 1, word.column or 1)
+    rest = [k for k in kids if k not in mods]
+    modifier: Tree[Token] = Tree("modifier", [Token("STATIC", "static")])
+    static: Tree[Any] = Tree("mods", [modifier])
+    return Tree("method_decl", [static, *rest])
+
+
+def _block_class(comp: Compiler, methods: list[Tree]) -> ClassInfo:
+    """The hidden class holding an anonymous block's methods (:func:`_anon_method`).
+
+    Named ``AnonymousBlock`` (so stack traces and messages read as the platform's: the
+    methods' frames are ``AnonymousBlock: line N, column M``) but never registered as a
+    type: no Apex code can name it, and a deployed class of that name is not shadowed."""
+    core = Tree("class_core", [Token("CLASS", "class"), Token("NAME", "AnonymousBlock"),
+                               *methods])
+    info = comp.declare(core)
+    comp.local.remove(info)  # not a type of the block: Type.forName must not see it
+    info.pyname = "C__anonymous_block"
+    return info
 
 
 def _sources(sources: Any) -> list[tuple[str, str]]:

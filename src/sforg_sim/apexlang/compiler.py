@@ -33,6 +33,8 @@ from typing import Any
 
 from lark import Token, Tree
 
+from ..errors import SalesforceError
+from ..sosl import parse as parse_sosl
 from .errors import ApexCompileError
 from .jsontyped import JSON_TOKENS
 from .parser import parse_expression
@@ -1014,9 +1016,6 @@ class Compiler:
             self.try_stmt(s)
         elif k == "dml_stmt":
             op = s.children[0].children[0].value.lower()
-            if op == "undelete":
-                # The DML layer (dml.py) has no undelete: refused by name, at the keyword.
-                raise unsupported(s.children[0].children[0], "undelete")
             code, _ = self.expr(s.children[1])
             e.emit(f"_dml({op!r}, {code})")
         elif k == "upsert_stmt":
@@ -1026,8 +1025,19 @@ class Compiler:
                 ext = s.children[2].children[-1].value
             e.emit(f"_dml('upsert', {code}, True, {ext!r})")
         elif k == "merge_stmt":
-            # The DML layer (dml.py) has no merge: refused by name, at the keyword.
-            raise unsupported(s.children[0], "merge")
+            # ``merge master duplicates;`` (stdlib.merge; Apex Developer Guide, "Merging
+            # Records"): only Account, Contact and Lead merge (dml.Dml.MERGEABLE), checked
+            # here for a statically typed master (the message is sforg-sim's, in the form
+            # of the platform's "DML operation ... not allowed on ..." errors); a master
+            # typed SObject is checked when it runs (INVALID_TYPE, a DmlException).
+            master, mt = self.expr(s.children[1])
+            dups, _ = self.expr(s.children[2])
+            name = base(mt)
+            if name.lower() in self.schema_names() and \
+                    self.schema.get(name).name not in ("Account", "Contact", "Lead"):
+                raise err(s.children[1], f"DML operation Merge not allowed on "
+                                         f"{self.schema.get(name).name}")
+            e.emit(f"_merge({master}, {dups})")
         elif k in ("this_call", "super_call"):
             args = self.args(s.children[1] if len(s.children) > 1 else None)
             cls = self.sc.cls
@@ -2037,7 +2047,21 @@ class Compiler:
         return f"_soql({code})", f"List<{self.schema.get(obj).name}>"
 
     def x_sosl(self, x: Node) -> tuple[str, str]:
-        raise unsupported(x, "SOSL")
+        """Inline SOSL, ``[FIND 'Acme*' IN ALL FIELDS RETURNING Account(Name), Contact]``:
+        a ``List<List<SObject>>`` ("SOQL and SOSL Queries": "SOSL statements evaluate to
+        a list of lists of sObjects"), run by :func:`.stdlib.run_sosl`. Binds
+        (``FIND :term``, ``WHERE Name = :n``, ``LIMIT :k``) are Apex expressions, as in
+        inline SOQL. The statement is parsed here, so a malformed search or an unknown
+        RETURNING object fails the compile at the statement, as a deploy does."""
+        code, text = self._soql_parts(x)
+        try:
+            parsed = parse_sosl(text, apex=True)
+        except SalesforceError as e:
+            raise err(x, e.message.strip().splitlines()[-1]) from None
+        for spec in parsed.returning:
+            if spec.name.lower() not in self.schema_names():
+                raise err(x, f"sObject type '{spec.name}' is not supported.")
+        return f"_sosl({code.rsplit(', ', 1)[0]})", "List<List<SObject>>"
 
     # operators
 

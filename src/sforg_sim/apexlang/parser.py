@@ -23,6 +23,7 @@ from typing import Any
 from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from ..soql.parser import grammar_cache_file
 from .errors import ApexCompileError
 
 __all__ = ["KEYWORDS", "parse_anonymous", "parse_class", "parse_expression"]
@@ -187,10 +188,30 @@ class _Shape(Transformer):
 
 @cache
 def _parser(start: str) -> Lark:
+    """The LALR parser for rule ``start``, its tables cached on disk across processes.
+
+    Building the tables costs a few tenths of a second per start rule and process
+    (benchmarks/README.md, Apex section). ``soql.parser.cached_lark`` (``Lark.save`` and
+    ``Lark.load``) cannot serve this grammar: ``Lark.load`` takes no options, and this
+    parser needs its ``postlex`` and ``transformer`` objects back. lark's documented
+    ``cache`` option does: "When given a string, caches to the path pointed by the string"
+    (``LarkOptions``, lark 1.x, https://lark-parser.readthedocs.io/en/stable/classes.html);
+    lark keeps ``transformer``, ``postlex`` and ``lexer_callbacks`` out of the file and out
+    of its hash and hands them to the loaded parser (``Lark.__init__`` -> ``Lark._load``
+    with the ``_LOAD_ALLOWED_OPTIONS``, lark 1.3 ``lark.py``). The file goes where the
+    SOQL grammar's goes, :func:`sforg_sim.soql.parser.grammar_cache_file` (the user's
+    private cache directory, never the shared temporary one: the file is a pickle), named
+    by a hash of the grammar and these options, or nowhere when that returns None
+    (``SFORG_SIM_GRAMMAR_CACHE=off``). lark writes the file in place and checks the
+    grammar's hash stored in it on every load; a file another process is still writing
+    fails to load, and lark then builds the tables as if there were no file.
+    """
     text = resources.files(__package__).joinpath("apex.lark").read_text(encoding="utf-8")
-    return Lark(text, parser="lalr", lexer="basic", start=start, postlex=_PostLex(),
-                transformer=_Shape(), propagate_positions=False, maybe_placeholders=False,
-                cache=False)
+    options: dict[str, Any] = {"lexer": "basic", "start": start,
+                               "propagate_positions": False, "maybe_placeholders": False}
+    path = grammar_cache_file(f"apex-{start}", text, repr(sorted(options.items())))
+    return Lark(text, parser="lalr", postlex=_PostLex(), transformer=_Shape(),
+                cache=str(path) if path is not None else False, **options)
 
 
 def _error(e: UnexpectedInput, source: str) -> ApexCompileError:

@@ -319,6 +319,13 @@ def locate(x: ApexException) -> ApexException:
     return x
 
 
+def locate_at(x: ApexException, tb: Any) -> ApexException:
+    """Fill the line, column and stack of ``x`` from traceback ``tb`` (an uncatchable
+    LimitException: built after the breach, it has no traceback of its own)."""
+    _locate(x, tb)
+    return x
+
+
 def _from_salesforce(e: SalesforceError) -> ApexException:
     code = e.error_code
     kind = {"CALLOUT_EXCEPTION": "CalloutException", "ASYNC_EXCEPTION": "AsyncException",

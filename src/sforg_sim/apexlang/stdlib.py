@@ -37,6 +37,7 @@ from typing import Any
 from ..apex.context import QueryLocator as EngineLocator
 from ..apex.governor import LimitBreach
 from ..errors import SalesforceError
+from ..sosl import search as sosl_search
 from .jsontyped import ApexType, JSONGenerator, JSONParser, deserialize, for_name, serialize
 from .runtime import current, from_json, future_limit, list_get, new_map, runtime_type
 from .soqltext import split_soql
@@ -144,6 +145,57 @@ def run_soql(soql: str, binds: dict[str, Any], all_rows: bool = False) -> Any:
     return [to_sobject(r) for r in rows]
 
 
+def run_sosl(sosl: str, binds: dict[str, Any]) -> list[list[SObject]]:
+    """Run a SOSL statement in the current transaction: one list of sObjects per
+    RETURNING object (``List<List<SObject>>``: "SOSL statements evaluate to a list of
+    lists of sObjects, where each list contains the search results for a particular
+    sObject type", Apex Developer Guide, "SOQL and SOSL Queries",
+    https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/langCon_apex_SOQL.htm).
+
+    The search runs on the org's SOSL engine (:func:`sforg_sim.sosl.search` with
+    ``apex=True``: ``FIND 'x'`` and ``FIND :term`` forms, binds in FIND, LIMIT, OFFSET
+    and WHERE); the SOQL it runs for each RETURNING object goes to the SOQL engine
+    directly, so it is not counted as the transaction's SOQL queries or rows. Each
+    statement counts once toward the 20 SOSL queries per transaction
+    (:meth:`Governor.sosl`; the 21st is the uncatchable ``System.LimitException: Too many
+    SOSL queries: 21``). A search error (MALFORMED_SEARCH and the like) is a catchable
+    ``System.SearchException``, the exception the Apex Reference lists for search
+    errors ("Exception Class and Built-In Exceptions": "SearchException: Any problem
+    with SOSL queries executed with SOAP API search() call, for example, when the
+    searchString parameter contains less than two characters").
+    """
+    ex = current()
+    ctx = ex.ctx
+    current_schema.schema = ctx.org.schema
+    b = {k: _bind(v) for k, v in binds.items()}
+    try:
+        with ex.outside():  # the database's time, not Apex CPU time
+            with ctx.org.lock:
+                lists = sosl_search(ctx.org.soql, ctx.org.schema, sosl, b, apex=True)
+            ctx.governor.sosl(sum(len(rows) for rows in lists))
+    except LimitBreach:
+        raise
+    except SalesforceError as e:
+        if isinstance(e, ApexException):
+            raise
+        ctx.note(e)
+        ctx.governor.sosl(0)
+        raise exception_class("SearchException")(e.message) from None
+    return [[to_sobject(r) for r in rows] for rows in lists]
+
+
+def _search_query(sosl: Any) -> list[list[SObject]]:
+    """``Search.query(query)``: a dynamic SOSL statement, ``List<List<sObject>>`` (Apex
+    Reference Guide, "Search Class", query(query),
+    https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_class_System_Search.htm).
+    Bind variables in the string are refused by name, as in ``Database.query``."""
+    text, binds, _ = split_soql(_s(sosl), 0, 0, dynamic=True)
+    if binds:
+        raise exception_class("SearchException")(
+            "Not supported by sforg-sim: bind variables in Search.query")
+    return run_sosl(text, {})
+
+
 def single_row(rows: Any) -> Any:
     """Assigning a query to one sObject: exactly one row, or QueryException."""
     if isinstance(rows, int):
@@ -209,6 +261,31 @@ class DeleteResult(SaveResult):
     apex_type = "Database.DeleteResult"
 
 
+class UndeleteResult(SaveResult):
+    """``Database.UndeleteResult``: ``getErrors``, ``getId`` and ``isSuccess`` (Apex
+    Reference Guide, "UndeleteResult Class",
+    https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_database_undeleteresult.htm)."""
+
+    apex_type = "Database.UndeleteResult"
+
+
+class MergeResult(SaveResult):
+    """``Database.MergeResult``: ``getErrors``, ``getId`` (the master record's id),
+    ``getMergedRecordIds``, ``getUpdatedRelatedIds`` (the reparented child records) and
+    ``isSuccess`` (Apex Reference Guide, "MergeResult Class",
+    https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_database_mergeresult.htm)."""
+
+    apex_type = "Database.MergeResult"
+
+    def getmergedrecordids(self) -> list[str]:
+        """``getMergedRecordIds()``."""
+        return list(self.r.get("mergedRecordIds") or [])
+
+    def getupdatedrelatedids(self) -> list[str]:
+        """``getUpdatedRelatedIds()``."""
+        return list(self.r.get("updatedRelatedIds") or [])
+
+
 class DatabaseError(BuiltinObject):
     """``Database.Error``."""
 
@@ -268,9 +345,70 @@ def dml(op: str, value: Any, all_or_none: bool = True, external_id: str | None =
                 r.set("id", "Id", result["id"])
             r.dirty.clear()
     if as_results:
-        kind = UpsertResult if op == "upsert" else DeleteResult if op == "delete" else \
-            SaveResult
+        kind = {"upsert": UpsertResult, "delete": DeleteResult,
+                "undelete": UndeleteResult}.get(op, SaveResult)
         return [kind(r) for r in res]
+    return None
+
+
+def merge(master: Any, duplicates: Any, all_or_none: bool = True,
+          as_results: bool = False) -> Any:
+    """``merge master duplicates;`` and ``Database.merge(master, duplicates[, allOrNone])``.
+
+    "You can merge up to three records of the same sObject type. The merge operation
+    merges up to three records into one of the records, deletes the others, and reparents
+    any related records" (Apex Developer Guide, "Merging Records",
+    https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/langCon_apex_dml_examples_merge.htm);
+    the rules and errors are ``Dml.merge``'s (dml.py). ``duplicates`` is one sObject or
+    Id, or a list of up to two. The master's field values are saved with it (its dirty
+    fields, as an update). One DML statement toward the governor's 150, its rows the
+    master and the merged records. The statement throws ``DmlException: Merge failed.
+    First exception on row 0 with id ...; first error: CODE, message``;
+    ``Database.merge`` returns a ``Database.MergeResult`` for one duplicate and a list
+    holding the one MergeResult of the request for a list of duplicates (with
+    ``allOrNone`` false, errors come back in it instead of being thrown).
+    """
+    ex = current()
+    ctx = ex.ctx
+    if master is None or duplicates is None:
+        raise npe()
+    if not isinstance(master, SObject):
+        raise exception_class("TypeException")("DML requires SObject or SObject list type")
+    single = not isinstance(duplicates, (list, ApexSet))
+    dups = [duplicates] if single else list(duplicates)
+    if not 1 <= len(dups) <= 2:
+        # "Up to three records can be merged in a single request, including the master
+        # record" (SOAP API Developer Guide, "merge()"); the wording is sforg-sim's.
+        raise exception_class("DmlException")(
+            f"Merge failed: a merge takes one or two records to merge into the master "
+            f"(up to three records in all), got {len(dups)}")
+    ids: list[str] = []
+    for d in dups:
+        if isinstance(d, SObject):
+            ids.append(str(d.v.get("id") or ""))
+        elif isinstance(d, str):
+            ids.append(d)
+        else:
+            raise exception_class("TypeException")("DML requires SObject or SObject list type")
+    values = master.values_for_dml(True)
+    stype = master.type
+
+    def call() -> list[dict[str, Any]]:
+        with ctx.org.lock:
+            return [ctx.org.dml.merge(stype, values, ids)]
+    try:
+        with ex.outside():
+            # Its rows: the master and the merged records.
+            res = _context_dml(ctx, "merge", stype, [values, *ids], all_or_none, call)
+    except LimitBreach:
+        raise
+    except SalesforceError as e:
+        raise _dml_exception("merge", [master], e) from None
+    if res and res[0].get("success"):
+        master.dirty.clear()
+    if as_results:
+        out = [MergeResult(r) for r in res]
+        return out[0] if single else out
     return None
 
 
@@ -287,7 +425,25 @@ def _dml_call(ctx: Any, op: str, stype: str, recs: list[SObject], all_or_none: b
     if op == "upsert":
         return ctx.upsert(stype, external_id or "Id", [r.values_for_dml(False) for r in recs],
                           all_or_none=all_or_none)
+    if op == "undelete":
+        ids = [r.v.get("id") for r in recs]
+
+        def undelete() -> list[dict[str, Any]]:
+            with ctx.org.lock:
+                return list(ctx.org.dml.undelete(stype, ids, all_or_none=all_or_none))
+        return _context_dml(ctx, "undelete", stype, ids, all_or_none, undelete)
     return ctx.delete(stype, [r.v.get("id") for r in recs], all_or_none=all_or_none)
+
+
+def _context_dml(ctx: Any, op: str, stype: str, rows: list[Any], all_or_none: bool,
+                 call: Callable[[], list[dict[str, Any]]]) -> Any:
+    """Run a DML operation the engine's Context has no method for (undelete, merge)
+    through its generic DML path (``Context._dml``): one DML statement toward the
+    governor (``len(rows)`` rows), the pending-work mark (no callout after it), the
+    fault hooks, the written-records listeners and, with ``all_or_none``, the
+    ``<Op> failed. First exception on row N; first error: ...`` error, exactly as for
+    insert/update/delete."""
+    return ctx._dml(op, stype, rows, all_or_none, call)
 
 
 def _dml_exception(op: str, recs: list[SObject], e: SalesforceError) -> ApexException:
@@ -1323,9 +1479,52 @@ def _l_remove(lst: list[Any], i: int) -> Any:
 
 
 def _sort_key(v: Any) -> Any:
+    """The ascending order of ``List.sort()`` for primitives.
+
+    "Sorting is in ascending order for elements of primitive data types, such as strings"
+    (Apex Developer Guide, "List Sorting",
+    https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/langCon_apex_collections_lists_sorting.htm).
+    Strings: the String class's own order, ``compareTo`` "Compares two strings
+    lexicographically, based on the Unicode value of each character in the Strings"
+    (Apex Reference Guide, "String Class", compareTo(secondString),
+    https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_string.htm):
+    case-sensitive, so 'B' < 'a' (the same page's example: 'Apex'.compareTo('apex') is
+    negative). Compared as UTF-16 code units, as the Java-based platform compares them.
+    A list mixing primitive types sorts Booleans, then numbers, then Strings: ``(false,
+    true, 1, 4, Hello, World)`` for ``{4, true, 'World', 'Hello', 1, false}`` (P. Ozil,
+    "Sorting in Apex and JavaScript", 2021,
+    https://javascripttrendlist.blogspot.com/2021/09/new-post-sorting-in-apex-and-javascript.html).
+    null: no document says where it goes; the only documented null rule of List.sort
+    ("empty fields precede non-empty fields", the SelectOption section of "List
+    Sorting") puts it first, and so does this key.
+    """
+    if v is None:
+        return (0, 0)
+    if isinstance(v, bool):
+        return (1, v)
+    if isinstance(v, (int, float, Decimal)):
+        return (2, v)
     if isinstance(v, str):
-        return (0, v.lower(), v)
-    return (0, v)
+        return (3, v.encode("utf-16-be"))
+    return (4, type(v).__name__, v)
+
+
+def _l_sort(lst: list[Any]) -> None:
+    """``List.sort()``: ascending (:func:`_sort_key`). Items with no order between them
+    (an sObject, a user class: this runtime has no ``Comparable``) raise the platform's
+    ``System.ListException: One or more of the items in this list is not Comparable``
+    (the message quoted in "Sorting in Apex and JavaScript", cited at :func:`_sort_key`)
+    instead of a Python TypeError."""
+    if any(isinstance(x, SObject) for x in _l(lst)):
+        # sObjects have their own documented order ("Sorting Lists of sObjects": by
+        # the Name field, then the standard fields), which this runtime does not model.
+        raise exception_class("UnexpectedException")(
+            "Not supported by sforg-sim: List.sort of sObjects")
+    try:
+        lst.sort(key=_sort_key)
+    except TypeError:
+        raise exception_class("ListException")(
+            "One or more of the items in this list is not Comparable") from None
 
 
 LIST: dict[str, Sig] = {
@@ -1340,7 +1539,7 @@ LIST: dict[str, Sig] = {
     "contains": (lambda lst, x: any(_equals(x, y) for y in _l(lst)), "Boolean"),
     "indexof": (lambda lst, x: next((i for i, y in enumerate(_l(lst)) if _equals(x, y)), -1),
                 "Integer"),
-    "sort": (lambda lst: _l(lst).sort(key=_sort_key), "void"),
+    "sort": (_l_sort, "void"),
     "clone": (lambda lst: list(_l(lst)), "self"),
     "deepclone": (lambda lst: __import__("copy").deepcopy(_l(lst)), "self"),
     "tostring": (lambda lst: apex_str(lst), "String"),
@@ -1530,7 +1729,31 @@ DATABASE_STATIC: dict[str, Sig] = {
                "List<Database.DeleteResult>"),
     "upsert": (lambda x, f=None, a=True: _db_upsert(x, f, a), "List<Database.UpsertResult>"),
     "countquery": (lambda q: _db_count(q), "Integer"),
+    # Database.undelete(recordsOrIds[, allOrNone]) and Database.merge(master, duplicates[,
+    # allOrNone]) (Apex Reference Guide, "Database Class"); merge's return type follows
+    # its second argument (stdlib.merge), so it is typed Object here.
+    "undelete": (lambda x, a=True: _db_undelete(x, bool(a)), "List<Database.UndeleteResult>"),
+    "merge": (lambda m, d, a=True: merge(m, d, bool(a), as_results=True), "Object"),
 }
+
+
+def _type_of_id(rid: str) -> str:
+    """The sObject type an Id's key prefix names (an unknown prefix: the DML's own
+    MALFORMED_ID / INVALID_CROSS_REFERENCE_KEY reports it, on the first object)."""
+    obj = current().ctx.org.schema.by_prefix(str(rid)[:3])
+    if obj is None:
+        raise exception_class("TypeException")(f"Invalid id: {rid}")
+    return str(obj.name)
+
+
+def _db_undelete(x: Any, all_or_none: bool) -> Any:
+    """``Database.undelete`` of sObjects or of Ids (the Id forms name their records by
+    id: "undelete(recordIds, allOrNone)", Apex Reference Guide, "Database Class")."""
+    if isinstance(x, str) or (isinstance(x, list) and x and all(isinstance(i, str)
+                                                                 for i in x)):
+        ids = [x] if isinstance(x, str) else x
+        x = [SObject(_type_of_id(i), {"id": i}) for i in ids]
+    return dml("undelete", x, all_or_none, as_results=True)
 
 
 def _db_upsert(x: Any, f: Any, a: Any) -> Any:
@@ -1594,14 +1817,15 @@ LIMITS_STATIC: dict[str, Sig] = {
     "getlimitqueueablejobs": (_limit_max("queueable_jobs"), "Integer"),
     "getcputime": (_cpu_time_ms, "Integer"),
     "getlimitcputime": (lambda: int(_gov().limits.cpu_seconds * 1000), "Integer"),
-    # Operations this runtime cannot run at all (SOSL, sendEmail, push notifications,
-    # EventBus.publish are compile errors here), so their counters are truly 0; the
-    # limits are the documented per-transaction ones ("Execution Governors and Limits",
+    # SOSL: counted by the governor (run_sosl). Operations this runtime cannot run at
+    # all (sendEmail, push notifications, EventBus.publish are compile errors here), so
+    # their counters are truly 0; the limits are the documented per-transaction ones
+    # ("Execution Governors and Limits",
     # https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/apex_gov_limits.htm:
     # SOSL queries 20, sendEmail 10, push notification method calls 10, EventBus.publish
     # calls for publish-immediately events 150).
-    "getsoslqueries": (lambda: 0, "Integer"),
-    "getlimitsoslqueries": (lambda: 20, "Integer"),
+    "getsoslqueries": (_limit("sosl_queries"), "Integer"),
+    "getlimitsoslqueries": (_limit_max("sosl_queries"), "Integer"),
     "getemailinvocations": (lambda: 0, "Integer"),
     "getlimitemailinvocations": (lambda: 10, "Integer"),
     "getmobilepushapexcalls": (lambda: 0, "Integer"),
@@ -1644,6 +1868,7 @@ STATIC: dict[str, dict[str, Sig]] = {
     "orglimits": {"getmap": (org_limits_map, "Map<String,System.OrgLimit>")},
     "test": {"isrunningtest": (lambda: False, "Boolean")},
     "userinfo": USERINFO_STATIC,
+    "search": {"query": (_search_query, "List<List<SObject>>")},
 }
 # Limits pairs the governor does not count: a compile error naming them, never a made-up 0.
 _UNCOUNTED = {"aggregatequeries": "AggregateQueries (aggregate queries are not counted "
@@ -1659,8 +1884,7 @@ NOT_MODELLED = {("limits", "getheapsize"): "Limits.getHeapSize (heap size is not
                    for k, v in _UNCOUNTED.items() for p in ("", "limit")},
                 ("math", "random"): "Math.random (no randomness in the simulator)",
                 ("system", "runas"): "System.runAs",
-                ("database", "undelete"): "Database.undelete",
-                ("database", "merge"): "Database.merge"}
+                }
 
 INSTANCE: dict[str, dict[str, Sig]] = {
     "string": STRING, "id": STRING, "integer": NUMBER, "long": NUMBER, "decimal": NUMBER,
@@ -1672,6 +1896,7 @@ BUILTIN_CLASSES: dict[str, type] = {
     "httprequest": HttpRequest, "httpresponse": HttpResponse, "http": Http,
     "database.saveresult": SaveResult, "database.upsertresult": UpsertResult,
     "database.deleteresult": DeleteResult, "database.error": DatabaseError,
+    "database.undeleteresult": UndeleteResult, "database.mergeresult": MergeResult,
     "system.orglimit": OrgLimit, "orglimit": OrgLimit,
     "queueablecontext": ContextObject, "database.batchablecontext": ContextObject,
     "schedulablecontext": ContextObject, "system.queueablecontext": ContextObject,
