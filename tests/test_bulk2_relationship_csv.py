@@ -140,8 +140,8 @@ def test_unknown_relationship_or_field_fails_the_job(sf: tuple[Org, Salesforce],
     assert _accounts(org) == {}
 
 
-def test_polymorphic_type_prefix_is_refused_by_name(sf: tuple[Org, Salesforce]) -> None:
+def test_type_prefix_on_a_plain_lookup_is_refused(sf: tuple[Org, Salesforce]) -> None:
     _org, client = sf
     with pytest.raises(SalesforceOperationError) as e:
         _insert(client, _csv([{"LastName": "Doe", "Account:Account.Key__c": "ACME-1"}]))
-    assert "Polymorphic relationship columns" in str(e.value)
+    assert "is not polymorphic" in str(e.value)

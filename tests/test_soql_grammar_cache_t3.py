@@ -3,6 +3,7 @@ process loads them instead of building them again (lark ``Lark.save``/``Lark.loa
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,14 @@ def test_second_build_loads_the_cached_tables(tmp_path: Path,
         assert tree.children[0].data == "query"
     with pytest.raises(P._Reserved):
         second.parse("SELECT Id FROM Account WHERE Select = 1")
-    # An edited grammar gets its own file.
+    # An edited grammar gets its own file, and the old one is deleted once it is written
+    # (review 5, finding 16); another grammar's file is kept.
+    other = tmp_path / f"sosl-{'0' * 20}.lark-cache"
+    other.write_bytes(b"x")
     P.cached_lark("soql", TEXT + "\n// edited\n", **OPTS)
-    assert len(list(tmp_path.iterdir())) == 2 and builds[0] == 2
+    assert builds[0] == 2
+    names = sorted(f.name for f in tmp_path.iterdir())
+    assert len(names) == 2 and other.name in names and cache.name not in names
 
 
 def test_a_damaged_cache_file_is_rebuilt(tmp_path: Path,
@@ -71,3 +77,56 @@ def test_cache_off_and_unwritable_directory_build_as_before(
     monkeypatch.setenv(P.GRAMMAR_CACHE_ENV, str(blocker / "sub"))
     assert P.grammar_cache_file("soql", TEXT) is None
     assert P.cached_lark("soql", TEXT, **OPTS).parse("SELECT Id FROM Account")
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX owners and modes")
+@pytest.mark.parametrize("mode", [0o770, 0o707, 0o777])
+def test_a_directory_others_can_write_to_is_not_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: int) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(mode)
+    monkeypatch.setenv(P.GRAMMAR_CACHE_ENV, str(shared))
+    assert P.grammar_cache_file("soql", TEXT) is None
+    # a planted file there is never loaded: the grammar is built in memory
+    builds = _count_builds(monkeypatch)
+    assert P.cached_lark("soql", TEXT, **OPTS).parse("SELECT Id FROM Account")
+    assert builds[0] == 1 and list(shared.iterdir()) == []
+    shared.chmod(0o700)
+    assert P.grammar_cache_file("soql", TEXT) is not None
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX owners")
+def test_a_directory_of_another_owner_is_not_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(P.GRAMMAR_CACHE_ENV, str(tmp_path))
+    me = os.getuid()
+    monkeypatch.setattr(P.os, "getuid", lambda: me + 1)
+    assert P.grammar_cache_file("soql", TEXT) is None
+
+
+def test_the_default_location_is_the_users_cache_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the variable: $XDG_CACHE_HOME/sforg-sim, else ~/.cache/sforg-sim, made
+    private (the suite itself runs with the variable set to a temporary directory by
+    the root conftest.py, so it never writes to the real home)."""
+    monkeypatch.delenv(P.GRAMMAR_CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    path = P.grammar_cache_file("soql", TEXT)
+    assert path is not None and path.parent == tmp_path / "xdg" / "sforg-sim"
+    assert path.name.startswith("soql-") and path.name.endswith(".lark-cache")
+    if hasattr(os, "getuid"):
+        assert path.parent.stat().st_mode & 0o777 == 0o700
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    path = P.grammar_cache_file("soql", TEXT)
+    assert path is not None and path.parent == tmp_path / "home" / ".cache" / "sforg-sim"
+
+
+def test_the_suite_runs_with_a_temporary_cache_directory() -> None:
+    """The root conftest.py points the cache at a session directory (not ~/.cache)."""
+    setting = os.environ.get(P.GRAMMAR_CACHE_ENV, "")
+    assert setting
+    if setting.lower() not in ("off", "0", "no", "false"):
+        home_cache = Path.home() / ".cache" / "sforg-sim"
+        assert Path(setting).resolve() != home_cache.resolve()

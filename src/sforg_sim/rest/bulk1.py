@@ -57,7 +57,10 @@ Deviations and what is synthetic:
   exhausted API allocation answers ``REQUEST_LIMIT_EXCEEDED`` with HTTP 403 in this body
   format (the REST answer; the Bulk 1.0 one is unconfirmed);
 - "You can't create batches associated with a job that is more than 24 hours old" is
-  not modelled.
+  not modelled;
+- batch operations at an API version other than the job's answer ``InvalidJob`` (the
+  guide requires the versions to match but names no code); a query batch on another
+  object than the job's fails with the platform's INVALID_TYPE_FOR_OPERATION text.
 """
 
 from __future__ import annotations
@@ -73,8 +76,10 @@ from xml.sax.saxutils import escape
 
 from .. import ids
 from ..errors import SalesforceError
+from ..soql.parser import parse as parse_soql
 from .auth import sessions
 from .bulk2 import RESULTS_LIFESPAN, jobs_of
+from .bulkops import run_dml
 from .messages import Call, Response, json_response
 
 if TYPE_CHECKING:
@@ -302,6 +307,25 @@ def _job(call: Call, jobs: Bulk1Jobs) -> Bulk1Job:
     return job
 
 
+def _batch_job(call: Call, jobs: Bulk1Jobs) -> Bulk1Job:
+    """The job of a batch operation, checked against the URI's API version.
+
+    "The API version in the URI for all batch operations must match the API version for
+    the associated job" (guide, "Add a Batch to a Job",
+    https://developer.salesforce.com/docs/platform/api-asynch/guide/asynch-api-batches-create.html).
+    The guide names no error for a mismatch; sforg-sim answers ``InvalidJob``, the code
+    the "Errors" page gives for a job that is invalid "in a create, update, or query for
+    batches" (the real code and wording are unconfirmed). Job resources themselves
+    (``job/{id}``) are not checked: the rule is stated for batch operations only.
+    """
+    job = _job(call, jobs)
+    if float(call.version) != float(job.api_version):
+        raise Bulk1Error("InvalidJob", f"Job {job.id} was created with API version "
+                         f"{job.api_version}: its batches must be used with that version "
+                         f"in the URI, not {call.version}")
+    return job
+
+
 def _batch(call: Call, job: Bulk1Job) -> Batch:
     batch_id = call.params["batch_id"]
     try:
@@ -328,7 +352,10 @@ def _create_job(call: Call, jobs: Bulk1Jobs) -> Response:
         raise Bulk1Error("InvalidJob", f"contentType {content} is not supported by "
                          "sforg-sim's Bulk API: only JSON jobs are simulated")
     mode = body.get("concurrencyMode", "Parallel")
-    if isinstance(mode, bool) or mode not in _CONCURRENCY:
+    # Only a string or an integer can be a mode: a list or an object in the body is the
+    # caller's mistake (InvalidJob), never a lookup that fails (unhashable: HTTP 500).
+    if (isinstance(mode, bool) or not isinstance(mode, (str, int))
+            or mode not in _CONCURRENCY):
         raise Bulk1Error("InvalidJob", f"Invalid concurrency mode: {mode}")
     org = call.org
     try:
@@ -344,7 +371,15 @@ def _create_job(call: Call, jobs: Bulk1Jobs) -> Response:
         f = obj.get(raw_ext)
         if f is None:
             raise Bulk1Error("InvalidJob", f"Field name not found : {raw_ext}")
-        ext = f.name
+        # "Upserting records requires an external ID field on the object involved in the
+        # job" (guide, "Step 5: Bulk Upsert",
+        # https://developer.salesforce.com/docs/platform/api-asynch/guide/walkthrough-upsert.html):
+        # the job is refused when it is made, with the text upsert itself answers for such
+        # a field (schema.external_id_field; the Bulk 1.0 code and wording are unconfirmed).
+        try:
+            ext = obj.external_id_field(f.name).name
+        except SalesforceError as e:
+            raise Bulk1Error("InvalidJob", e.message) from None
     registry = jobs_of(org)  # the shared 750 id space
     registry.counter += 1
     wall = registry.wall
@@ -405,7 +440,7 @@ def _add_batch(call: Call, jobs: Bulk1Jobs) -> Response:
     The batch counts against the daily batch allocation before anything else, as the
     guide says a batch sent to a closed job does.
     """
-    job = _job(call, jobs)
+    job = _batch_job(call, jobs)
     org = call.org
     limits = org.org_limits
     if limits.body()["DailyBulkApiBatches"]["Remaining"] < 1:
@@ -452,17 +487,7 @@ def _run_dml(call: Call, job: Bulk1Job, batch: Batch, records: Any) -> None:
         _fail(batch, f"InvalidBatch : A batch can contain at most "
               f"{MAX_RECORDS_PER_BATCH:,} records ({len(records):,} sent)")
         return
-    org = call.org
-    if job.operation == "insert":
-        results = org.insert(job.object, records)
-    elif job.operation == "update":
-        results = org.update(job.object, records)
-    elif job.operation == "upsert":
-        assert job.external_id_field is not None
-        results = org.upsert(job.object, job.external_id_field, records)
-    else:  # delete, hardDelete (a soft delete here)
-        results = org.delete(job.object, [str(next(
-            (v for k, v in r.items() if k.lower() == "id"), "")) for r in records])
+    results = run_dml(call.org, job.operation, job.object, job.external_id_field, records)
     out = []
     for res in results:
         ok = bool(res["success"])
@@ -483,6 +508,17 @@ def _run_query(call: Call, job: Bulk1Job, batch: Batch, soql: str) -> None:
             _fail(batch, f"InvalidBatch : {what} not supported in Bulk API query")
             return
     org = call.org
+    root = _root_entity(org, soql)
+    if root is not None and root != job.object:
+        # The platform fails the batch (not the request) when the query's FROM object is
+        # not the job's: stateMessage "InvalidBatch : Failed to process query:
+        # INVALID_TYPE_FOR_OPERATION: The root entity of the requested query (Contact)
+        # does not match the entity of the requested Bulk API Job (Account)." (an org's
+        # answer quoted in github.com/simple-salesforce/simple-salesforce issue 502).
+        _fail(batch, "InvalidBatch : Failed to process query: INVALID_TYPE_FOR_OPERATION: "
+              f"The root entity of the requested query ({root}) does not match the "
+              f"entity of the requested Bulk API Job ({job.object}).")
+        return
     try:
         page = org.query(soql, batch_size=_QUERY_PAGE,
                          include_deleted=job.operation == "queryAll")
@@ -510,6 +546,15 @@ def _run_query(call: Call, job: Bulk1Job, batch: Batch, soql: str) -> None:
     batch.result_ids = [ids.make_id("752", jobs.batch_counter)]
 
 
+def _root_entity(org: Org, soql: str) -> str | None:
+    """The API name of the query's FROM object, or None when the query does not parse or
+    names no known object (running it then fails the batch with the query's own error)."""
+    try:
+        return org.schema.get(parse_soql(soql).sobject).name
+    except SalesforceError:
+        return None
+
+
 def _advance(jobs: Bulk1Jobs, batch: Batch, call: Call) -> None:
     """One status poll: Queued -> (InProgress for ``polls_before_complete`` polls) ->
     Completed. Failed batches stay Failed."""
@@ -523,14 +568,14 @@ def _advance(jobs: Bulk1Jobs, batch: Batch, call: Call) -> None:
 
 def _batch_info(call: Call, jobs: Bulk1Jobs) -> Response:
     """``GET job/{id}/batch/{b}``: its BatchInfo (the status poll)."""
-    batch = _batch(call, _job(call, jobs))
+    batch = _batch(call, _batch_job(call, jobs))
     _advance(jobs, batch, call)
     return json_response(200, batch.info())
 
 
 def _list_batches(call: Call, jobs: Bulk1Jobs) -> Response:
     """``GET job/{id}/batch``: every batch's BatchInfo (each list read is a poll too)."""
-    job = _job(call, jobs)
+    job = _batch_job(call, jobs)
     for b in job.batches.values():
         _advance(jobs, b, call)
     return json_response(200, {"batchInfo": [b.info() for b in job.batches.values()]})
@@ -552,7 +597,7 @@ def _raw_json(path: Path) -> Response:
 
 def _batch_result(call: Call, jobs: Bulk1Jobs) -> Response:
     """``GET job/{id}/batch/{b}/result``: per-record results, or a query's result ids."""
-    job = _job(call, jobs)
+    job = _batch_job(call, jobs)
     batch = _batch(call, job)
     path = _completed(batch)
     if job.operation in QUERY_OPS:
@@ -562,7 +607,7 @@ def _batch_result(call: Call, jobs: Bulk1Jobs) -> Response:
 
 def _query_result(call: Call, jobs: Bulk1Jobs) -> Response:
     """``GET job/{id}/batch/{b}/result/{resultId}``: one query result file (records)."""
-    job = _job(call, jobs)
+    job = _batch_job(call, jobs)
     batch = _batch(call, job)
     path = _completed(batch)
     if job.operation not in QUERY_OPS or call.params["result_id"] not in batch.result_ids:
@@ -572,7 +617,7 @@ def _query_result(call: Call, jobs: Bulk1Jobs) -> Response:
 
 def _batch_request(call: Call, jobs: Bulk1Jobs) -> Response:
     """``GET job/{id}/batch/{b}/request``: the batch as it was uploaded."""
-    batch = _batch(call, _job(call, jobs))
+    batch = _batch(call, _batch_job(call, jobs))
     if batch.request_path is None:
         raise Bulk1Error("InvalidBatch", f"Invalid batch id: {batch.id}")
     return _raw_json(batch.request_path)

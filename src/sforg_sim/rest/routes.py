@@ -112,6 +112,8 @@ ROUTES: tuple[Route, ...] = (
         "GET": sobjects.describe_layout}),
     Route(f"{V}/sobjects/{{sobject}}/describe/compactLayouts", {
         "GET": sobjects.describe_compact_layouts}),
+    Route(f"{V}/sobjects/{{sobject}}/describe/compactLayouts/{{name}}", {
+        "GET": sobjects.describe_compact_layout}),
     Route(f"{V}/sobjects/{{sobject}}/updated", {"GET": sobjects.updated}),
     Route(f"{V}/sobjects/{{sobject}}/deleted", {"GET": sobjects.deleted}),
     Route(f"{V}/sobjects/{{sobject}}/{{record_id}}", {

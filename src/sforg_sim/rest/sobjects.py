@@ -34,7 +34,8 @@ from ..schema import SObjectDef
 from .messages import Call, Response, empty_response, json_response
 
 __all__ = ["MASTER_RECORD_TYPE_ID", "basic_info", "create", "delete",
-           "delete_by_external_id", "deleted", "describe", "describe_compact_layouts",
+           "delete_by_external_id", "deleted", "describe", "describe_compact_layout",
+           "describe_compact_layouts",
            "describe_global", "describe_layout", "describe_layouts", "find_by_external_id",
            "get", "get_by_external_id", "raise_save_error", "record_object", "update",
            "upsert_by_external_id"]
@@ -281,6 +282,17 @@ MASTER_RECORD_TYPE_ID = "012000000000000AAA"
 https://developer.salesforce.com/docs/atlas.en-us.188.0.api_rest.meta/api_rest/resources_sobject_compactlayouts.htm)."""
 
 
+def _layoutable_object(call: Call) -> SObjectDef:
+    """The sObject of a layout resource. Objects whose describe says ``layoutable``
+    false (``SObjectDef.layoutable``: AsyncApexJob, CronTrigger, history objects, ...)
+    have no layouts: 404 NOT_FOUND, like an unknown object (the real answer for them is
+    unconfirmed), so describe and the layout resources agree."""
+    obj = _object(call)
+    if not obj.layoutable:
+        raise NotFound(_NOT_FOUND)
+    return obj
+
+
 def _layout_id(prefix: str, obj: SObjectDef) -> str:
     """A stable synthetic id for the object's one layout (``00h`` Layout, ``01B``
     section): the same on every call and every org, so clients may cache it."""
@@ -358,9 +370,10 @@ def describe_layouts(call: Call) -> Response:
     detail section holds every field of describe and whose edit section holds the
     createable or updateable ones, two per row, in describe order; one related list per
     child relationship, without columns; no buttons or quick actions. Objects have only
-    the Master record type (:data:`MASTER_RECORD_TYPE_ID`).
+    the Master record type (:data:`MASTER_RECORD_TYPE_ID`). Objects that are not
+    ``layoutable`` answer 404 (:func:`_layoutable_object`).
     """
-    obj = _object(call)
+    obj = _layoutable_object(call)
     layout = _layout(call, obj)
     url = f"{call.base}/sobjects/{obj.name}/describe/layouts/{MASTER_RECORD_TYPE_ID}"
     return json_response(200, {
@@ -384,7 +397,7 @@ def describe_layout(call: Call) -> Response:
     characters); any other id is 404 NOT_FOUND (the real answer for an unknown record
     type id is unconfirmed). The layout is synthetic, see :func:`describe_layouts`.
     """
-    obj = _object(call)
+    obj = _layoutable_object(call)
     try:
         record_type = ids.to18(call.params["record_type"])
     except SalesforceError:
@@ -406,20 +419,43 @@ def describe_compact_layouts(call: Call) -> Response:
     layout defined the mapping's ``compactLayoutId`` is null. No compact layouts are
     defined in the simulator, so every object answers with the system default, listed
     with the name field (else Id) as its one field item (synthetic: the real system
-    default's fields are not documented).
+    default's fields are not documented). The mapping's URL is the primary compact
+    layout, which :func:`describe_compact_layout` serves.
     """
-    obj = _object(call)
-    fields = {f["name"]: f for f in obj.describe(call.base)["fields"]}
-    first = fields.get("Name") or fields.get("Id")
-    items = [_layout_item(first, 1, edit=False)] if first else []
+    obj = _layoutable_object(call)
     url = f"{call.base}/sobjects/{obj.name}/describe/compactLayouts/primary"
     return json_response(200, {
-        "compactLayouts": [{"actions": [], "fieldItems": items, "id": None,
-                            "imageItems": [], "label": "System Default", "name": "SYSTEM",
-                            "objectType": obj.name}],
+        "compactLayouts": [_system_compact_layout(call, obj)],
         "defaultCompactLayoutId": None,
         "recordTypeCompactLayoutMappings": [{
             "available": True, "compactLayoutId": None, "compactLayoutName": "SYSTEM",
             "recordTypeId": MASTER_RECORD_TYPE_ID, "recordTypeName": "Master",
             "urls": {"compactLayout": url}}],
     })
+
+
+def _system_compact_layout(call: Call, obj: SObjectDef) -> dict[str, Any]:
+    """The system default compact layout (a DescribeCompactLayout, id null)."""
+    fields = {f["name"]: f for f in obj.describe(call.base)["fields"]}
+    first = fields.get("Name") or fields.get("Id")
+    items = [_layout_item(first, 1, edit=False)] if first else []
+    return {"actions": [], "fieldItems": items, "id": None, "imageItems": [],
+            "label": "System Default", "name": "SYSTEM", "objectType": obj.name}
+
+
+def describe_compact_layout(call: Call) -> Response:
+    """``GET sobjects/{X}/describe/compactLayouts/{name}``: one compact layout.
+
+    ``primary`` is the object's primary compact layout, the URL the
+    ``recordTypeCompactLayoutMappings`` of :func:`describe_compact_layouts` give (the
+    *REST API Developer Guide*'s "Compact Layouts" page names the same form,
+    ``/sobjects/Account/describe/compactLayouts/primaryPersonAccount``,
+    https://developer.salesforce.com/docs/platform/api-rest/guide/resources-compact-layouts.md);
+    here it is the system default, which is also served under its name ``SYSTEM``. Any
+    other name is 404 NOT_FOUND (there are no other compact layouts; the real answer for
+    an unknown name is unconfirmed).
+    """
+    obj = _layoutable_object(call)
+    if call.params["name"].lower() not in ("primary", "system"):
+        raise NotFound(_NOT_FOUND)
+    return json_response(200, _system_compact_layout(call, obj))

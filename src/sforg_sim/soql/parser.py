@@ -17,11 +17,13 @@ Deviations (unconfirmed rules; see the research notes):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
 import re
 import sys
+from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
 from importlib import resources
@@ -38,7 +40,7 @@ from . import ast as A
 from .dates import is_date_literal, takes_n
 
 __all__ = ["GRAMMAR_CACHE_ENV", "MAX_CONDITION_DEPTH", "MAX_QUERY_LENGTH", "cached_lark", "caret",
-           "grammar_cache_file", "malformed", "parse"]
+           "grammar_cache_file", "malformed", "parse", "unescape", "unescape_parts"]
 
 MAX_QUERY_LENGTH = 100_000
 """Statements longer than this are refused (REF66, Implementation Tips for SELECT)."""
@@ -133,7 +135,9 @@ def grammar_cache_file(name: str, text: str, options: str = "") -> Path | None:
     The name carries a hash of the grammar, the parser options and the lark and Python
     versions, so an edited grammar or another interpreter never reads an old file (lark
     also checks its own hash inside the file and rebuilds on a mismatch). None when no
-    directory can be made: the grammar is then built as before."""
+    directory can be made, or when the directory is not safe to load a pickle from
+    (:func:`_private_dir`: owned by another user, or writable by group or others): the
+    grammar is then built in memory as before."""
     setting = os.environ.get(GRAMMAR_CACHE_ENV, "")
     if setting.strip().lower() in ("off", "0", "no", "false"):
         return None
@@ -148,7 +152,43 @@ def grammar_cache_file(name: str, text: str, options: str = "") -> Path | None:
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
     except (OSError, RuntimeError):  # RuntimeError: Path.home() without a home
         return None
+    if not _private_dir(base):
+        return None
     return base / f"{name}-{digest}.lark-cache"
+
+
+def _private_dir(path: Path) -> bool:
+    """Whether ``path`` is a directory only the current user can write into: owned by
+    this user and not group- or other-writable. Loading a cache file unpickles it, so a
+    directory someone else could put a file into (a shared or world-writable one named
+    by ``$SFORG_SIM_GRAMMAR_CACHE``, say) is not used. Where there are no POSIX owners
+    (Windows: no ``os.getuid``) the check is the directory's existence."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    if not path.is_dir():
+        return False
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return True
+    return st.st_uid == getuid() and not st.st_mode & 0o022
+
+
+def _remove_stale(path: Path, name: str) -> None:
+    """Delete the other cache files of grammar ``name`` next to ``path`` (the tables of
+    an older grammar text, lark or Python: never read again, as their hash differs), so
+    the directory holds one file per grammar. Files of other grammars are kept."""
+    stale = re.compile(re.escape(name) + r"-[0-9a-f]{20}\.lark-cache")
+    try:
+        entries = list(path.parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if entry != path and stale.fullmatch(entry.name):
+            # another process may have removed it already
+            with contextlib.suppress(OSError):
+                entry.unlink()
 
 
 def cached_lark(name: str, text: str, **options: Any) -> Lark:
@@ -157,8 +197,9 @@ def cached_lark(name: str, text: str, **options: Any) -> Lark:
     the instance into the given file object. Useful for caching and multiprocessing"). A
     new file is written under a private temporary name and renamed into place, so a
     process starting at the same moment never reads a half-written one; a file that does
-    not load is rebuilt. (lark's own ``cache=path`` option hashes the path into the file,
-    so the rename would make it rebuild once more.)"""
+    not load is rebuilt, and once written the grammar's older files are deleted
+    (:func:`_remove_stale`). (lark's own ``cache=path`` option hashes the path into the
+    file, so the rename would make it rebuild once more.)"""
     # Callbacks are code, not data: only their names go into the key; Lark.save pickles
     # them by reference (module-level functions).
     key = sorted((k, sorted(v) if k == "lexer_callbacks" else repr(v))
@@ -180,6 +221,8 @@ def cached_lark(name: str, text: str, **options: Any) -> Lark:
             os.replace(tmp, path)
         except OSError:
             tmp.unlink(missing_ok=True)
+        else:
+            _remove_stale(path, name)
     return parser
 
 
@@ -958,57 +1001,9 @@ class _Builder:
 
     def _unescape_parts(self, tok: Token, like: bool) -> list[str | tuple[str]]:
         """Literal text pieces and, in LIKE patterns, wildcard markers ``("%",)``."""
-        raw = str(tok)[1:-1]
-        out: list[str | tuple[str]] = []
-        buf: list[str] = []
-        i = 0
-        while i < len(raw):
-            ch = raw[i]
-            if ch == "\\":
-                nxt = raw[i + 1] if i + 1 < len(raw) else ""
-                if nxt.lower() in _ESCAPES and nxt:
-                    buf.append(_ESCAPES[nxt.lower()] if nxt.isalpha() else _ESCAPES[nxt])
-                    i += 2
-                    continue
-                if nxt in ("u", "U") and _HEX4.fullmatch(raw[i + 2:i + 6]):
-                    code = int(raw[i + 2:i + 6], 16)
-                    if 0xD800 <= code <= 0xDFFF:
-                        # UTF-16 halves: a high one followed by an escaped low one is one
-                        # character (Java/Salesforce strings are UTF-16). A half on its own
-                        # cannot be stored or compared (SQLite holds UTF-8), so it is
-                        # MALFORMED_QUERY in the invalid-escape layout. Salesforce's answer
-                        # is undocumented; this choice is the simulator's.
-                        low = _low_surrogate(raw[i + 6:i + 12]) if code < 0xDC00 else None
-                        if low is not None:
-                            buf.append(chr(0x10000 + ((code - 0xD800) << 10) + low - 0xDC00))
-                            i += 12
-                            continue
-                        raise malformed(self.text, self._offset_pos(tok, i + 1),
-                                        f"Invalid string literal '{raw}'. Illegal character "
-                                        f"sequence '{raw[i:i + 6]}' in string literal.")
-                    buf.append(chr(code))
-                    i += 6
-                    continue
-                if like and nxt in ("%", "_"):
-                    buf.append(nxt)
-                    i += 2
-                    continue
-                pos = self._offset_pos(tok, i + 1)
-                seq = raw[i:i + 2]
-                raise malformed(self.text, pos,
-                                f"Invalid string literal '{raw}'. Illegal character "
-                                f"sequence '{seq}' in string literal.")
-            if like and ch in "%_":
-                if buf:
-                    out.append("".join(buf))
-                    buf = []
-                out.append((ch,))
-            else:
-                buf.append(ch)
-            i += 1
-        if buf:
-            out.append("".join(buf))
-        return out
+        return unescape_parts(
+            str(tok)[1:-1], like=like,
+            fail=lambda at, detail: malformed(self.text, self._offset_pos(tok, at), detail))
 
     def _offset_pos(self, tok: Token, offset: int) -> A.Pos:
         """Line/column of the character ``offset`` chars into a token (strings span lines)."""
@@ -1019,6 +1014,76 @@ class _Builder:
             else:
                 col += 1
         return line, col
+
+
+def unescape_parts(raw: str, *, like: bool = False,
+                   fail: Callable[[int, str], Exception]) -> list[str | tuple[str]]:
+    """The value of a quoted string literal's inner text ``raw``, as literal pieces and,
+    with ``like``, LIKE wildcard markers ``("%",)`` / ``("_",)``.
+
+    One implementation of the documented escapes for SOQL and SOSL strings (*SOQL and
+    SOSL Reference*, "Quoted String Escape Sequences": ``\\n \\r \\t \\b \\f \\" \\'
+    \\\\``, ``\\uXXXX``, and in LIKE ``\\%`` ``\\_``; "If you use a backslash character in
+    any other context, an error occurs"), used by the SOQL parser and by the SOSL parser
+    for Apex's ``FIND 'string'``. ``fail(index, detail)`` builds the error for a bad
+    escape at character ``index`` of the literal as written (1 = just after the opening
+    quote), so each caller reports it in its own layout (MALFORMED_QUERY or
+    MALFORMED_SEARCH).
+    """
+    out: list[str | tuple[str]] = []
+    buf: list[str] = []
+    i = 0
+    while i < len(raw):
+        ch = raw[i]
+        if ch == "\\":
+            nxt = raw[i + 1] if i + 1 < len(raw) else ""
+            if nxt.lower() in _ESCAPES and nxt:
+                buf.append(_ESCAPES[nxt.lower()] if nxt.isalpha() else _ESCAPES[nxt])
+                i += 2
+                continue
+            if nxt in ("u", "U") and _HEX4.fullmatch(raw[i + 2:i + 6]):
+                code = int(raw[i + 2:i + 6], 16)
+                if 0xD800 <= code <= 0xDFFF:
+                    # UTF-16 halves: a high one followed by an escaped low one is one
+                    # character (Java/Salesforce strings are UTF-16). A half on its own
+                    # cannot be stored or compared (SQLite holds UTF-8), so it is
+                    # MALFORMED_QUERY in the invalid-escape layout. Salesforce's answer
+                    # is undocumented; this choice is the simulator's.
+                    low = _low_surrogate(raw[i + 6:i + 12]) if code < 0xDC00 else None
+                    if low is not None:
+                        buf.append(chr(0x10000 + ((code - 0xD800) << 10) + low - 0xDC00))
+                        i += 12
+                        continue
+                    raise fail(i + 1, f"Invalid string literal '{raw}'. Illegal character "
+                                    f"sequence '{raw[i:i + 6]}' in string literal.")
+                buf.append(chr(code))
+                i += 6
+                continue
+            if like and nxt in ("%", "_"):
+                buf.append(nxt)
+                i += 2
+                continue
+            seq = raw[i:i + 2]
+            raise fail(i + 1, f"Invalid string literal '{raw}'. Illegal character "
+                              f"sequence '{seq}' in string literal.")
+        if like and ch in "%_":
+            if buf:
+                out.append("".join(buf))
+                buf = []
+            out.append((ch,))
+        else:
+            buf.append(ch)
+        i += 1
+    if buf:
+        out.append("".join(buf))
+    return out
+
+
+def unescape(raw: str, fail: Callable[[int, str], Exception]) -> str:
+    """The value of a quoted string literal's inner text (no LIKE wildcards): see
+    :func:`unescape_parts`."""
+    return "".join(p if isinstance(p, str) else p[0]
+                   for p in unescape_parts(raw, like=False, fail=fail))
 
 
 def _no_literals(text: str, args: list[Tree]) -> None:

@@ -17,8 +17,11 @@ How one RETURNING object runs (its field list, WHERE and ORDER BY are SOQL's):
 1. the searched fields of the IN scope (:func:`searched_fields`) are read straight from
    the store, only for the rows a SQL prefilter keeps (:mod:`.prefilter`: ``LIKE`` on
    the text between wildcards, a necessary condition), and matched exactly against the
-   search query in Python (:mod:`.terms`). ``reference=True`` reads every record through
-   SOQL instead (the slow path the fast one is tested against, tests/test_sosl_speed_s5);
+   search query in Python (:mod:`.terms`). With no WHERE and no ORDER BY only the
+   ``offset + limit`` smallest matching ids can come back, so the candidates are read in
+   Id order and tokenising stops there (a common term on a large org no longer tokenises
+   every row). ``reference=True`` reads every record through SOQL instead (the slow path
+   the fast one is tested against, tests/test_sosl_speed_s5);
 2. ``SELECT <field list> FROM <object> WHERE Id IN :matched [AND (<WHERE>)]
    [ORDER BY ...] LIMIT ... [OFFSET ...]`` runs through the SOQL engine, so WHERE, ORDER
    BY and the field list accept and refuse exactly what SOQL does. An error in them is
@@ -191,11 +194,13 @@ class _Soql:
     def text(self) -> str:
         return "".join(self.parts)
 
-    def source_offset(self, offset: int, fallback: int) -> int:
+    def source_offset(self, offset: int) -> int | None:
+        """The SOSL offset of SOQL character ``offset``, or None when it lies in text
+        the engine generated (``SELECT``, ``FROM X WHERE Id IN :ids``, its own LIMIT)."""
         for at, src, n in self.pieces:
             if at <= offset <= at + n:
                 return src + (offset - at)
-        return fallback
+        return None
 
 
 _AGGREGATE = re.compile(r"\b(COUNT_DISTINCT|COUNT|SUM|AVG|MIN|MAX)\s*\(", re.I)
@@ -212,7 +217,15 @@ def _relocate(e: SalesforceError, soql: _Soql, sosl: str, fallback: int) -> Sale
         row, col = int(m.group(1)), int(m.group(2))
         lines = text.split("\n")
         off = sum(len(line) + 1 for line in lines[:row - 1]) + col - 1
-        msg = fail_at(sosl, soql.source_offset(off, fallback), msg[m.end():]).message
+        at = soql.source_offset(off)
+        detail = msg[m.end():]
+        if at is None:
+            # The SOQL engine objected to text the user did not write (the LIMIT this
+            # engine appends, say): point at the object and say so, instead of showing
+            # the generated clause as if it were part of the search.
+            at, detail = fallback, ("in the query sforg-sim runs for this RETURNING "
+                                    f"object: {detail}")
+        msg = fail_at(sosl, at, detail).message
     out = cls(msg, e.fields)
     out.status = e.status
     return out
@@ -305,9 +318,14 @@ class _Runner:
                           f"entity type {obj.name} does not support search")
         return obj
 
-    def matched_ids(self, obj: SObjectDef, expr: TermExpr | None) -> list[str]:
-        """Step 1: the ids of the records whose searched fields match."""
-        if expr is None:
+    def matched_ids(self, obj: SObjectDef, expr: TermExpr | None,
+                    stop: int | None = None) -> list[str]:
+        """Step 1: the ids of the records whose searched fields match.
+
+        ``stop``: only the ``stop`` smallest matching ids are wanted (:meth:`early_stop`):
+        the candidates are read in Id order and tokenising ends at the ``stop``-th
+        match, instead of tokenising every candidate of a common term."""
+        if expr is None or stop == 0:
             return []
         names = searched_fields(obj, self.s.scope)
         if not names:
@@ -322,9 +340,30 @@ class _Runner:
         sql = f'SELECT "Id", {", ".join(cols)} FROM {quote(obj.name)} WHERE "IsDeleted" = 0'
         if cond is not TRUE:
             sql += f" AND {cond.sql}"
+        rows = store.scan(sql, cond.params) if stop is None else \
+            store.scan(sql + ' ORDER BY "Id"', cond.params)
         # The exact check, as scanned_ids makes it, on the rows SQLite kept only.
-        return [str(row[0]) for row in store.scan(sql, cond.params)
-                if matches(expr, [tokens(v) for v in row[1:]])]
+        out: list[str] = []
+        for row in rows:
+            if matches(expr, [tokens(v) for v in row[1:]]):
+                out.append(str(row[0]))
+                if stop is not None and len(out) >= stop:
+                    # The smallest `stop` matching ids (Id is TEXT, binary order: the
+                    # order of heapq.nsmallest in rows()), and every id rows() keeps.
+                    break
+        return out
+
+    def early_stop(self, spec: ObjectSpec, cap: int) -> int | None:
+        """How many matching ids step 2 can use at most, when that is known before the
+        search: with no WHERE and no ORDER BY, only the ``offset + limit`` smallest ids
+        come back (see :meth:`rows`); otherwise None (every match is needed)."""
+        if self.reference or spec.where is not None or spec.order is not None:
+            return None
+        limit = _count(spec.limit, self.binds, "LIMIT")
+        offset = _count(spec.offset, self.binds, "OFFSET") or 0
+        if offset > MAX_OFFSET:
+            return None
+        return offset + (cap if limit is None else min(limit, cap))
 
     def scanned_ids(self, obj: SObjectDef, expr: TermExpr, names: list[str]) -> list[str]:
         """Step 1 the slow way, the reference of :meth:`matched_ids`: every record's
@@ -398,7 +437,8 @@ class _Runner:
         found: list[list[dict[str, Any]]] = []
         for spec, obj in zip(specs, objs, strict=True):
             cap = object_cap(n, spec.where is not None or spec.order is not None)
-            found.append(self.rows(spec, obj, self.matched_ids(obj, expr), cap))
+            ids = self.matched_ids(obj, expr, self.early_stop(spec, cap))
+            found.append(self.rows(spec, obj, ids, cap))
         total = _count(s.limit, self.binds, "LIMIT")
         total = MAX_LIMIT if total is None else min(total, MAX_LIMIT)
         shares = distribute([len(rows) for rows in found], total)

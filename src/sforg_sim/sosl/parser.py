@@ -35,7 +35,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from ..errors import MalformedSearch
-from ..soql.parser import MAX_QUERY_LENGTH, caret
+from ..soql.parser import MAX_QUERY_LENGTH, caret, unescape
 from .terms import TermExpr, parse_terms
 
 __all__ = ["MAX_LIMIT", "MAX_OFFSET", "SCOPES", "ObjectSpec", "Search", "Span", "fail_at",
@@ -145,37 +145,16 @@ def _span(nodes: list[Any]) -> Span:
     return Span(_off(toks[0]), int(toks[-1].end_pos or 0))
 
 
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'",
-            "\\": "\\"}
-
-
 def _unquote(text: str, tok: Token) -> str:
     """The value of an Apex-form ``'...'`` search string: SOQL/SOSL string escapes
-    ("Quoted String Escape Sequences"); any other backslash is an error there ("If you use
-    a backslash character in any other context, an error occurs"), as the captured
-    "Invalid string literal ... Illegal character sequence '\\?' in string literal"
-    shows (salesforce.stackexchange, "Escaping reserved characters in SOSL queries")."""
-    raw = str(tok)[1:-1]
-    out: list[str] = []
-    i = 0
-    while i < len(raw):
-        ch = raw[i]
-        if ch == "\\":
-            nxt = raw[i + 1] if i + 1 < len(raw) else ""
-            if nxt and nxt.lower() in _ESCAPES:
-                out.append(_ESCAPES[nxt.lower()] if nxt.isalpha() else _ESCAPES[nxt])
-                i += 2
-                continue
-            if nxt in ("u", "U") and re.fullmatch(r"[0-9a-fA-F]{4}", raw[i + 2:i + 6]):
-                out.append(chr(int(raw[i + 2:i + 6], 16)))
-                i += 6
-                continue
-            raise fail_at(text, _off(tok) + 1 + i,
-                          f"Invalid string literal '{raw}'. Illegal character sequence "
-                          f"'\\{nxt}' in string literal.")
-        out.append(ch)
-        i += 1
-    return "".join(out)
+    ("Quoted String Escape Sequences"), resolved by the SOQL parser's own
+    :func:`~sforg_sim.soql.parser.unescape`; any other backslash is an error there ("If
+    you use a backslash character in any other context, an error occurs"), as the
+    captured "Invalid string literal ... Illegal character sequence '\\?' in string
+    literal" shows (salesforce.stackexchange, "Escaping reserved characters in SOSL
+    queries"), reported here as MALFORMED_SEARCH at the backslash."""
+    return unescape(str(tok)[1:-1],
+                    lambda at, detail: fail_at(text, _off(tok) + at, detail))
 
 
 def parse(text: str, *, apex: bool = False, terms: TermExpr | None = None) -> Search:
@@ -312,6 +291,7 @@ class _Builder:
                         # FieldList with at least one specified field" (the same for
                         # ORDER BY, LIMIT and OFFSET; "RETURNING FieldSpec").
                         raise self.fail(_off(first), f"Malformed search token: {first}")
+                    self.check_field_list(part)
                     spec["fields"] = _span(part.children)
                 elif kind == "where_clause":
                     spec["where"] = _span(part.children)
@@ -329,6 +309,29 @@ class _Builder:
                                     "USING ListView is not supported by sforg-sim (the org "
                                     "has no list views)")
         return ObjectSpec(**spec)
+
+    def check_field_list(self, t: Tree) -> None:
+        """Refuse what a SOQL select list has but a SOSL field list does not.
+
+        "RETURNING FieldSpec" (*SOQL and SOSL Reference*,
+        https://developer.salesforce.com/docs/platform/salesforce-soql-sosl/guide/sforce-api-calls-sosl-returning.html)
+        lists fields and relationship fields (with toLabel, convertCurrency and FORMAT,
+        "SOSL Syntax"); FIELDS() and parent-to-child subqueries are documented for SOQL's
+        SELECT only. Both are MALFORMED_SEARCH at their place in the SOSL text here, before
+        the field list reaches the SOQL engine (whose answer would be an Apex-only or
+        SOQL message). The real answer's wording is unconfirmed.
+        """
+        items = [c for c in t.children if isinstance(c, (Tree, Token))]
+        for i, c in enumerate(items):
+            if isinstance(c, Tree) and c.data == "group":
+                inner = _tokens(c)[1:2]
+                if inner and inner[0].upper() == "SELECT":
+                    raise self.fail(_off(inner[0]), "Parent-to-child subqueries are not "
+                                    "allowed in a SOSL field list: SELECT")
+            elif (isinstance(c, Token) and c.upper() == "FIELDS" and i + 1 < len(items)
+                  and isinstance(items[i + 1], Tree)):
+                raise self.fail(_off(c), "FIELDS() is not allowed in a SOSL field list: "
+                                "FIELDS")
 
     def count(self, t: Tree, clause: str) -> int | str:
         tok = t.children[0]
