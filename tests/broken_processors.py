@@ -26,7 +26,9 @@ Issue 18's generation gaps, one mistake each (none visible before the kit was wi
 - ``rewind_on_error``: after a failed callout the job goes back to the previous page's
   cursor, so one page is read twice: one extra call, nothing else (gap 4: exact budget);
 - ``max_cursor``: the next cursor is Python's ``max()`` of the page's keys (code-point
-  order) instead of the last row (the source's order) (gap 5: orderings).
+  order) instead of the last row (the source's order) (gap 5: orderings);
+- ``lower_cursor``: the cursor is the last key lowercased: harmless against a source that
+  compares case-insensitively, wrong against one comparing by code point (gap 6).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Bugs:
     pair_by_position: bool = False
     rewind_on_error: bool = False
     max_cursor: bool = False
+    lower_cursor: bool = False
 
 
 class KeysetJob(Queueable):
@@ -133,7 +136,19 @@ class KeysetJob(Queueable):
         if b.stop_at_start_count and self.budget is not None and seen >= self.budget:
             return
         cursor = max(r[k] for r in rows) if b.max_cursor else rows[-1][k]
+        if b.lower_cursor:
+            cursor = cursor.lower()
         ctx.enqueue_job(self._next(cursor, 0, seen))
+
+
+GAP_MUTANTS: dict[str, tuple[str, ...]] = {
+    "gap 1 fault sequences": ("errors_as_empty",),
+    "gap 2 change timing": ("stop_at_start_count",),
+    "gap 3 distinct values": ("pair_by_position",),
+    "gap 4 exact budget": ("rewind_on_error",),
+    "gap 5 orderings": ("max_cursor",),
+}
+"""Issue 18's generation gaps -> the mutant (its bugs) each gap must make visible."""
 
 
 def factory(**bugs: bool) -> Callable[[Partition, int], KeysetJob]:

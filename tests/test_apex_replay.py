@@ -265,7 +265,9 @@ def test_check_processor_shrinks_a_broken_apex_copy(tmp_path: Path) -> None:
     with pytest.raises(ProcessorCheckFailed) as failed:
         check_processor(ApexProcessor.from_expression(tmp_path, V2_EXPR), max_examples=40)
     text = str(failed.value)
-    assert text.startswith(f"apex:{V2_EXPR} breaks the coverage invariant (shrunk")
+    # The stray write, or the extra row the inclusive end reads (issue 18's exact budget),
+    # whichever the search meets first.
+    assert text.startswith(f"apex:{V2_EXPR} breaks the ") and "invariant (shrunk" in text
     # shrunk: a handful of records over one or two partitions (the exact case depends on
     # the hypothesis profile's search)
     assert len(failed.value.case.dataset.rows) <= 4

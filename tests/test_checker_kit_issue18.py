@@ -100,12 +100,16 @@ def test_check_all_reports_the_worst_violation_and_keeps_the_milder() -> None:
     # ge_cursor stopped by the cap: runs too long, over budget, and loses nothing here.
     rec = run(factory(ge_cursor=True), Case.of(B[:1], B[:2], page_size=1), execution_cap=10)
     found = inv.violations(rec)
-    assert [type(e) for _, e in found] == [inv.TerminationViolation, inv.ApiBudgetExceeded]
-    with pytest.raises(inv.TerminationViolation) as err:
+    # ends (it would not stop), the budget and its rows, then terminates' bound (the
+    # milder "too long").
+    assert [type(e) for _, e in found] == [inv.TerminationViolation, inv.ApiBudgetExceeded,
+                                           inv.ApiBudgetExceeded, inv.TerminationViolation]
+    with pytest.raises(inv.TerminationViolation, match="did not end") as err:
         inv.check_all(rec)
-    assert [type(e) for e in err.value.also] == [inv.ApiBudgetExceeded]  # type: ignore[attr-defined]
-    assert inv.ALL.index(inv.exactly_once) < inv.ALL.index(inv.terminates) < inv.ALL.index(
-        inv.api_budget)
+    assert [type(e) for e in err.value.also] == [  # type: ignore[attr-defined]
+        inv.ApiBudgetExceeded, inv.ApiBudgetExceeded, inv.TerminationViolation]
+    assert inv.ALL.index(inv.exactly_once) < inv.ALL.index(inv.ends) < inv.ALL.index(
+        inv.api_budget) < inv.ALL.index(inv.terminates)
 
 
 def test_report_wording() -> None:
@@ -126,11 +130,15 @@ def test_exact_budget_names_the_cause_of_an_extra_call() -> None:
     # 503 a call it never cost; the exact one does not, and says which page was read twice.
     case = Case.of(B[:1], B[:2], page_size=1, faults=FaultPlan(callouts=(2,)))
     rec = run(factory(rewind_on_error=True), case)
-    inv.api_budget(rec)  # absorbed by the loose allowance
+    inv.api_budget(rec, exact=False)  # absorbed by the loose allowance
     with pytest.raises(inv.ApiBudgetExceeded, match=r"made 5 data calls for 1 distinct page; "
                        r"the bound is 4: one page read twice"):
-        inv.exact_api_budget(rec)
-    inv.exact_api_budget(run(factory(), case))  # the correct job fits exactly
+        inv.api_budget(rec)  # exact: the default since issue 18
+    with pytest.raises(inv.ApiBudgetExceeded, match=r"given 2 source rows for 1 key\(s\) in "
+                       r"its range; the bound is 1: 'externalOpp01' read twice"):
+        inv.reads_once(rec)
+    inv.api_budget(run(factory(), case))  # the correct job fits exactly
+    inv.reads_once(run(factory(), case))
 
 
 def test_a_run_of_injected_empties_longer_than_the_stop_rule_is_not_a_loss() -> None:
@@ -153,11 +161,7 @@ def test_fault_sequences_draw_runs_longer_than_the_stop_rule() -> None:
     @settings(max_examples=200, database=None, derandomize=True)
     @given(sfst.fault_plans(sequences=True, locks=False, quota=False, concurrent=()))
     def collect(plan: FaultPlan) -> None:
-        run_len, best, prev = 0, 0, 0
-        for n in plan.empty:
-            run_len = run_len + 1 if n == prev + 1 else 1
-            best, prev = max(best, run_len), n
-        seen.add(best)
+        seen.update(len(answers) for _, _, answers in plan.runs)
 
     collect()
     assert max(seen) >= 4

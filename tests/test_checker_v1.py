@@ -14,35 +14,56 @@ import pytest
 from hypothesis import strategies as st
 
 from sforg_sim import strategies as sfst
-from sforg_sim.cases import Case, FaultPlan
+from sforg_sim.cases import Case, Dataset, FaultPlan
 from sforg_sim.checker import ProcessorCheckFailed, check_processor
 from sforg_sim.harness import Run, Target, run
 from sforg_sim.invariants import (
+    ALL,
     ApiBudgetExceeded,
     CoverageViolation,
     TerminationViolation,
+    api_budget,
     check_all,
+    reads_once,
+    terminates,
 )
 from sforg_sim.processors.offset import OffsetProcessor
 
 BOUNDS = ["externalOpp01", "externalOpp02", "externalOpp03"]
 
 
+CHECKS = tuple(i for i in ALL if i is not reads_once)
+"""Every invariant but reads_once (V1's OFFSET paging re-reads rows in every run)."""
+NO_BUDGET = tuple(i for i in CHECKS if i not in (api_budget, terminates))
+"""Without the bounds on calls and executions either (``ends`` stays: a run that never
+stops is still caught): V1 re-reads every page after the callout rule restarts it (the
+test below) in every run of two records or more, so with the exact budget (issue 18)
+that is found before the failure mode each other test is about."""
+
+
+def _team_values() -> st.SearchStrategy[Dataset]:
+    """The team's data: its id style, every source row saying Qualification. V1 skips
+    records already at Qualification (its StageName != 'Qualification' filter) and reads
+    its end inclusively, so with distinct source values and mixed-case ids (the default
+    since issue 18) those are found before the failure mode each test below is about."""
+    return sfst.datasets(styles=("padded",), distinct_values=False)
+
+
 def _fails(target: Target, cases: st.SearchStrategy[Case],
-           pinned: Case) -> ProcessorCheckFailed:
+           pinned: Case, checks: tuple[Any, ...] | None = None) -> ProcessorCheckFailed:
     # Shrunk sizes asserted by the tests are properties of the derandomised search (under
     # a random seed the shrinker may stop a record higher), so the search is always "ci".
     with pytest.raises(ProcessorCheckFailed) as found:
-        check_processor(target, cases=cases, profile="ci")
+        check_processor(target, cases=cases, profile="ci", invariants=checks or NO_BUDGET)
     with pytest.raises(ProcessorCheckFailed) as replayed:
-        check_processor(target, cases=cases, examples=[pinned])
+        check_processor(target, cases=cases, examples=[pinned], invariants=checks or NO_BUDGET)
     assert replayed.value.case == pinned
     assert type(replayed.value.violation) is type(found.value.violation)
     return found.value
 
 
 def _no_faults(**config: Any) -> st.SearchStrategy[Case]:
-    return sfst.cases(config=sfst.run_configs(**config), faults=None)
+    return sfst.cases(dataset=_team_values(), config=sfst.run_configs(**config), faults=None)
 
 
 def _only(**kinds: bool) -> Callable[..., st.SearchStrategy[FaultPlan]]:
@@ -53,7 +74,8 @@ def _only(**kinds: bool) -> Callable[..., st.SearchStrategy[FaultPlan]]:
 def _faults(**kinds: bool) -> st.SearchStrategy[Case]:
     """Only these fault kinds, no OFFSET cap in reach (so V1 does not loop first) and
     no key past the last partition's end (so V1's inclusive end writes nothing extra)."""
-    return sfst.cases(config=sfst.run_configs(max_offsets=st.just(2_000)),
+    return sfst.cases(dataset=_team_values(),
+                      config=sfst.run_configs(max_offsets=st.just(2_000)),
                           partitioning=lambda ds: sfst.partitionings(ds, partial_scope=False),
                           faults=_only(**kinds))
 
@@ -61,7 +83,8 @@ def _faults(**kinds: bool) -> st.SearchStrategy[Case]:
 def _in_scope_no_faults() -> st.SearchStrategy[Case]:
     """No faults, and no key past the last partition's end (V1's inclusive end would
     otherwise be found first)."""
-    return sfst.cases(partitioning=lambda ds: sfst.partitionings(ds, partial_scope=False),
+    return sfst.cases(dataset=_team_values(),
+                      partitioning=lambda ds: sfst.partitionings(ds, partial_scope=False),
                       faults=None)
 
 
@@ -81,7 +104,7 @@ def test_v1_rereads_every_page_done_after_the_callout_rule_restarts_it() -> None
     its catch-all restarts at offset 0 and re-reads the pages already done."""
     v1 = OffsetProcessor("v1")
     pinned = Case.of(BOUNDS[:2], BOUNDS[::2], page_size=1)
-    err = _fails(v1, _in_scope_no_faults(), pinned)
+    err = _fails(v1, _in_scope_no_faults(), pinned, CHECKS)
     assert isinstance(err.violation, ApiBudgetExceeded)
     assert err.case.config.max_offset is None and err.case.faults.size() == 0
     assert len(err.case.dataset.rows) <= 3
@@ -135,11 +158,11 @@ def test_v1_inclusive_end_writes_a_record_outside_its_range() -> None:
     v1 = OffsetProcessor("v1")
     pinned = Case.of(BOUNDS[:2], BOUNDS[:2], page_size=1)
     err = _fails(v1, _no_faults(max_offsets=st.just(2_000)), pinned)
-    # The search finds a coverage violation in a handful of records (which one, and how
-    # far it shrinks, depends on the derandomised seed, itself a digest of the checker's
-    # source); the pinned case shows the out-of-range write itself.
+    # The search finds a coverage violation in a handful of records (which one depends on
+    # the examples: under CI_SEED it meets V1's OFFSET skipping first, which needs about
+    # six records to show); the pinned case shows the out-of-range write itself.
     assert isinstance(err.violation, CoverageViolation)
-    assert len(err.case.dataset.rows) <= 4
+    assert len(err.case.dataset.rows) <= 6
     with pytest.raises(CoverageViolation) as pinned_err:
         check_all(run(v1, pinned))
     assert pinned_err.value.unexpected[0].startswith("'externalOpp02'")

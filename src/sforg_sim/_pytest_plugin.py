@@ -12,7 +12,8 @@ it minds its manners:
   hypothesis installed (``pip install sforg-sim`` alone): the profiles are then simply not
   registered, and the fixtures still work.
 
-Profiles (:data:`PROFILES`):
+Profiles (:data:`PROFILES`, defined in :mod:`sforg_sim.profiles` so the checker can
+read them without importing this plugin):
 
 - ``sforg-ci``: derandomized, no deadline, 50 examples: the same examples every run, so CI
   is reproducible and a red build is a real failure;
@@ -34,32 +35,9 @@ from typing import Any
 
 import pytest
 
+from .profiles import PROFILES, register_profiles
+
 __all__ = ["PROFILES", "SimConnection", "register_profiles"]
-
-PROFILES: dict[str, dict[str, Any]] = {
-    "sforg-ci": {"derandomize": True, "deadline": None, "max_examples": 50,
-                 "print_blob": True, "database": None},
-    "sforg-dev": {"deadline": None, "max_examples": 25},
-    "sforg-thorough": {"deadline": None, "max_examples": 1000, "print_blob": True},
-}
-"""The kit's hypothesis profiles, name -> settings. Namespaced (``sforg-``) so they never
-replace a profile of the user's or hypothesis's built-in ``ci``/``default``."""
-
-
-def register_profiles() -> bool:
-    """Register the :data:`PROFILES` with hypothesis; False when hypothesis is missing.
-
-    Registering does not load: the active profile stays what the user chose.
-    """
-    try:
-        from hypothesis import HealthCheck, settings
-    except ImportError:  # a plain install without the [testkit] extra: fixtures only
-        return False
-    quiet = [HealthCheck.too_slow, HealthCheck.data_too_large]
-    for name, values in PROFILES.items():
-        settings.register_profile(name, suppress_health_check=quiet, **values)
-    return True
-
 
 # Registered at import, not in pytest_configure: hypothesis's own plugin loads the profile
 # named by --hypothesis-profile in its pytest_configure, and the order of the two hooks is

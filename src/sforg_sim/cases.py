@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Literal
 
+from .core import DEFAULT_LICENSES
 from .nightly import KEY_FIELD, TARGET_STAGE, Partition
 
 __all__ = ["ALT_KEY_FIELD", "KEY_FIELD", "Case", "Change", "ChangeKind", "Dataset",
@@ -64,10 +65,16 @@ class Dataset:
 
     With duplicate keys the Data Cloud source holds one row per distinct key (compared
     case-insensitively); the first row's ``source_stage`` is that row's stage.
+
+    ``source_only`` are Data Cloud rows ``(key, stage)`` for keys no Opportunity has (the
+    source holds records the org does not): a page then has rows the job finds no
+    record for, which is what shows a job pairing values with records by list position
+    instead of by key (issue 18, gap 3).
     """
 
     rows: tuple[OppRow, ...]
     unique: bool = True
+    source_only: tuple[tuple[str, str], ...] = ()
 
     @property
     def key_field(self) -> str:
@@ -75,11 +82,12 @@ class Dataset:
         return KEY_FIELD if self.unique else ALT_KEY_FIELD
 
     def keys(self) -> list[str]:
-        """Distinct non-NULL keys in Salesforce order (one per case-insensitive value)."""
+        """Distinct non-NULL keys in Salesforce order (one per case-insensitive value),
+        the source-only ones included."""
         seen: dict[str, str] = {}
-        for r in self.rows:
-            if r.key is not None:
-                seen.setdefault(sort_key(r.key), r.key)
+        for key in [*(r.key for r in self.rows), *(k for k, _ in self.source_only)]:
+            if key is not None:
+                seen.setdefault(sort_key(key), key)
         return [seen[k] for k in sorted(seen)]
 
     def source(self) -> dict[str, str]:
@@ -88,6 +96,8 @@ class Dataset:
         for r in self.rows:
             if r.key is not None and r.source_stage is not None:
                 out.setdefault(sort_key(r.key), r.source_stage)
+        for key, stage in self.source_only:
+            out.setdefault(sort_key(key), stage)
         return out
 
     def describe(self) -> str:
@@ -95,7 +105,11 @@ class Dataset:
         noun = "Opportunity" if len(self.rows) == 1 else "Opportunities"
         head = f"{len(self.rows)} {noun} ({self.key_field}" + (
             ", not unique)" if not self.unique else ")")
-        return "\n".join([head + ":", *(f"  {r.describe()}" for r in self.rows)])
+        lines = [head + ":", *(f"  {r.describe()}" for r in self.rows)]
+        if self.source_only:
+            lines.append("  and Data Cloud rows with no Opportunity: " + ", ".join(
+                f"{k!r}: {v!r}" for k, v in self.source_only))
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -132,22 +146,31 @@ class Partitioning:
 class RunConfig:
     """Page size, batch scope, edition and quota, and the Data Cloud source's options.
 
-    ``api_remaining`` None leaves the edition's whole allocation. ``max_offset`` is an
-    opt-in *what if*, off (None) by default: an OFFSET cap on the Data Cloud source, which
-    no Salesforce document states (``datacloud.py``); set it small to ask what a capped
-    source would do to a dozen records. ``segment_rows`` scales the source's unstable scan
-    order down with the data.
+    ``licenses`` defaults to :data:`sforg_sim.core.DEFAULT_LICENSES` (340), the figure
+    ``Org()`` and the CLI's ``--licenses`` use: the team's org, whose Enterprise allocation
+    (100,000 + 340 x 1,000 = 440,000 calls a day) is the ~440,000 V1 burned. It used to be
+    10 here, so a property-test org had another daily allocation than the CLI's for no
+    reason (issue 18). ``api_remaining`` None leaves the edition's whole allocation.
+    ``max_offset`` is an opt-in *what if*, off (None) by default: an OFFSET cap on the
+    Data Cloud source, which no Salesforce document states (``datacloud.py``); set it
+    small to ask what a capped source would do to a dozen records. ``segment_rows``
+    scales the source's unstable scan order down with the data.
     """
 
     page_size: int = 500
     batch_scope: int = 200
     edition: str = "enterprise"
-    licenses: int = 10
+    licenses: int = DEFAULT_LICENSES
     api_remaining: int | None = None
     max_offset: int | None = None
     segment_rows: int = 12_500
     unstable_order: bool = True
     seed: int = 0
+    source_case_sensitive: bool = False
+    """Opt-in *what if*: the Data Cloud source compares and orders text by code point
+    (``DataCloudSource(case_sensitive=True)``; no Salesforce page states Data Cloud's
+    rule, see ``datacloud.py``). The kit's scope and partitions stay in Salesforce's
+    order, so use it with keys of one case (``datasets(styles=("padded",))``)."""
 
     def describe(self) -> str:
         """The settings on one line."""
@@ -155,7 +178,9 @@ class RunConfig:
         return (f"page size {self.page_size}, batch scope {self.batch_scope}, "
                 f"{self.edition} edition, API calls remaining {quota}, " + (
                     "no source OFFSET cap" if self.max_offset is None else
-                    f"source OFFSET cap {self.max_offset} (what if)"))
+                    f"source OFFSET cap {self.max_offset} (what if)") + (
+                    ", source compares by code point (what if)"
+                    if self.source_case_sensitive else ""))
 
 
 @dataclass(frozen=True)
@@ -172,6 +197,10 @@ class Change:
     key: str
     new_key: str | None = None
     stage: str = "Prospecting"
+    relative: bool = False
+    """``after`` counts the executions of the partition whose range holds ``key`` (of any
+    partition when none does): "right after that partition's first page", however the
+    partitions' chains interleave (issue 18, gap 2). False: executions of the whole run."""
 
     def describe(self) -> str:
         """Plain words: ``after execution 2, another user deletes 'a1'``."""
@@ -180,7 +209,7 @@ class Change:
                 "delete": f"deletes {self.key!r}",
                 "rekey": f"changes the key {self.key!r} to {self.new_key!r}"}[self.kind]
         when = "before the first execution" if self.after == 0 else (
-            f"after execution {self.after}")
+            f"after execution {self.after}" + (" of its partition" if self.relative else ""))
         return f"{when}, another user {what}"
 
 
@@ -198,11 +227,19 @@ class FaultPlan:
     """The data call that first gets REQUEST_LIMIT_EXCEEDED (the quota is gone)."""
     changes: tuple[Change, ...] = ()
     """Concurrent DML by another user."""
+    runs: tuple[tuple[int, int, tuple[str, ...]], ...] = ()
+    """Fault *sequences* per partition: ``(partition, after, answers)`` answers that
+    partition's data callouts after its first ``after`` ones with ``answers`` in turn,
+    each ``"503"`` (a transient error that never reaches the source) or ``"empty"`` (a
+    transient empty batch). The partition is taken modulo the number of partitions.
+    Counting per partition keeps "503, 503, empty" consecutive for one chain however
+    the chains interleave (issue 18, gap 1)."""
 
     def size(self) -> int:
         """How many faults the plan injects (shrinking makes it small)."""
         return (len(self.callouts) + len(self.locks) + len(self.empty) +
-                (self.quota_at is not None) + len(self.changes))
+                (self.quota_at is not None) + len(self.changes) +
+                sum(len(answers) for _, _, answers in self.runs))
 
     def describe(self) -> str:
         """Plain words, one fault per line ("no faults" when empty)."""
@@ -212,6 +249,9 @@ class FaultPlan:
                          ("data quer(y/ies) answered with no rows", self.empty)):
             if at:
                 lines.append(f"  {name}: number {', '.join(map(str, at))}")
+        for p, after, answers in self.runs:
+            lines.append(f"  partition {p}'s data calls after its first {after}: "
+                         + ", ".join(answers))
         if self.quota_at is not None:
             lines.append(f"  API quota exhausted at data call {self.quota_at}")
         lines += [f"  {c.describe()}" for c in self.changes]
@@ -282,7 +322,16 @@ class RunRecord:
     """(partition, outcome, request SQL) per callout to the source, in order: ``rows`` (a page with
     rows), ``empty`` (no rows), ``empty fault`` (an injected transient empty batch),
     ``503 fault`` (an injected transient error that never reached the source),
-    ``refused`` (REQUEST_LIMIT_EXCEEDED), ``rejected`` (an HTTP 4xx error)."""
+    ``refused`` (REQUEST_LIMIT_EXCEEDED), ``rejected`` (an HTTP 4xx error); and
+    ``lock fault`` (no callout: the injected UNABLE_TO_LOCK_ROW that failed the DML after
+    the page before it was read)."""
+    reads: list[Counter[str]] = field(default_factory=list)
+    """Per partition: upper-case key -> how many times the source returned its row to
+    that partition's jobs (rows of pages answered 200; the key column as selected). A
+    keyset job reads each row once; a row read twice is a page read again."""
+    locked_rows: list[int] = field(default_factory=list)
+    """Per partition: rows of the pages whose update then failed on an injected row lock
+    (the job reads those rows again; the exact budget allows it)."""
     fired_in: dict[str, list[int]] = field(default_factory=dict)
     """Fault kind -> fired count per partition (index ``len(parts)``: unattributed)."""
     executions: list[int] = field(default_factory=list)

@@ -34,9 +34,24 @@ segments in one of ``order_variants`` orders, picked at random per query (seeded
 segment the order is stable. ``unstable_order=False`` gives plain storage order.
 
 Deviations (all unconfirmed, configurable): the opt-in OFFSET cap (``max_offset``, off by
-default); the segment model of scan order; comparisons are case-insensitive (the
-store's upper-case keys; Data Cloud SQL compares case-sensitively; the scenario's ids are
-all one case so results are the same); only the SQL subset above.
+default); the segment model of scan order; text comparisons and ORDER BY are
+case-insensitive by default (the store's upper-case keys, as SOQL compares); only the SQL
+subset above.
+
+Text comparison (issue 18, gap 6). No Salesforce page found states how Data Cloud SQL
+compares or orders strings (searched the Data Cloud / Data 360 query docs: "Data Cloud
+SQL string comparison case sensitive collation", "Data 360 query SQL ORDER BY text
+collation", "Query API V2"). What was found is indirect: Data 360 runs its SQL on the
+Hyper engine (Salesforce Engineering, "4x Faster: How AI-Assisted Development
+Accelerated Building New SQL Dialects for Zero Copy Connectors",
+https://engineering.salesforce.com/4x-faster-how-ai-assisted-development-accelerated-building-new-sql-dialects-for-zero-copy-connectors),
+and HyPer's author writes that Hyper sorts UTF-8 strings by code point unless a
+collation is asked for (T. Neumann, Database Architects blog, August 2016,
+http://databasearchitects.blogspot.com/2016/08). That is no documented Data Cloud rule,
+so code-point comparison is an opt-in option, ``case_sensitive=True``
+(``RunConfig.source_case_sensitive``): with it ``'ExternalOPP05' < 'externalOpp01'``, and
+a cursor built from a lowercased key skips every key after it. The scenario's ids are
+all one case, so replays give the same results either way.
 """
 
 from __future__ import annotations
@@ -175,8 +190,12 @@ class DataCloudSource:
                  charge_api: bool = True, unstable_order: bool = True,
                  segment_rows: int = 12_500, order_variants: int = 64,
                  max_offset: int | None = None, seed: int = 0,
-                 faults: FaultSchedule | None = None, cache_pages: int = 4_096) -> None:
+                 faults: FaultSchedule | None = None, cache_pages: int = 4_096,
+                 case_sensitive: bool = False) -> None:
         self.org = org
+        self.case_sensitive = case_sensitive
+        """Compare and order text by code point (``'E' < 'e'``, ``'_' < 'a'``) instead of
+        by the upper-case form (the default; see the module docstring's deviations)."""
         self.obj = org.schema.get(object_name)
         self.charge_api = charge_api
         self.unstable_order = unstable_order
@@ -345,10 +364,11 @@ class DataCloudSource:
         params: list[Any] = []
         for col, op, val in q.where:
             f = self.obj.field(col)
-            name = quote(sk_column(f.name) if f.sort_key else f.name)
+            folded = f.sort_key and not self.case_sensitive
+            name = quote(sk_column(f.name) if folded else f.name)
 
-            def key(v: Any, f: Any = f) -> Any:
-                return v.upper() if f.sort_key and isinstance(v, str) else v
+            def key(v: Any, folded: bool = folded) -> Any:
+                return v.upper() if folded and isinstance(v, str) else v
 
             if op == "IN":
                 parts.append(f"{name} IN ({','.join('?' * len(val))})")
@@ -360,7 +380,9 @@ class DataCloudSource:
 
     def _order_col(self, order: str) -> str:
         f = self.obj.field(order)
-        return quote(sk_column(f.name) if f.sort_key else f.name)
+        # The raw column compares by SQLite's BINARY collation: UTF-8 bytes, which order
+        # like code points.
+        return quote(sk_column(f.name) if f.sort_key and not self.case_sensitive else f.name)
 
     def _ordered(self, q: SourceQuery, cols: tuple[str, ...], order: str, desc: bool,
                  limit: int, offset: int) -> list[tuple[Any, ...]]:

@@ -65,6 +65,12 @@ class _PlannedFaults(FaultSchedule):
         self.executions = 0
         self.injected_empty = False
         """Set when the current data call got an injected empty batch (the call log)."""
+        self.per_partition: dict[int, int] = {}
+        """Data callouts made so far per partition (the plan's per-partition runs)."""
+        self.pending_empty = False
+        """The current callout's planned answer is an empty batch."""
+        self.per_partition_execs: list[int] = []
+        """Executions per partition at the last look (relative changes)."""
 
     def _note(self, kind: str) -> None:
         """Charge a fired fault to the partition whose job met it (the exact budget)."""
@@ -74,9 +80,33 @@ class _PlannedFaults(FaultSchedule):
         per = rec.fired_in.setdefault(kind, [0] * (n + 1))
         per[n if p is None else p] += 1
 
+    def _run_answer(self, endpoint: str) -> str | None:
+        """This data callout's answer from the plan's per-partition runs, if any."""
+        if not self.plan.runs or not endpoint.startswith(ENDPOINT):
+            return None
+        p = self.run.observer.partition_of(self.run.engine.current)
+        n = len(self.run.case.partitioning.parts)
+        if p is None or not n:
+            return None
+        k = self.per_partition.get(p, 0)
+        self.per_partition[p] = k + 1
+        for q, after, answers in self.plan.runs:
+            if q % n == p and after <= k < after + len(answers):
+                return answers[k - after]
+        return None
+
     def on_callout(self, ctx: Context, endpoint: str) -> HttpResponse | None:
         """The planned 503, noted per partition (it never reaches the source)."""
-        res = super().on_callout(ctx, endpoint)
+        self.pending_empty = False
+        answer = self._run_answer(endpoint)
+        if answer == "empty":
+            self.pending_empty = True  # the source answers it empty (empty_page)
+        if answer == "503":
+            self.fired["callout"] = self.fired.get("callout", 0) + 1
+            res: HttpResponse | None = HttpResponse(503, [{
+                "errorCode": "SERVICE_UNAVAILABLE", "message": "Service temporarily unavailable"}])
+        else:
+            res = super().on_callout(ctx, endpoint)
         if res is not None:
             self._note("callout")
             if endpoint.startswith(ENDPOINT):
@@ -91,20 +121,58 @@ class _PlannedFaults(FaultSchedule):
             super().before_dml(ctx, sobject, op)
         except UnableToLockRow:
             self._note("lock")
+            # In the call log too: the page just read was not processed, so for the
+            # empty-batch stop rule it does not break a streak (invariants.cut_short).
+            p = self.run.observer.partition_of(self.run.engine.current)
+            self.run.record.call_log.append((p, "lock fault", ""))
+            if p is not None and p < len(self.run.record.locked_rows):
+                self.run.record.locked_rows[p] += self.run.last_page.get(p, 0)
             raise
 
     def empty_page(self) -> bool:
         """The planned transient empty batch, noted per partition and in the call log."""
         empty = super().empty_page()
+        if self.pending_empty:
+            self.pending_empty = False
+            self.fired["empty"] = self.fired.get("empty", 0) + 1
+            empty = True
         if empty:
             self._note("empty")
             self.injected_empty = True
         return empty
 
     def between_executions(self, engine: object) -> None:
+        """Apply the changes planned after this execution: counted over the whole run,
+        or (``Change.relative``) over the executions of the change's partition."""
         self.executions += 1
+        relative = [c for c in self.plan.changes if c.relative and c.after > 0]
+        per: list[int] = []
+        ran: set[int] = set()
+        if relative:
+            obs = self.run.observer
+            per = obs.executions_by_partition()
+            # The job that just ran is still "Processing" here (its final state comes
+            # after this hook), so it is counted, and its partition is the one that ran.
+            for job in self.run.engine.jobs.values():
+                q = obs.partition_of(job)
+                if job.status == "Processing" and q is not None and q < len(per) and (
+                        job.job_type != "BatchApex"):
+                    per[q] += 1
+            ran = {q for q, n in enumerate(per)
+                   if n > (self.per_partition_execs[q] if q < len(self.per_partition_execs)
+                           else 0)}
+            self.per_partition_execs = per
         for change in self.plan.changes:
-            if change.after == self.executions:
+            if not (change.relative and change.after > 0):
+                if change.after == self.executions:
+                    self.run.apply(change)
+                continue
+            p = self.run.case.partitioning.index_of(change.key)
+            if p is None:
+                due = change.after == self.executions
+            else:
+                due = p in ran and per[p] == change.after
+            if due:
                 self.run.apply(change)
 
 
@@ -130,7 +198,8 @@ class Run:
         engine.faults = self.faults
         self.source = DataCloudSource(org, charge_api=True, unstable_order=cfg.unstable_order,
                                       segment_rows=cfg.segment_rows, max_offset=cfg.max_offset,
-                                      seed=cfg.seed, faults=self.faults).attach(engine)
+                                      seed=cfg.seed, faults=self.faults,
+                                      case_sensitive=cfg.source_case_sensitive).attach(engine)
         remaining = [r for r in (cfg.api_remaining, None if case.faults.quota_at is None
                                  else case.faults.quota_at - 1) if r is not None]
         if remaining:
@@ -156,6 +225,10 @@ class Run:
         rec.writes, rec.write_log = self.observer.writes, self.observer.write_log
         rec.calls, rec.refused = self.observer.calls, self.observer.refused
         rec.rejected = [0] * n
+        rec.reads = [Counter() for _ in range(n)]
+        rec.locked_rows = [0] * n
+        self.last_page: dict[int, int] = {}
+        """Rows in each partition's last page (charged again if its update hits a lock)."""
         self._rejected_unattributed = 0
         # Log every answer of the source per partition: the observer's own handler
         # (which counts refused calls) stays underneath, this one only reads answers.
@@ -184,6 +257,14 @@ class Run:
             else:
                 data = res.body.get("data") if isinstance(res.body, dict) else None
                 outcome = "rows" if data else "empty"
+                if p is not None:
+                    self.last_page[p] = len(data) if isinstance(data, list) else 0
+                if data and p is not None:
+                    # Which rows each partition was given, by key: a row given twice
+                    # is a page read again (the exact budget's second count).
+                    for row in data:
+                        key = row.get(kf) if isinstance(row, dict) else None
+                        rec.reads[p][sort_key(key) if isinstance(key, str) else ""] += 1
             rec.call_log.append((p, outcome, _request(body)))
             return res
 
@@ -328,10 +409,13 @@ def _load(org: Org, ds: Dataset) -> None:
 
 
 def _source_rows(ds: Dataset) -> list[tuple[str, str]]:
+    """One Data Cloud row per distinct key: the records' own, then the source-only ones."""
     out: dict[str, tuple[str, str]] = {}
     for r in ds.rows:
         if r.key is not None and r.source_stage is not None:
             out.setdefault(sort_key(r.key), (r.key, r.source_stage))
+    for key, stage in ds.source_only:
+        out.setdefault(sort_key(key), (key, stage))
     return list(out.values())
 
 

@@ -87,7 +87,12 @@ def _external_ids(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
     the built-in unique External ID demands; otherwise some repeat an earlier id, possibly
     in another case.
     """
-    size = draw(st.integers(min_size, max_size))
+    # Half the lists are small (up to 4 ids; the first branch, so shrinking heads there):
+    # most bugs show in a handful of records, small runs are quick, and a counterexample
+    # found small shrinks in a few runs instead of hundreds (issue 18: "ci" took 97 s to
+    # shrink a 20-record case).
+    small = min(max_size, max(min_size, 4))
+    size = draw(st.one_of(st.integers(min_size, small), st.integers(min_size, max_size)))
     width = draw(st.sampled_from((2, 7, 1)))
     allowed = list(styles) or ["padded"]
     out: list[str | None] = []
@@ -101,7 +106,16 @@ def _external_ids(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
                 out.append(draw(st.sampled_from((prior, prior.upper(), prior.lower()))))
                 continue
         n += 1 + draw(st.integers(0, 3))  # gaps in the numbering
-        key = _key(draw(st.sampled_from(allowed)), n, width)
+        # The team's style on about half the ids (and where shrinking goes), another
+        # drawn style on the rest: a page then mixes styles (code-point vs collation).
+        style = "padded" if "padded" in allowed and not draw(st.booleans()) else (
+            draw(st.sampled_from(allowed)))
+        if style == "padded" and "mixed-case" in allowed and draw(st.booleans()):
+            # Another case on half the team's ids (shrinking to none): a page then mixes
+            # cases, whose code-point order (Python's max(), sorted()) differs from
+            # Salesforce's (gap 5).
+            style = "mixed-case"
+        key = _key(style, n, width)
         if key is not None and unique and sort_key(key) in seen:
             continue
         if key is not None:
@@ -116,11 +130,13 @@ def _external_ids(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
 def _datasets(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
              styles: Sequence[str] = STYLES, stages: Sequence[str] = STAGES,
              source_gaps: bool = True, unique: bool = True,
-             distinct_values: bool = False) -> Dataset:
+             distinct_values: bool = True) -> Dataset:
     """Opportunities: ids from :func:`external_ids`, initial stages, source rows.
 
-    ``distinct_values`` draws a source value per record (not yet the default: it slowed
-    the shrinking of other counterexamples, issue 18).
+    ``distinct_values`` draws a source value per record, shrinking to the team's one
+    value, and turns some keys into Data Cloud rows with no Opportunity
+    (:attr:`Dataset.source_only`, shrinking to none): with both, a job pairing values
+    with records by list position instead of by key writes a wrong value (gap 3).
 
     ``source_gaps`` lets some keys have no Data Cloud row (the job must leave those
     alone). ``unique=False`` stores keys in a non-unique custom External ID and may repeat
@@ -129,7 +145,13 @@ def _datasets(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
     keys = draw(_external_ids(min_size, max_size, styles=styles, unique=unique))
     values = (TARGET_STAGE, *(s for s in stages if s != TARGET_STAGE))
     rows = []
+    orphans: list[tuple[str, str]] = []
     for key in keys:
+        if distinct_values and key is not None and unique and draw(st.integers(0, 5)) == 5:
+            # A Data Cloud row with no Opportunity (shrinks away): a page then holds a
+            # row the job finds no record for, so pairing by position shifts (gap 3).
+            orphans.append((key, draw(st.sampled_from(values))))
+            continue
         stage = draw(st.sampled_from(tuple(stages)))
         has_source = not source_gaps or key is None or draw(st.integers(0, 7)) != 7
         # A value per record (shrinking to the team's one value), so a value copied onto
@@ -137,7 +159,7 @@ def _datasets(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
         value = (draw(st.sampled_from(values)) if distinct_values else TARGET_STAGE
                  ) if has_source else None
         rows.append(OppRow(key, stage, value))
-    return Dataset(tuple(rows), unique)
+    return Dataset(tuple(rows), unique, tuple(orphans))
 
 
 def _between(lo: str | None, hi: str | None) -> list[str]:
@@ -179,8 +201,11 @@ def _partitionings(draw: DrawFn, dataset: Dataset, max_parts: int = 4, *,
     """
     keys = dataset.keys()
     n = len(keys)
-    lo = draw(st.integers(0, n)) if partial_scope and n else 0
-    hi = n - (draw(st.integers(0, n - lo)) if partial_scope and n else 0)
+    # A partial scope on a quarter of the cases (the gate shrinks to "whole scope"):
+    # drawn on every case, the ranges held a record or two and hid most bugs (issue 18).
+    partial = partial_scope and n > 0 and _sometimes(draw)
+    lo = draw(st.integers(0, n)) if partial else 0
+    hi = n - (draw(st.integers(0, n - lo)) if partial else 0)
     form = draw(st.sampled_from(tuple(forms)))
     count = draw(st.integers(1, max_parts))
     cuts = sorted([lo, *(draw(st.integers(lo, hi)) for _ in range(count - 1)), hi])
@@ -238,14 +263,16 @@ def run_configs(draw: DrawFn, *, page_sizes: SearchStrategy[int] | None = None,
                 editions: SearchStrategy[str] | None = None,
                 remaining_quota: SearchStrategy[int | None] | None = None,
                 max_offsets: SearchStrategy[int | None] | None = None,
-                segment_rows: SearchStrategy[int] | None = None) -> RunConfig:
+                segment_rows: SearchStrategy[int] | None = None,
+                source_case_sensitive: SearchStrategy[bool] | None = None) -> RunConfig:
     """A :class:`RunConfig`; each argument replaces one part's strategy.
 
     Defaults: :func:`page_sizes`, :func:`batch_scopes`, :func:`editions`, the full quota
     (pass :func:`remaining_quota` to vary it; the fault plans exhaust it too). The source
     has no OFFSET cap (None: none is documented); pass ``max_offsets`` to explore the
     opt-in what if. Scan segments (12,500 rows) are drawn scaled down (3) so a dozen
-    records can reach them.
+    records can reach them. ``source_case_sensitive`` (default: always False) explores
+    the opt-in what if of a Data Cloud comparing text by code point (``datacloud.py``).
     """
     def pick(given: SearchStrategy[Any] | None, default: SearchStrategy[Any]) -> Any:
         return draw(default if given is None else given)
@@ -257,7 +284,8 @@ def run_configs(draw: DrawFn, *, page_sizes: SearchStrategy[int] | None = None,
         api_remaining=pick(remaining_quota, st.none()),
         max_offset=pick(max_offsets, st.none()),
         segment_rows=pick(segment_rows, st.sampled_from((12_500, 3))),
-        seed=draw(st.integers(0, 3)))
+        seed=draw(st.integers(0, 3)),
+        source_case_sensitive=pick(source_case_sensitive, st.just(False)))
 
 
 _page_sizes, _batch_scopes, _editions = page_sizes, batch_scopes, editions
@@ -271,7 +299,11 @@ def _changes(draw: DrawFn, keys: Sequence[str], kinds: Sequence[str] = CHANGE_KI
     Inserted and re-keyed ids are an existing id plus ``b``, ``_`` or ``0``: right next to
     it, so before or after the cursor depending on when the change lands.
     """
-    kind = draw(st.sampled_from(tuple(kinds)))
+    # An insert half the time (the branch shrinking goes to): another user's new record
+    # ahead of the cursor is what a job trusting a count taken at its start misses
+    # (gap 2); drawn as one kind in four it met a partition with records left too rarely.
+    kind = draw(st.one_of(st.just("insert"), st.sampled_from(tuple(kinds)))) if (
+        "insert" in kinds) else draw(st.sampled_from(tuple(kinds)))
     # Small runs last 1-6 executions: drawn uniformly from 0-12 most changes landed after
     # the run (issue 18, gap 2). Mostly inside the first executions, sometimes later.
     after = draw(st.one_of(st.integers(1, min(3, max_after)) if max_after else st.just(0),
@@ -279,24 +311,29 @@ def _changes(draw: DrawFn, keys: Sequence[str], kinds: Sequence[str] = CHANGE_KI
     pool = list(keys) or [f"{KEY_PREFIX}1"]
     base = draw(st.sampled_from(pool))
     near = draw(st.sampled_from(pool)) + draw(st.sampled_from(("b", "_", "0")))
+    # Timed by the executions of the change's own partition (relative): counted over
+    # the whole run, "after execution 1" in a run of three chains fell before or after
+    # the partition's first page by chance (gap 2).
     if kind == "insert":
-        return Change(after, "insert", near, stage=draw(st.sampled_from(STAGES[:3])))
+        return Change(after, "insert", near, stage=draw(st.sampled_from(STAGES[:3])),
+                      relative=True)
     if kind == "rekey":
-        return Change(after, "rekey", base, new_key=near)
-    return Change(after, cast(ChangeKind, kind), base, stage=draw(st.sampled_from(STAGES[:3])))
+        return Change(after, "rekey", base, new_key=near, relative=True)
+    return Change(after, cast(ChangeKind, kind), base, stage=draw(st.sampled_from(STAGES[:3])),
+                  relative=True)
 
 
 @composite
 def _fault_plans(draw: DrawFn, keys: Sequence[str] = (), *, callouts: bool = True,
                 locks: bool = True, empty: bool = True, quota: bool = True,
                 concurrent: Sequence[str] = ("update", "delete", "insert", "rekey"),
-                max_each: int = 2, max_at: int = 12, sequences: bool = False) -> FaultPlan:
+                max_each: int = 2, max_at: int = 12, sequences: bool = True) -> FaultPlan:
     """A :class:`FaultPlan`: transient callout errors, row locks, empty pages, quota
     exhausted at call k, and concurrent DML (``concurrent`` kinds, empty for none) near
     ``keys``. Each kind is off, or up to ``max_each`` occurrences, shrinking to none.
 
-    With ``sequences`` (opt-in for now: it made the shrinking of other counterexamples
-    stall, issue 18) 503s and empty batches come as *sequences*: up to ``max_each`` runs of up to
+    With ``sequences`` (the default since issue 18, gap 1) 503s and empty batches come as
+    *sequences*: up to ``max_each`` runs of up to
     :data:`MAX_RUN` consecutive bad answers ("503, 503, empty", "empty x4": longer than
     the 3-empties stop rule), each after a gap of good calls, shrinking towards fewer,
     shorter and earlier runs (issue 18, gap 1)."""
@@ -309,33 +346,37 @@ def _fault_plans(draw: DrawFn, keys: Sequence[str] = (), *, callouts: bool = Tru
     if not sequences:
         return FaultPlan(
             callouts=at(callouts), locks=at(locks), empty=at(empty),
-            quota_at=draw(st.one_of(st.none(), st.integers(1, max_at))) if quota else None,
+            quota_at=draw(st.integers(1, max_at)) if quota and _sometimes(draw) else None,
             changes=tuple(draw(st.lists(_changes(keys, concurrent), max_size=max_each)))
             if concurrent else ())
     tokens = (("empty",) if empty else ()) + (("503",) if callouts else ())
-    bad_callouts: list[int] = []
-    bad_pages: list[int] = []
+    runs: list[tuple[int, int, tuple[str, ...]]] = []
     if tokens:
-        gaps = st.one_of(st.integers(0, min(2, max_at)), st.integers(0, max_at))
-        runs = draw(st.lists(st.tuples(gaps, st.lists(
-            st.sampled_from(tokens), min_size=1, max_size=MAX_RUN)), max_size=max_each))
-        n_call = n_query = 0  # callouts made / data queries that reached the source
-        for gap, seq in runs:
-            n_call += gap
-            n_query += gap
-            for tok in seq:
-                n_call += 1
-                if tok == "503":  # answered by the fault: never reaches the source
-                    bad_callouts.append(n_call)
-                else:
-                    n_query += 1
-                    bad_pages.append(n_query)
+        # Per partition (taken modulo the partition count; shrinks to partition 0),
+        # after a number of that partition's own calls (shrinking to 0: at its start),
+        # a run whose length is drawn uniformly (1 to MAX_RUN, shrinking to 1): a list's
+        # own length distribution made runs of 3+ rare, and runs numbered over the
+        # whole run were split between interleaved chains (gap 1).
+        for _ in range(draw(st.integers(0, max_each))):
+            part = draw(st.integers(0, 3))
+            after = draw(st.one_of(st.integers(0, min(2, max_at)), st.integers(0, max_at)))
+            length = draw(st.integers(1, MAX_RUN))
+            runs.append((part, after, tuple(draw(st.sampled_from(tokens))
+                                             for _ in range(length))))
 
     return FaultPlan(
-        callouts=tuple(bad_callouts), locks=at(locks), empty=tuple(bad_pages),
-        quota_at=draw(st.one_of(st.none(), st.integers(1, max_at))) if quota else None,
+        locks=at(locks), runs=tuple(runs),
+        quota_at=draw(st.integers(1, max_at)) if quota and _sometimes(draw) else None,
         changes=tuple(draw(st.lists(_changes(keys, concurrent), max_size=max_each)))
         if concurrent else ())
+
+
+def _sometimes(draw: DrawFn) -> bool:
+    """True on about a quarter of the draws, shrinking to False.
+
+    For features that cut a run short or shrink its scope (a quota gone, a partial
+    scope): drawn half the time they hid the bugs that need the run to go on."""
+    return draw(st.integers(0, 3)) == 3
 
 
 def _check_range(lo_name: str, lo: int, hi_name: str, hi: int, *, lowest: int) -> None:
@@ -377,13 +418,18 @@ def external_ids(min_size: int = 0, max_size: int = 24, *, styles: Sequence[str]
 
 def datasets(min_size: int = 0, max_size: int = 24, *, styles: Sequence[str] = STYLES,
              stages: Sequence[str] = STAGES, source_gaps: bool = True,
-             unique: bool = True, distinct_values: bool = False) -> SearchStrategy[Dataset]:
+             unique: bool = True, distinct_values: bool = True) -> SearchStrategy[Dataset]:
     """Opportunities: ids from :func:`external_ids`, initial stages, source rows.
 
     ``source_gaps`` lets some keys have no Data Cloud row (the job must leave those
     alone). ``unique=False`` stores keys in a non-unique custom External ID and may repeat
     them (processors must then read :attr:`Dataset.key_field`). ``stages`` are StageName
-    values of the standard or the team's sales process. Bad arguments raise InvalidArgument.
+    values of the standard or the team's sales process. ``distinct_values`` (default)
+    draws each record's source value from ``stages`` (shrinking to Qualification, the
+    team's one value) and some Data Cloud rows with no Opportunity (shrinking to none),
+    so a job that pairs values with records by list position, not by key, is visible;
+    False gives every record Qualification and the source no extra rows. Bad arguments
+    raise InvalidArgument.
     """
     _check_range("min_size", min_size, "max_size", max_size, lowest=0)
     known = tuple(name for name, _ in OPPORTUNITY_STAGES)
@@ -425,13 +471,14 @@ def changes(keys: Sequence[str], kinds: Sequence[str] = CHANGE_KINDS,
 def fault_plans(keys: Sequence[str] = (), *, callouts: bool = True, locks: bool = True,
                 empty: bool = True, quota: bool = True,
                 concurrent: Sequence[str] = CHANGE_KINDS, max_each: int = 2,
-                max_at: int = 12, sequences: bool = False) -> SearchStrategy[FaultPlan]:
+                max_at: int = 12, sequences: bool = True) -> SearchStrategy[FaultPlan]:
     """A :class:`FaultPlan`: transient callout errors, row locks, empty pages, quota
     exhausted at call k, and concurrent DML (``concurrent`` kinds, empty for none) near
     ``keys``. Each kind is off, or up to ``max_each`` occurrences, shrinking to none.
-    ``sequences`` draws 503s and empty batches as runs of consecutive faults, up to
-    :data:`MAX_RUN` long (longer than the 3-empties stop rule). Bad arguments raise
-    InvalidArgument."""
+    ``sequences`` (default) draws 503s and empty batches as runs of consecutive faults, up
+    to :data:`MAX_RUN` long (longer than the 3-empties stop rule), shrinking to fewer,
+    shorter, earlier runs; ``sequences=False`` draws each occurrence on its own (at most
+    ``max_each`` per kind: the pre-issue-18 plans). Bad arguments raise InvalidArgument."""
     _check_range("0", 0, "max_each", max_each, lowest=0)
     _check_range("1", 1, "max_at", max_at, lowest=1)
     kinds = _check_choices("concurrent", concurrent, CHANGE_KINDS) if concurrent else ()
