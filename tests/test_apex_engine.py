@@ -170,7 +170,8 @@ def test_limit_exception_cannot_be_caught_and_rolls_back() -> None:
     assert "Too many SOQL queries: 201" in job.error.message
     assert org.query("SELECT COUNT() FROM Account")["totalSize"] == 0
     row = org.query_records("SELECT ExtendedStatus, NumberOfErrors FROM AsyncApexJob")[0]
-    assert row["NumberOfErrors"] == 1 and "LIMIT_EXCEPTION" in row["ExtendedStatus"]
+    assert row["NumberOfErrors"] == 1
+    assert row["ExtendedStatus"] == "First error: Too many SOQL queries: 201"
 
 
 class TooManyRows(Queueable):

@@ -97,8 +97,8 @@ def test_uncaught_exception_fails_the_job_with_apex_type(org: Org) -> None:
     [row] = org.query_records("SELECT Status, ExtendedStatus FROM AsyncApexJob "
                               "WHERE ApexClass.Name = 'Boom'")
     assert row["Status"] == "Failed"
-    assert row["ExtendedStatus"] == ("System.NullPointerException: Attempt to de-reference a "
-                                     "null object")
+    assert row["ExtendedStatus"] == ("First error: Attempt to de-reference a "
+                                     "null object")  # engine.first_error (review 5c)
 
 
 def test_batchable_with_stateful_and_statics_reset(org: Org) -> None:
@@ -199,7 +199,7 @@ def test_apex_run_lists_failed_async_jobs_and_exits_1(tmp_path: Path, capsys: An
     assert main(argv) == 1
     out = capsys.readouterr().out
     assert "Executed successfully." in out and "1 failed:" in out
-    assert "Future Later: System.NullPointerException" in out
+    assert "Future Later: First error: Attempt to de-reference a null object" in out
     assert main([*argv, "--json"]) == 1
     jobs = json.loads(capsys.readouterr().out)["result"]["asyncJobs"]
     assert [(j["jobType"], j["apexClass"]) for j in jobs["failed"]] == [("Future", "Later")]

@@ -110,7 +110,7 @@ def test_callouts_need_callout_true(org: Org) -> None:
     assert "pong" in _messages(org)
     failed = [r for r in _jobs(org) if r["Status"] == "Failed"]
     assert [r["ExtendedStatus"] for r in failed] == [
-        "System.CalloutException: Callout not allowed from this future method. "
+        "First error: Callout not allowed from this future method. "
         "Please enable callout=true"]
 
 
@@ -120,7 +120,7 @@ def test_no_future_from_a_future(org: Org) -> None:
     row = _jobs(org)[0]
     assert row["Status"] == "Failed"
     assert row["ExtendedStatus"] == (
-        "System.AsyncException: Future method cannot be called from a future or batch "
+        "First error: Future method cannot be called from a future or batch "
         "method: Fut.work(Integer, List<String>)")
 
 
@@ -134,7 +134,7 @@ def test_no_future_from_a_batch_but_from_a_queueable(org: Org) -> None:
     rows = _jobs(org)
     batch = next(r for r in rows if r["JobType"] == "BatchApex")
     assert batch["ExtendedStatus"] == (
-        "First error: System.AsyncException: Future method cannot be called from a future "
+        "First error: Future method cannot be called from a future "
         "or batch method: Fut.work(Integer, List<String>)")
     assert sum(1 for r in rows if r["JobType"] == "Future") == 1
 

@@ -31,8 +31,8 @@ def test_limit_exception_reports_line_column_and_stack(org: Org) -> None:
     res = execute_anonymous(org, src)
     assert not res.success
     assert res.exception_message == "System.LimitException: Too many SOQL queries: 101"
-    assert (res.line, res.column) == (3, 19)
-    assert res.exception_stack_trace == "AnonymousBlock: line 3, column 19"
+    assert (res.line, res.column) == (3, 5)  # the statement's start (review 5c)
+    assert res.exception_stack_trace == "AnonymousBlock: line 3, column 5"
 
 
 def test_limit_exception_stack_goes_through_class_methods(org: Org) -> None:
@@ -145,7 +145,7 @@ def test_the_21st_sosl_query_is_an_uncatchable_limit_exception(org: Org) -> None
     res = execute_anonymous(org, src)
     assert _debug(res) == []
     assert res.exception_message == "System.LimitException: Too many SOSL queries: 21"
-    assert (res.line, res.column) == (3, 25)  # the statement (its declarator), as for SOQL
+    assert (res.line, res.column) == (3, 5)  # the statement's start, as for SOQL (review 5c)
 
 
 def test_sosl_compile_errors_and_search_exceptions(org: Org) -> None:

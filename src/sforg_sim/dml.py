@@ -37,7 +37,7 @@ from .errors import (
     error_class,
 )
 from .history import history_object, write_history
-from .schema import OPPORTUNITY_STAGES, TEXT_TYPES, Field, Schema, SObjectDef
+from .schema import MERGEABLE, OPPORTUNITY_STAGES, TEXT_TYPES, Field, Schema, SObjectDef
 from .store import Store, quote, sk_column
 
 __all__ = ["Dml", "SaveResult", "match_key", "matches_case_insensitively"]
@@ -881,11 +881,9 @@ class Dml:
 
     # --- merge ------------------------------------------------------------------------------
 
-    MERGEABLE = frozenset({"Account", "Contact", "Lead"})
-    """Objects merge() accepts: "The only supported object types are Lead, Contact and
-    Account" (SOAP API Developer Guide, "merge()", v188,
-    https://developer.salesforce.com/docs/atlas.en-us.188.0.api.meta/api/sforce_api_calls_merge.htm;
-    later versions add Case and Individual, which this org's schema does not have)."""
+    MERGEABLE = MERGEABLE
+    """Objects merge() accepts: ``schema.MERGEABLE`` (one list with describe's
+    ``mergeable``)."""
 
     def merge(self, sobject: str, master: Mapping[str, Any],
               merge_ids: Sequence[str]) -> SaveResult:

@@ -476,7 +476,10 @@ class SObjectDef:
             "customSetting": False,
             "deprecatedAndHidden": False,
             "feedEnabled": False,
-            "mergeable": False,
+            # The describe's mergeable flag (REST "sObject Describe"; Apex
+            # DescribeSObjectResult.isMergeable): true exactly for the objects
+            # Dml.merge accepts (MERGEABLE below), false for the others.
+            "mergeable": self.name in MERGEABLE,
             "activateable": False,
             "urls": {
                 "sobject": base,
@@ -513,6 +516,14 @@ def _ref(name: str, to: str, rel: str, *, createable: bool = True, nillable: boo
     return Field(name, "reference", name, length=18, reference_to=(to,), relationship_name=rel,
                  createable=createable, updateable=createable, nillable=nillable,
                  defaulted_on_create=defaulted, child_relationship=child)
+
+
+MERGEABLE = frozenset({"Account", "Contact", "Lead"})
+"""Objects a merge accepts, one list for describe's ``mergeable`` and ``Dml.merge``: "The
+only supported object types are Lead, Contact and Account" (SOAP API Developer Guide,
+"merge()", v188,
+https://developer.salesforce.com/docs/atlas.en-us.188.0.api.meta/api/sforce_api_calls_merge.htm;
+later versions add Case and Individual, which this org's schema does not have)."""
 
 
 def _master_record(obj: str) -> Field:

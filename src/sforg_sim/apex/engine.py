@@ -128,6 +128,22 @@ Reference cycles are still collected (at most 100,000 allocations later); the pr
 thresholds come back when ``run`` returns. ``None`` leaves the thresholds alone."""
 
 _gc_lock = threading.Lock()
+def first_error(err: SalesforceError) -> str:
+    """AsyncApexJob.ExtendedStatus for a failed execution, one format for every job type
+    (Queueable, Future, BatchApex, ScheduledApex): ``First error: <message>``. The Object
+    Reference ("AsyncApexJob", ExtendedStatus: "If one or more errors occurred during the
+    batch processing, this contains a short description of the first error",
+    https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_asyncapexjob.htm)
+    gives no format; the one batch jobs show on the platform is "First error: " and the
+    exception's message without its type (observed, e.g. "First error: Update failed.
+    First exception on row 0 with id ...; first error: CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY,
+    ..." quoted at force201.wordpress.com, "Apex Jobs error reporting"), a limit too
+    ("First error: Too many SOQL queries: 101"). sforg-sim uses it for the other job types
+    as well (their format is undocumented), so a CPU breach in a future reads as one in a
+    queueable. Cut to the field's 255 characters."""
+    return f"First error: {err.message}"[:255]
+
+
 _gc_depth = 0
 _gc_saved: tuple[int, int, int] = gc.get_threshold()
 
@@ -453,7 +469,7 @@ class AsyncEngine:
         if err is not None:
             job.errors = 1
             job.error = err
-            self._final(job, "Failed", f"{err.error_code}: {err.message}")
+            self._final(job, "Failed", first_error(err))
             for listener in self.chain_listeners:
                 listener(job, 0)
             return
@@ -528,7 +544,7 @@ class AsyncEngine:
         if err is not None:
             job.errors = 1
             job.error = err
-            self.at(end, lambda: self._final(job, "Failed", f"{err.error_code}: {err.message}"))
+            self.at(end, lambda: self._final(job, "Failed", first_error(err)))
             return
         self._commit_enqueued(ctx, job)
         self.at(end, lambda: self._processing(job))
@@ -585,7 +601,7 @@ class AsyncEngine:
                 job.errors += 1
                 job.error = job.error or err
                 if not job.extended_status:
-                    job.extended_status = f"First error: {err.error_code}: {err.message}"[:255]
+                    job.extended_status = first_error(err)
             else:
                 self._commit_enqueued(ctx, job)
             self.rows.update(job.id, JobItemsProcessed=job.processed,
@@ -605,8 +621,7 @@ class AsyncEngine:
                 return
             if err is not None:
                 job.errors += 1
-                job.extended_status = job.extended_status or (
-                    f"First error: {err.error_code}: {err.message}")
+                job.extended_status = job.extended_status or first_error(err)
             else:
                 self._commit_enqueued(ctx, job)
             self._final(job, "Completed")
@@ -699,7 +714,7 @@ class AsyncEngine:
             if err is not None:
                 job.errors = 1
                 job.error = err
-                self._final(job, "Failed", f"{err.error_code}: {err.message}")
+                self._final(job, "Failed", first_error(err))
             else:
                 self._final(job, "Completed")
                 self._commit_enqueued(ctx, job)

@@ -409,9 +409,21 @@ def _block_class(comp: Compiler, methods: list[Tree]) -> ClassInfo:
     return info
 
 
-def _sources(sources: Any) -> list[tuple[str, str]]:
+_DEPLOY_INPUT = ("deploy needs a folder, a .cls file, Apex source text, a list of those "
+                 "or a {name: source} mapping")
+
+
+def _sources(sources: Any, nested: bool = False) -> list[tuple[str, str]]:
+    """``(label, source text)`` of each class ``deploy`` was given. Anything else (None,
+    a number, bytes, a list of lists) is the caller's mistake: a UsageError with the
+    reason, as ``execute_anonymous(None)`` gives, never a bare TypeError. A list holds
+    paths, texts or mappings (``nested``), not further lists."""
     if isinstance(sources, Mapping):
-        return [(str(k), str(v)) for k, v in sources.items()]
+        bad = next((k for k, v in sources.items() if not isinstance(v, str)), None)
+        if bad is not None:
+            raise UsageError(f"{_DEPLOY_INPUT}: the source of {bad!r} is a "
+                             f"{type(sources[bad]).__name__}, not text")
+        return [(str(k), v) for k, v in sources.items()]
     if isinstance(sources, (str, Path)):
         p = Path(sources) if isinstance(sources, Path) or ("\n" not in str(sources) \
             and not str(sources).lstrip().lower().startswith(("public", "global", "private",
@@ -426,9 +438,13 @@ def _sources(sources: Any) -> list[tuple[str, str]]:
                 return [(p.stem, p.read_text(encoding="utf-8"))]
             raise UsageError(f"no such file or folder: {p}")
         return [(f"source{next(_COUNTER)}", str(sources))]
+    if nested or isinstance(sources, (bytes, bytearray)) or not isinstance(sources, Iterable):
+        raise UsageError(f"{_DEPLOY_INPUT}, not {type(sources).__name__}"
+                         + (" (decode bytes first)" if isinstance(sources, (bytes, bytearray))
+                            else ""))
     out: list[tuple[str, str]] = []
     for s in sources:
-        out.extend(_sources(s))
+        out.extend(_sources(s, nested=True))
     return out
 
 

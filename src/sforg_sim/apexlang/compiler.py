@@ -96,6 +96,13 @@ def base(t: str) -> str:
     return t.split("<", 1)[0].strip().lower()
 
 
+def _same_type(a: str, b: str) -> bool:
+    """Whether two type texts name the same type, type arguments included
+    (``List<String>`` vs ``list< string >``): case and spacing do not count, as Apex
+    names are case-insensitive."""
+    return re.sub(r"\s+", "", a).lower() == re.sub(r"\s+", "", b).lower()
+
+
 def targs(t: str) -> list[str]:
     """Type arguments of ``Map<String, List<Integer>>`` -> ``['String', 'List<Integer>']``."""
     if "<" not in t:
@@ -128,6 +135,20 @@ def _pos(node: Any) -> tuple[int, int]:
             if p != (1, 1):
                 return p
     return 1, 1
+
+
+def _start(node: Any) -> tuple[int, int]:
+    """The position of ``node``'s first token (``_pos`` passes over a child at line 1,
+    column 1 as if it had no position; a statement starting there is reported there)."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, Token):
+            if n.line:
+                return n.line, n.column or 1
+        elif isinstance(n, Tree):
+            todo.extend(reversed(n.children))
+    return _pos(node)
 
 
 def err(node: Any, problem: str) -> ApexCompileError:
@@ -244,6 +265,39 @@ _OK_ANNOTATIONS = {"istest", "testvisible", "suppresswarnings", "deprecated", "r
 
 
 _FROM = re.compile(r"\bFROM\s+(\w+)", re.IGNORECASE)
+
+
+def _top_level(soql: str) -> str:
+    """``soql`` with string literals and everything inside parentheses blanked out (same
+    length), so the main query's FROM and select list are found, not a child
+    relationship subquery's (``SELECT Name, (SELECT LastName FROM Contacts) FROM
+    Account``) or a semi-join's."""
+    out, depth, quote = [], 0, False
+    i = 0
+    while i < len(soql):
+        ch = soql[i]
+        if quote:
+            if ch == "\\":
+                out.append("  ")
+                i += 2
+                continue
+            quote = ch != "'"
+            out.append(" ")
+        elif ch == "'":
+            quote = True
+            out.append(" ")
+        elif ch == "(":
+            depth += 1
+            out.append("(" if depth == 1 else " ")
+        elif ch == ")":
+            depth = max(depth - 1, 0)
+            out.append(")" if depth == 0 else " ")
+        else:
+            out.append(ch if depth == 0 else " ")
+        i += 1
+    return "".join(out)
+
+
 _AGG = re.compile(r"\b(?:COUNT|SUM|AVG|MIN|MAX|COUNT_DISTINCT)\s*\(|\bGROUP\s+BY\b",
                   re.IGNORECASE)
 
@@ -545,27 +599,44 @@ class Compiler:
         fits = [m for m in cands if all(self.fits(t, p) for (_, t), p in zip(args, m.params))]
         if not fits:
             raise none()
-        exact = [m for m in fits if all(base(t) == base(p) for (_, t), p in zip(args, m.params))]
+        # Exact means the whole type, element types included: ``List<String>`` is an
+        # exact match for ``m(List<String>)`` and not for ``m(List<Object>)``.
+        exact = [m for m in fits if all(_same_type(t, p) for (_, t), p in zip(args, m.params))]
         if len(exact) == 1:
             return exact[0]
-        best = [m for m in fits if all(o is m or all(self.fits(a, b) for a, b in zip(
-            m.params, o.params)) for o in fits)]
+        # Specificity is directional for collections (List<String> fits List<Object>,
+        # not the reverse), so the narrower overload wins.
+        best = [m for m in fits if all(o is m or all(self.fits(a, b, directional=True)
+                                                     for a, b in zip(m.params, o.params))
+                                       for o in fits)]
         if len(best) != 1:
             name = meth.value if isinstance(meth, Token) else f"{owner}.<Constructor>"
             raise err(meth, f"Ambiguous method signature: void {name}("
                             f"{', '.join(t for _, t in args)})")
         return best[0]
 
-    def fits(self, frm: str, to: str) -> bool:
+    def fits(self, frm: str, to: str, directional: bool = False) -> bool:
         """Whether an argument of static type ``frm`` can be passed as a ``to``, for
         choosing among overloads: the same type, null, anything to Object, numeric
         widening and String/Id, an sObject to SObject, a class to its superclasses and
-        interfaces, a collection whose elements fit."""
+        interfaces, a collection whose elements fit.
+
+        ``directional`` is for ranking overloads by specificity: collections then
+        compare their element types with ``fits`` itself (``List<String>`` fits
+        ``List<Object>``, ``List<Object>`` does not fit ``List<String>``); without it a
+        collection fits unless ``incompatible`` proves it never can (lenient, so no
+        valid call is refused)."""
         bf, bt = base(frm), base(to)
         if bt == "object" or bf == "null":
             return True
         if bf == bt:
-            return not (bf in ("list", "set", "map") and self.incompatible(frm, to))
+            if bf not in ("list", "set", "map"):
+                return True
+            if directional:
+                fa, ta = targs(frm), targs(to)
+                return len(fa) == len(ta) and all(
+                    self.fits(a, b, directional=True) for a, b in zip(fa, ta))
+            return not self.incompatible(frm, to)
         if (bf, bt) in _WIDEN:
             return True
         if bt == "sobject":
@@ -1066,8 +1137,11 @@ class Compiler:
     def local_var(self, s: Node) -> None:
         kids = [c for c in s.children if not (isinstance(c, Token) and c.type == "FINAL")]
         t = self.check_type(self._type_text(kids[0]), kids[0])
+        # A failure while initialising (a limit breach on ``List<Account> a = [SELECT
+        # ...]``, an exception) is reported at the statement's start, as for every other
+        # statement, not at the variable's name (fidelity L29).
+        self.e.pos = _start(s)
         for d in kids[1:]:
-            self.e.pos = _pos(d)
             if len(d.children) > 1:
                 code, et = self.expr(d.children[1])
                 code = self.coerce(code, et, t, d.children[1])
@@ -1625,9 +1699,17 @@ class Compiler:
                     ft = _FIELD_TYPES.get(f.type, "Object")
                 else:
                     rel = obj.relationship(p.value)
-                    if rel is None:
+                    child = None if rel is not None else \
+                        self.schema.child_relationship(obj, p.value)
+                    if child is not None:
+                        # ``acc.Contacts``: the rows of a parent-to-child subquery, a
+                        # List of the child object ("Apex Developer Guide", *SOQL For
+                        # Loops*: ``for (Contact c : a.Contacts)``).
+                        ft = f"List<{child[0].name}>"
+                    elif rel is None:
                         raise err(p, f"Variable does not exist: {p.value}")
-                    ft = rel.reference_to[0] if rel.reference_to else "SObject"
+                    else:
+                        ft = rel.reference_to[0] if rel.reference_to else "SObject"
             get = f"{code}.v.get({low!r})"
             if safe:
                 return f"(None if ({code}) is None else {get})", ft
@@ -2034,7 +2116,9 @@ class Compiler:
 
     def x_soql(self, x: Node) -> tuple[str, str]:
         code, text = self._soql_parts(x)
-        m = _FROM.search(text)
+        # The main query's FROM, not a child subquery's (the SOQL engine checks the rest).
+        top = _top_level(text)
+        m = _FROM.search(top)
         if m is None:
             raise err(x, "Unexpected token in SOQL: FROM expected")
         obj = m.group(1)
@@ -2042,7 +2126,7 @@ class Compiler:
             raise err(x, f"sObject type '{obj}' is not supported.")
         if re.match(r"^\s*select\s+count\(\s*\)\s+from", text, re.IGNORECASE):
             return f"_soql({code})", "Integer"
-        if _AGG.search(text.split(m.group(0))[0]) or re.search(r"\bGROUP\s+BY\b", text, re.I):
+        if _AGG.search(top[:m.start()]) or re.search(r"\bGROUP\s+BY\b", top, re.I):
             return f"_soql({code})", "List<AggregateResult>"
         return f"_soql({code})", f"List<{self.schema.get(obj).name}>"
 

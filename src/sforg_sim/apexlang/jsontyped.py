@@ -43,7 +43,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from .runtime import current, from_json
+from .runtime import current, from_json, json_depth_error, load_json
 from .values import (
     ApexException,
     ApexMap,
@@ -362,11 +362,12 @@ def deserialize(text: Any, t: Any, strict: bool = False) -> Any:
         raise npe()
     if not isinstance(t, ApexType):
         raise exception_class("TypeException")("JSON.deserialize needs a System.Type")
+    data = load_json(str(text), parse_float=Decimal)
     try:
-        data = json.loads(str(text), parse_float=Decimal)
-    except ValueError as e:
-        raise exception_class("JSONException")(f"Malformed JSON: {e}") from None
-    return _convert(data, t, strict)
+        return _convert(data, t, strict)
+    except RecursionError:
+        json_depth_error()  # too deep to convert: a catchable JSONException
+        raise
 
 
 # --- JSONGenerator -------------------------------------------------------------------------
@@ -569,13 +570,17 @@ class JSONParser(ApexObject):
     def __init__(self, text: Any) -> None:
         if text is None:
             raise npe()
-        try:
-            data = json.loads(str(text), parse_float=Decimal, object_pairs_hook=_Pairs)
-        except ValueError as e:
-            raise exception_class("JSONException")(f"Malformed JSON: {e}") from None
+        # The whole document is read here, up front, not token by token as the platform's
+        # streaming parser does: malformed content fails at JSON.createParser, where the
+        # platform fails at the nextToken that reaches the bad spot (fidelity L21).
+        data = load_json(str(text), parse_float=Decimal, object_pairs_hook=_Pairs)
         # (token, current name, text, value, index of the matching END for a START)
         self.tokens: list[list[Any]] = []
-        self._walk(data, None)
+        try:
+            self._walk(data, None)
+        except RecursionError:
+            json_depth_error()
+            raise
         self.pos = -1
         self.current: JSONTokenValue | None = None
         self.cleared: JSONTokenValue | None = None
@@ -760,10 +765,14 @@ class JSONParser(ApexObject):
         if tok is None or tok[0] in (_T["end_object"], _T["end_array"], _T["field_name"]):
             raise exception_class("JSONException")(
                 f"Current token ({tok[0].name if tok else 'null'}) is not a value")
-        value = _plain(tok[3])
-        if tok[0] in (_T["start_object"], _T["start_array"]):
-            self.skipchildren()  # positioned on the value's last token, as Jackson leaves it
-        return _convert(value, t, strict)
+        try:
+            value = _plain(tok[3])
+            if tok[0] in (_T["start_object"], _T["start_array"]):
+                self.skipchildren()  # on the value's last token, as Jackson leaves it
+            return _convert(value, t, strict)
+        except RecursionError:
+            json_depth_error()
+            raise
 
     def readvalueas(self, t: Any) -> Any:
         """``readValueAs(apexType)``: the current value (an object or array with all its

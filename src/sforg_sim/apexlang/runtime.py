@@ -49,6 +49,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
+import sys
 import threading
 import time
 import traceback
@@ -623,6 +625,53 @@ def new_map(pairs: Iterable[tuple[Any, Any]] = ()) -> ApexMap:
     for k, v in pairs:
         m[k] = v
     return m
+
+
+JSON_TOO_DEEP = ("Malformed JSON: the content is nested too deeply for sforg-sim's parser "
+                 "(the platform's limit is not documented; unconfirmed)")
+"""The message of the ``System.JSONException`` a too deeply nested JSON document gives."""
+
+
+def _reject_constant(name: str) -> Any:
+    """``json.loads``' ``parse_constant`` hook: ``NaN``, ``Infinity`` and ``-Infinity`` are
+    not JSON (RFC 8259, section 6, "Numbers": "Numeric values that cannot be represented
+    in the grammar below (such as Infinity and NaN) are not permitted",
+    https://www.rfc-editor.org/rfc/rfc8259#section-6), and the platform's parser (Jackson
+    with its default settings: ``ALLOW_NON_NUMERIC_NUMBERS`` is off) refuses them, where
+    Python's ``json`` would accept them."""
+    raise exception_class("JSONException")(
+        f"Malformed JSON: non-standard token '{name}' (NaN and Infinity are not JSON numbers)")
+
+
+def load_json(text: str, **kw: Any) -> Any:
+    """``json.loads`` as the Apex JSON classes read: NaN/Infinity refused (see
+    :func:`_reject_constant`), malformed content a ``System.JSONException``, and content
+    nested deeper than the Python parser's recursion allows a catchable
+    ``System.JSONException`` (:data:`JSON_TOO_DEEP`), not the uncatchable ``Maximum stack
+    depth`` LimitException a RecursionError would otherwise become (:func:`wrap_error`).
+    Only when the Apex call stack itself is what is deep (over three quarters of the
+    recursion limit in use before parsing) does the RecursionError stay a stack-depth
+    breach."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant, **kw)
+    except ValueError as e:
+        raise exception_class("JSONException")(f"Malformed JSON: {e}") from None
+    except RecursionError:
+        json_depth_error()
+        raise
+
+
+def json_depth_error() -> None:
+    """Raise the catchable ``System.JSONException`` for too deeply nested JSON (called in
+    an ``except RecursionError`` around a JSON walk), unless the Apex call stack is what
+    ran out: then return, and the caller re-raises the RecursionError (a stack-depth
+    LimitException, :func:`wrap_error`)."""
+    depth = 0
+    f: Any = sys._getframe()
+    while f is not None:
+        depth, f = depth + 1, f.f_back
+    if depth < sys.getrecursionlimit() * 3 // 4:
+        raise exception_class("JSONException")(JSON_TOO_DEEP) from None
 
 
 def from_json(v: Any) -> Any:

@@ -39,7 +39,16 @@ from ..apex.governor import LimitBreach
 from ..errors import SalesforceError
 from ..sosl import search as sosl_search
 from .jsontyped import ApexType, JSONGenerator, JSONParser, deserialize, for_name, serialize
-from .runtime import current, from_json, future_limit, list_get, new_map, runtime_type
+from .runtime import (
+    current,
+    from_json,
+    future_limit,
+    json_depth_error,
+    list_get,
+    load_json,
+    new_map,
+    runtime_type,
+)
 from .soqltext import split_soql
 from .values import (
     ApexException,
@@ -87,9 +96,31 @@ def to_sobject(row: dict[str, Any]) -> SObject:
         names[low] = k
         if isinstance(v, dict) and "attributes" in v:
             values[low] = to_sobject(v)
+        elif isinstance(v, dict) and "records" in v:
+            # A parent-to-child subquery's rows (REST: a nested query result): in Apex a
+            # List of the child sObjects (``acc.Contacts``).
+            values[low] = [to_sobject(r) for r in v["records"]]
         else:
             f = obj.get(k) if obj is not None else None
+            if v is None and f is None and obj is not None and ex is not None \
+                    and obj.relationship(k) is None \
+                    and ex.child_relationship(obj, k) is not None:
+                # REST gives null for a parent without children; Apex code iterates
+                # ``for (Contact c : acc.Contacts)`` without a null check: an empty
+                # List (observed behaviour; the Apex Developer Guide does not say).
+                values[low] = []
+                continue
             values[low] = _value(v, f.type if f is not None else None)
+    url = row.get("attributes", {}).get("url")
+    if "id" not in values and isinstance(url, str):
+        # In Apex a queried record always has its Id, selected or not ("Apex Developer
+        # Guide", *Working with SOQL and SOSL Query Results*: "If you try to access a
+        # field that was not selected in the SOQL or SOSL query (other than ID), you
+        # receive a runtime error",
+        # https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/langCon_apex_SOQL_working_with_results.htm).
+        # The REST row carries it in its attributes' url; printed after the selected
+        # fields. (REST and SOSL output keep only what was selected.)
+        values["id"], names["id"] = url.rsplit("/", 1)[1], "Id"
     return SObject(stype, values, names)
 
 
@@ -713,7 +744,8 @@ class Http(BuiltinObject):
             raise exception_class("CalloutException")("Endpoint URL is not set")
         body: Any = req.body
         if isinstance(body, str):
-            with contextlib.suppress(ValueError):
+            # Not JSON, or nested too deeply for Python's parser: the handler gets the text.
+            with contextlib.suppress(ValueError, RecursionError):
                 body = json.loads(body)
         ex = current()
         ctx = ex.ctx
@@ -761,10 +793,12 @@ def json_deserialize_untyped(text: str) -> Any:
     """``JSON.deserializeUntyped``: Maps, Lists, Strings, Integers/Longs, Decimals."""
     if text is None:
         raise npe()
+    data = load_json(text)
     try:
-        return from_json(json.loads(text))
-    except ValueError as e:
-        raise exception_class("JSONException")(f"Malformed JSON: {e}") from None
+        return from_json(data)
+    except RecursionError:
+        json_depth_error()  # too deep to convert: a catchable JSONException
+        raise
 
 
 # --- String --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ iterates sets in practice), Map
 
 Exceptions: :class:`ApexException` is a :class:`~sforg_sim.errors.SalesforceError`, so an
 uncaught one fails an async job through the engine's ordinary path (its ExtendedStatus is
-``System.NullPointerException: Attempt to de-reference a null object``). Type names and
+``First error: Attempt to de-reference a null object``, ``apex.engine.first_error``). Type names and
 messages from the Apex Developer Guide, *Exception Class and Built-In Exceptions*,
 https://developer.salesforce.com/docs/platform/apex-ref/references/apex-ref/apex-classes-exception-methods.html
 and *Built-In Exceptions and Common Methods* (the ListException "List index out of
@@ -153,8 +153,8 @@ class SObject:
         """Canonical field name -> value (all set fields, or the dirty ones and Id)."""
         out: dict[str, Any] = {}
         for low, value in self.v.items():
-            if isinstance(value, SObject):
-                continue
+            if isinstance(value, (SObject, list)):
+                continue  # a parent's record or a child subquery's rows: not this record's
             if only_dirty and low not in self.dirty and low != "id":
                 continue
             out[self.names.get(low, low)] = _to_api(value)
@@ -225,7 +225,10 @@ def apex_str(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{apex_str(k)}={apex_str(v)}" for k, v in value.items()) + "}"
     if isinstance(value, SObject):
-        inner = ", ".join(f"{value.names.get(k, k)}={apex_str(v)}" for k, v in value.v.items())
+        # A child subquery's rows (``acc.Contacts``, a list) are not printed with the
+        # record (assumption: not documented; the debug log shows the record's fields).
+        inner = ", ".join(f"{value.names.get(k, k)}={apex_str(v)}" for k, v in value.v.items()
+                          if not isinstance(v, list))
         return f"{value.type}:{{{inner}}}"
     if isinstance(value, ApexException):
         return str(value)
