@@ -67,6 +67,8 @@ def org() -> Org:
                            "use Math.mod)", 1, 16),
     # SOSL runs now (issue 15, session 5b); a malformed one fails the compile at it.
     ("List<List<sObject>> r = [FIND 'x' IN ALL FIELDS RETURNING Account];",
+     # The query-language caret layout, on the statement as written (session 5d).
+     "\nFIND 'x' IN ALL FIELDS RETURNING Account\n     ^\nERROR at Row:1:Column:6\n"
      "search term must be longer than one character", 1, 25),
     ("Integer x = 1\nSystem.debug(x);", "Unexpected token 'System'.", 2, 1),
     ("Integer h = Limits.getHeapSize();",

@@ -152,7 +152,7 @@ def test_sosl_compile_errors_and_search_exceptions(org: Org) -> None:
     res = execute_anonymous(org, "System.debug(1);\nList<List<SObject>> r = [FIND 'xy' "
                                  "RETURNING Nope__c];")
     assert (res.compiled, res.line, res.column) == (False, 2, 25)
-    assert res.compile_problem == "sObject type 'Nope__c' is not supported."
+    assert res.compile_problem.startswith("sObject type 'Nope__c' is not supported. ")
     res = execute_anonymous(org, "try { Search.query('FIND {x'); }\n"
                                  "catch (SearchException e) { System.debug('search'); }")
     assert res.success and _debug(res) == ["search"]

@@ -202,7 +202,7 @@ class ApexRuntime:
             return results + [CompileResult(lbl, False, 0, 0, "Deploy failed: another class "
                               "has errors", lbl) for lbl, _, _ in trees]
         known = dict(self.infos)
-        comp = Compiler(self.org.schema, known)
+        comp = Compiler(self.org.schema, known, self.org.soql)
         infos: list[tuple[str, ClassInfo]] = []
         for label, _, tree in trees:
             for decl in tree.children:
@@ -256,7 +256,7 @@ class ApexRuntime:
         """Compile an anonymous block: (code object of ``_anon``, namespace)."""
         tree = parse_anonymous(source)
         known = dict(self.infos)
-        comp = Compiler(self.org.schema, known)
+        comp = Compiler(self.org.schema, known, self.org.soql)
         local: list[ClassInfo] = []
         stmts = []
         methods: list[Tree] = []
@@ -413,6 +413,21 @@ _DEPLOY_INPUT = ("deploy needs a folder, a .cls file, Apex source text, a list o
                  "or a {name: source} mapping")
 
 
+def _read_source(path: Path) -> str:
+    """The text of one ``.cls`` file, read as UTF-8 (the encoding Salesforce DX source
+    files use; a leading byte-order mark is dropped). A file that is not UTF-8 or cannot
+    be read is the caller's mistake: a UsageError naming the file and the first bad byte,
+    never a bare UnicodeDecodeError."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        bad = e.object[e.start:e.start + 1].hex()
+        raise UsageError(f"{path} is not UTF-8 text (byte 0x{bad} at offset {e.start}): "
+                         "save the Apex source as UTF-8") from None
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
+
+
 def _sources(sources: Any, nested: bool = False) -> list[tuple[str, str]]:
     """``(label, source text)`` of each class ``deploy`` was given. Anything else (None,
     a number, bytes, a list of lists) is the caller's mistake: a UsageError with the
@@ -433,9 +448,9 @@ def _sources(sources: Any, nested: bool = False) -> list[tuple[str, str]]:
                 files = sorted(p.glob("*.cls"))
                 if not files:
                     raise UsageError(f"no .cls files in {p}")
-                return [(f.stem, f.read_text(encoding="utf-8")) for f in files]
+                return [(f.stem, _read_source(f)) for f in files]
             if p.is_file():
-                return [(p.stem, p.read_text(encoding="utf-8"))]
+                return [(p.stem, _read_source(p))]
             raise UsageError(f"no such file or folder: {p}")
         return [(f"source{next(_COUNTER)}", str(sources))]
     if nested or isinstance(sources, (bytes, bytearray)) or not isinstance(sources, Iterable):

@@ -13,7 +13,9 @@ Apex compiler words them where known (messages seen in deploy results; not in th
 Apex Developer Guide): ``Variable does not exist: x``, ``Illegal assignment from String
 to Integer``, ``Invalid type: Foo``, ``Method does not exist or incorrect signature:
 ...``, ``Missing return statement required return type: Integer``, and ``Not supported by
-sforg-sim: ...`` for every construct this runtime does not run.
+sforg-sim: ...`` for every construct this runtime does not run. Inline SOQL and SOSL are
+compiled against the org's schema here too, as a deploy does (:mod:`.querycheck`): a
+query error is a compile error at the query's ``[``.
 
 Name mangling in generated code: locals ``l_<name>``, fields ``f_<name>``, statics
 ``s_<name>``, methods ``m_<name>_<arity>``, constructors ``c_<arity>``, classes
@@ -38,8 +40,9 @@ from ..sosl import parse as parse_sosl
 from .errors import ApexCompileError
 from .jsontyped import JSON_TOKENS
 from .parser import parse_expression
+from .querycheck import QueryPlanner, object_problem, relocate, soql_problem, sosl_problem
 from .runtime import TICK_EVERY
-from .soqltext import split_soql
+from .soqltext import split_mapped, split_soql
 from .stdlib import (
     BUILTIN_CLASSES,
     DISPLAY_TYPES,
@@ -348,9 +351,13 @@ class Compiler:
     """Compiles classes (``.cls``) and anonymous blocks against one org's schema and the
     classes already deployed (``known``)."""
 
-    def __init__(self, schema: Any, known: dict[str, ClassInfo]) -> None:
+    def __init__(self, schema: Any, known: dict[str, ClassInfo],
+                 queries: QueryPlanner | None = None) -> None:
         self.schema = schema
         self.known = known
+        self.queries = queries
+        """The org's SOQL engine, to compile inline SOQL/SOSL at compile time as a deploy
+        does (:mod:`.querycheck`); None: queries are checked only when they run."""
         self.e = _Emitter()
         self.sc: _Scope = _Scope(None, True)
         self.local: list[ClassInfo] = []
@@ -2099,10 +2106,14 @@ class Compiler:
 
     # SOQL
 
-    def _soql_parts(self, x: Node) -> tuple[str, str]:
+    def _soql_parts(self, x: Node, check: bool = True) -> tuple[str, str]:
+        """Generated arguments of ``_soql``/``_locator`` (query text, binds, ALL ROWS) and
+        the engine's query text. ``check``: compile the query against the org's schema
+        now (:meth:`_check_soql`); inline SOSL checks its own way (:meth:`x_sosl`)."""
         tok = x.children[0]
         line, col = _pos(tok)
-        text, binds, all_rows = split_soql(tok.value, line, col)
+        split = split_mapped(tok.value)
+        text, binds, all_rows = split.query, split.binds, split.all_rows
         parts = []
         for name, src in binds:
             try:
@@ -2112,7 +2123,25 @@ class Compiler:
                                        line, col) from None
             code, _ = self.expr(tree)
             parts.append(f"{name!r}: {code}")
+        if check:
+            self._check_soql(x, split)
         return f"{text!r}, {{{', '.join(parts)}}}, {all_rows}", text
+
+    def _check_soql(self, x: Node, split: Any) -> None:
+        """Inline SOQL compiled against the org's schema, as a deploy compiles it: an
+        unknown object, field or relationship (in SELECT, WHERE, ORDER BY, GROUP BY or a
+        subquery) or any other query error is a compile error at the query's ``[`` whose
+        problem is the SOQL error on the query as written (:mod:`.querycheck`, which
+        cites the deploy output this follows)."""
+        top = _top_level(split.query)
+        m = _FROM.search(top)
+        if m is not None and m.group(1).lower() not in self.schema_names():
+            raise err(x, object_problem(m.group(1)))
+        if self.queries is None:
+            return
+        problem = soql_problem(self.queries, split)
+        if problem is not None:
+            raise err(x, problem)
 
     def x_soql(self, x: Node) -> tuple[str, str]:
         code, text = self._soql_parts(x)
@@ -2122,8 +2151,6 @@ class Compiler:
         if m is None:
             raise err(x, "Unexpected token in SOQL: FROM expected")
         obj = m.group(1)
-        if obj.lower() not in self.schema_names():
-            raise err(x, f"sObject type '{obj}' is not supported.")
         if re.match(r"^\s*select\s+count\(\s*\)\s+from", text, re.IGNORECASE):
             return f"_soql({code})", "Integer"
         if _AGG.search(top[:m.start()]) or re.search(r"\bGROUP\s+BY\b", top, re.I):
@@ -2135,16 +2162,24 @@ class Compiler:
         a ``List<List<SObject>>`` ("SOQL and SOSL Queries": "SOSL statements evaluate to
         a list of lists of sObjects"), run by :func:`.stdlib.run_sosl`. Binds
         (``FIND :term``, ``WHERE Name = :n``, ``LIMIT :k``) are Apex expressions, as in
-        inline SOQL. The statement is parsed here, so a malformed search or an unknown
-        RETURNING object fails the compile at the statement, as a deploy does."""
-        code, text = self._soql_parts(x)
+        inline SOQL. The statement is parsed and checked here (:func:`.querycheck.sosl_problem`:
+        RETURNING objects, their field lists, WHERE and ORDER BY against the schema), so a
+        malformed search or an unknown object or field fails the compile at the
+        statement's ``[``, as a deploy does."""
+        code, text = self._soql_parts(x, check=False)
+        split = split_mapped(x.children[0].value)
         try:
             parsed = parse_sosl(text, apex=True)
         except SalesforceError as e:
-            raise err(x, e.message.strip().splitlines()[-1]) from None
-        for spec in parsed.returning:
-            if spec.name.lower() not in self.schema_names():
-                raise err(x, f"sObject type '{spec.name}' is not supported.")
+            raise err(x, relocate(e.message, split)) from None
+        if self.queries is not None:
+            problem = sosl_problem(self.queries, self.schema, parsed, split)
+            if problem is not None:
+                raise err(x, problem)
+        else:
+            for spec in parsed.returning:
+                if spec.name.lower() not in self.schema_names():
+                    raise err(x, object_problem(spec.name))
         return f"_sosl({code.rsplit(', ', 1)[0]})", "List<List<SObject>>"
 
     # operators

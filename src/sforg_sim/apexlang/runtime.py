@@ -539,6 +539,17 @@ def is_instance(v: Any, type_name: str, pyclass: Any = None) -> bool:
         return isinstance(v, SObject)
     if isinstance(v, SObject):
         return v.type.lower() == low
+    if "<" in low or low.endswith("[]"):
+        # ``x instanceof List<Object>`` (a JSON.deserializeUntyped array, say): the
+        # collection kind ("verify at run time whether an object is actually an instance
+        # of a particular class", Apex Developer Guide, "Using the instanceof Keyword",
+        # https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/apex_classes_keywords_instanceof.htm).
+        # Lists, Sets and Maps here do not carry their element type at
+        # run time, so a List<String> is also ``instanceof List<Integer>`` (a deviation:
+        # Apex compares the declared element types).
+        kind = "list" if low.endswith("[]") else low.split("<", 1)[0].strip()
+        want = {"list": list, "set": ApexSet, "map": dict}.get(kind)
+        return want is not None and isinstance(v, want)
     py = _PY.get(low)
     if py is None:
         return runtime_type(v).lower() == low
@@ -675,14 +686,58 @@ def json_depth_error() -> None:
 
 
 def from_json(v: Any) -> Any:
-    """A JSON value as Apex sees it: objects are Maps, numbers Integer/Long/Decimal."""
+    """A JSON value as Apex sees it: objects are Maps, numbers Integer/Long/Decimal.
+
+    Any document the JSON parser accepted converts, however deep: so the only nesting
+    limit of ``JSON.deserializeUntyped`` is the parser's (:func:`load_json`), the same
+    as ``JSON.createParser``'s. The recursive walk is the fast path for ordinary
+    documents; one too deep for the Python stack (or read while the Apex call stack is
+    already deep) is converted again by the iterative :func:`_from_json_deep`."""
+    try:
+        return _from_json(v)
+    except RecursionError:
+        return _from_json_deep(v)
+
+
+def _from_json(v: Any) -> Any:
     if isinstance(v, dict):
-        return new_map((k, from_json(x)) for k, x in v.items())
+        return new_map((k, _from_json(x)) for k, x in v.items())
     if isinstance(v, list):
-        return [from_json(x) for x in v]
+        return [_from_json(x) for x in v]
     if isinstance(v, float):
         return Decimal(repr(v))
     return v
+
+
+def _json_shell(v: Any) -> Any:
+    """An empty Map/List for a JSON object/array, the converted value otherwise."""
+    if isinstance(v, dict):
+        return ApexMap()
+    if isinstance(v, list):
+        return []
+    if isinstance(v, float):
+        return Decimal(repr(v))
+    return v
+
+
+def _from_json_deep(v: Any) -> Any:
+    """:func:`from_json` with an explicit stack instead of recursion: each container is
+    created empty, put in its parent at its place (keys keep the document's order), and
+    filled when its turn comes."""
+    root = _json_shell(v)
+    todo: list[tuple[Any, Any]] = [(v, root)] if isinstance(v, (dict, list)) else []
+    while todo:
+        src, dst = todo.pop()
+        items = src.items() if isinstance(src, dict) else enumerate(src)
+        for k, x in items:
+            c = _json_shell(x)
+            if isinstance(src, dict):
+                dst[k] = c
+            else:
+                dst.append(c)
+            if isinstance(x, (dict, list)):
+                todo.append((x, c))
+    return root
 
 
 def not_supported(what: str) -> Callable[..., Any]:

@@ -43,7 +43,6 @@ from .runtime import (
     current,
     from_json,
     future_limit,
-    json_depth_error,
     list_get,
     load_json,
     new_map,
@@ -89,10 +88,31 @@ def to_sobject(row: dict[str, Any]) -> SObject:
         obj = ex.get(stype)
     values: dict[str, Any] = {}
     names: dict[str, str] = {}
+    keys: set[str] | None = None
     for k, v in row.items():
         if k == "attributes":
             continue
         low = k.lower()
+        if obj is not None and (v is None or (isinstance(v, dict) and "attributes" in v)):
+            rel = obj.relationship(k) if obj.get(k) is None else None
+            if rel is not None:
+                # A parent's fields (``Account.Name``) bring the foreign key with them,
+                # at the relationship's place: the platform's debug output of
+                # ``[SELECT LastName, Account.Name, Email FROM Contact]`` is
+                # ``Contact:{LastName=Drummer, AccountId=001..., Id=003...}`` (David
+                # Reed, "The Dangers of Anonymous Apex and the Developer Console", 2022,
+                # github.com/davidmreed/ktema-org-zola,
+                # content/articles/2022-02-19-dangers-anonymous-apex.md).
+                if keys is None:
+                    keys = {key.lower() for key in row}
+                if rel.name.lower() not in keys:
+                    parent_id = None
+                    if isinstance(v, dict):
+                        url = v.get("attributes", {}).get("url")
+                        parent_id = v.get("Id") or (url.rsplit("/", 1)[1]
+                                                    if isinstance(url, str) else None)
+                    values[rel.name.lower()] = parent_id
+                    names[rel.name.lower()] = rel.name
         names[low] = k
         if isinstance(v, dict) and "attributes" in v:
             values[low] = to_sobject(v)
@@ -793,12 +813,9 @@ def json_deserialize_untyped(text: str) -> Any:
     """``JSON.deserializeUntyped``: Maps, Lists, Strings, Integers/Longs, Decimals."""
     if text is None:
         raise npe()
-    data = load_json(text)
-    try:
-        return from_json(data)
-    except RecursionError:
-        json_depth_error()  # too deep to convert: a catchable JSONException
-        raise
+    # Only the parser limits the nesting (a catchable JSONException past it, as
+    # JSON.createParser gives); the conversion itself has no depth limit (from_json).
+    return from_json(load_json(text))
 
 
 # --- String --------------------------------------------------------------------------------

@@ -225,10 +225,20 @@ def apex_str(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{apex_str(k)}={apex_str(v)}" for k, v in value.items()) + "}"
     if isinstance(value, SObject):
-        # A child subquery's rows (``acc.Contacts``, a list) are not printed with the
-        # record (assumption: not documented; the debug log shows the record's fields).
+        # Only the record's own fields: "System.debug() does not represent fields across
+        # relationships in its output, and it does not represent null values at all,
+        # even if they're queried on an sObject" (David Reed, "The Dangers of Anonymous
+        # Apex and the Developer Console", 2022, github.com/davidmreed/ktema-org-zola,
+        # content/articles/2022-02-19-dangers-anonymous-apex.md, with the debug line
+        # ``(Contact:{LastName=Drummer, AccountId=0011R00002pCh07QAC,
+        # Id=0031R00002fBlWOQA0})`` for ``SELECT LastName, Account.Name, Email``). So a
+        # parent's record (``Owner``; its foreign key ``OwnerId`` stands in its place,
+        # see ``stdlib.to_sobject``), a child subquery's rows and a queried null are
+        # left out. A field the code set to null (dirty) still prints ``=null``
+        # (unconfirmed: the source speaks of queried values).
         inner = ", ".join(f"{value.names.get(k, k)}={apex_str(v)}" for k, v in value.v.items()
-                          if not isinstance(v, list))
+                          if not isinstance(v, (list, SObject))
+                          and (v is not None or k in value.dirty))
         return f"{value.type}:{{{inner}}}"
     if isinstance(value, ApexException):
         return str(value)
