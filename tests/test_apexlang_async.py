@@ -206,3 +206,16 @@ def test_apex_run_lists_failed_async_jobs_and_exits_1(tmp_path: Path, capsys: An
     script.write_text("Later.fine();")
     assert main(argv) == 0
     assert "none failed." in capsys.readouterr().out
+
+
+def test_apex_run_refuses_a_script_that_is_not_utf8(tmp_path: Path, capsys: Any) -> None:
+    from sforg_sim.cli import main
+
+    script = tmp_path / "latin1.apex"
+    script.write_bytes("System.debug('caf\u00e9');".encode("latin-1"))
+    assert main(["apex", "run", "--file", str(script), "--records", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "is not UTF-8 text" in err and err.count("\n") == 1, err
+    script.write_bytes("\ufeffSystem.debug('caf\u00e9');".encode())  # BOM: accepted
+    assert main(["apex", "run", "--file", str(script), "--records", "5"]) == 0
+    assert "|DEBUG|caf\u00e9" in capsys.readouterr().out

@@ -55,7 +55,11 @@ def run(args: argparse.Namespace) -> int:
     script = Path(args.file)
     if not script.is_file():
         raise UsageError(f"no such Apex file: {script}")
-    source = script.read_text(encoding="utf-8")
+    try:
+        source = script.read_text(encoding="utf-8-sig")  # a BOM is what editors write
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{script} is not UTF-8 text (byte {e.start}: "
+                         f"{e.object[e.start:e.start + 1]!r})") from None
     org: Org
     if args.org_file and Path(args.org_file).exists():
         # The seeding flags only shape a new file; an existing one keeps its own records,
