@@ -225,7 +225,7 @@ def test_a_bearer_header_is_not_a_bulk_session(mock_env: Env) -> None:
 @pytest.mark.parametrize("body, code", [
     ({"operation": "merge", "object": "Account"}, "InvalidJob"),
     ({"operation": "insert", "object": "NoSuch__c"}, "InvalidJob"),
-    ({"operation": "insert", "object": "Account", "contentType": "CSV"}, "InvalidJob"),
+    ({"operation": "insert", "object": "Account", "contentType": "XML"}, "InvalidJob"),
     ({"operation": "upsert", "object": "Account"}, "InvalidJob"),
     ({"operation": "insert", "object": "Account", "concurrencyMode": "Fast"}, "InvalidJob"),
     ("not json", "InvalidJob"),
@@ -236,10 +236,12 @@ def test_bad_job_requests(mock_env: Env, body: Any, code: str) -> None:
 
 
 def test_xml_request_is_refused_by_name_in_xml(mock_env: Env) -> None:
-    r = mock_env.raw("POST", "job", "<jobInfo/>", content_type="application/xml")
+    r = mock_env.raw("POST", "job", "<jobInfo><operation>insert</operation><object>Account"
+                     "</object><contentType>XML</contentType></jobInfo>",
+                     content_type="application/xml")
     assert r.status_code == 400
     assert "<exceptionCode>InvalidJob</exceptionCode>" in r.text
-    assert "only JSON jobs" in r.text
+    assert "only JSON and CSV jobs" in r.text
 
 
 def test_unknown_resource_and_method(mock_env: Env) -> None:

@@ -137,7 +137,7 @@ def test_upsert_job_on_a_field_that_is_no_external_id_is_refused(sim: Sim) -> No
     r = sim.raw("POST", "job", {"operation": "upsert", "object": "Account",
                                 "externalIdFieldName": "Name"})
     assert (r.status_code, r.json()["exceptionCode"]) == (400, "InvalidJob")
-    assert "is not an External ID" in r.json()["exceptionMessage"]
+    assert "does not match an External ID" in r.json()["exceptionMessage"]
     ok = sim.raw("POST", "job", {"operation": "upsert", "object": "Account",
                                  "externalIdFieldName": "key__c"})
     assert (ok.status_code, ok.json()["externalIdFieldName"]) == (201, "Key__c")

@@ -33,7 +33,7 @@ characters; the guide's limit is 32,000 characters per field) fails the job with
 Deviations: query jobs snapshot their rows when created (real ones run on the server's
 schedule); an unknown CSV column fails the whole job with "InvalidBatch : Field name not
 found : X" (relationship columns such as ``Account.External_ID__c`` are mapped to
-nested External-ID references: :func:`_column_plan`);
+nested External-ID references: :func:`.bulkops.column_plan`);
 ``hardDelete`` is a soft delete (the org has no recycle-bin purge); ``sf__Error`` is
 ``STATUS_CODE:message:fields --``; error codes for refused job requests (INVALIDJOB,
 INVALIDJOBSTATE) follow the Bulk API 1.0 names, the 2.0 ones are unconfirmed.
@@ -66,7 +66,14 @@ from ..errors import (
     SalesforceError,
     UnsupportedMediaType,
 )
-from .bulkops import run_dml
+from .bulkops import BadHeader as _BadHeader
+from .bulkops import Column as _Column
+from .bulkops import JobRefused, check_job, run_dml
+from .bulkops import canonical_column as _canonical
+from .bulkops import column_plan as _column_plan
+from .bulkops import csv_cell as _cell
+from .bulkops import csv_record as _record
+from .bulkops import field_value as _value
 from .messages import Call, Response, csv_response, empty_response, json_response, utf8
 
 if TYPE_CHECKING:
@@ -323,14 +330,15 @@ def create_ingest(call: Call) -> Response:
         raise InvalidJob(f"InvalidJob : Invalid sObject type: {body.get('object')}") from None
     if body.get("contentType", "CSV") != "CSV":
         raise InvalidJob(f"InvalidJob : Invalid content type: {body.get('contentType')}")
-    ext = body.get("externalIdFieldName")
-    if op == "upsert":
-        if not isinstance(ext, str):
-            raise InvalidJob("InvalidJob : External ID was blank for upsert")
-        ext = obj.field(ext).name
+    # The object must support the operation, and an upsert's externalIdFieldName must be
+    # an External ID (or Id): refused here, as Bulk API 1.0 does (bulkops.check_job).
+    try:
+        ext = check_job(obj, op, body.get("externalIdFieldName"))
+    except JobRefused as e:
+        raise InvalidJob(f"InvalidJob : {e.message}") from None
     delim, ending = _format(body)
     job = _new_job(call, "ingest", operation=op, object=obj.name, column_delimiter=delim,
-                   line_ending=ending, external_id_field=ext if op == "upsert" else None)
+                   line_ending=ending, external_id_field=ext)
     return json_response(200, job.info())
 
 
@@ -473,121 +481,6 @@ def _process(call: Call, job: Job) -> None:
     job.state = "JobComplete"
 
 
-class _BadHeader(Exception):
-    """A header column the job cannot use (the job fails with ``InvalidBatch``)."""
-
-
-@dataclass(frozen=True)
-class _Column:
-    """How one CSV column goes into a record: a plain field (``field`` only), or an
-    External-ID reference to a parent (``relationship``.``parent_field``, whose null
-    value ``#N/A`` clears the lookup ``field``); ``parent_type`` is the object named by
-    the ``ObjectType:`` prefix of a polymorphic lookup's column."""
-
-    field: str
-    relationship: str | None = None
-    parent_field: str | None = None
-    parent_type: str | None = None
-
-
-def _reference(obj: Any, name: str) -> Any:
-    """The lookup field behind relationship ``name`` (``Account``, ``Account__r``), or
-    None: the relationshipName from describe, or a custom ``X__r`` for lookup ``X__c``
-    (the same resolution ``dml.py`` applies to nested references in JSON bodies)."""
-    ref = obj.relationship(name)
-    if ref is None and name.lower().endswith("__r"):
-        cand = obj.get(name[:-3] + "__c")
-        ref = cand if cand is not None and cand.type == "reference" else None
-    return ref if ref is not None and ref.reference_to else None
-
-
-def _column_plan(org: Org, obj: Any, header: list[str]) -> list[_Column]:
-    """Check the header row and say how each column maps into a record.
-
-    A column ``RelationshipName.IndexedFieldName`` (``Account.External_Key__c``,
-    ``Account__r.External_Key__c``) names the parent by a unique field (*Bulk API 2.0
-    and Bulk API Developer Guide*, "Relationship Fields in a Header Row (2.0)",
-    https://developer.salesforce.com/docs/platform/api-asynch/guide/relationship-fields-in-a-header-row-2-0.html:
-    child-to-parent only, one level, "you can't extend it to use a
-    child-to-parent-grandparent relationship"). It becomes the nested reference
-    ``{"Account__r": {"External_Key__c": value}}`` that ``dml.py`` resolves, so the
-    per-row outcomes (no parent, several parents, a field that is no External ID) are
-    DML's record errors in ``failedResults``. An unknown relationship or parent field, or
-    a grandparent path, fails the job like any unknown column ("Field name not found";
-    the real wording for these is unconfirmed).
-
-    A polymorphic lookup (several ``referenceTo`` objects: Task/Event ``WhoId`` and
-    ``WhatId`` here) takes the form ``ObjectType:RelationshipName.IndexedFieldName``
-    (same page, "Relationships for Polymorphic Fields": ``Lead:Who.Email``); the type
-    becomes the nested reference's ``{"attributes": {"type": ObjectType}}``, which
-    ``dml.py`` uses to pick the parent object (fidelity D-5). The guide warns that the
-    ``ObjectType:`` part is required for a polymorphic field and an error for any other;
-    it does not give the error, so both fail the job here with sforg-sim's wording naming
-    the column (unconfirmed), as does a type the lookup cannot reference.
-    """
-    plan: list[_Column] = []
-    for col in header:
-        if "." not in col:
-            f = obj.get(col)
-            if f is None:
-                raise _BadHeader(f"Field name not found : {col}")
-            plan.append(_Column(col))
-            continue
-        rel, _, parent_field = col.partition(".")
-        type_name, colon, rel = rel.rpartition(":")
-        ref = _reference(obj, rel)
-        if ref is None or "." in parent_field or not parent_field or (colon and not type_name):
-            raise _BadHeader(f"Field name not found : {col}")
-        polymorphic = len(ref.reference_to) > 1
-        if polymorphic and not colon:
-            raise _BadHeader(f"Polymorphic relationship {rel} needs the parent's object type "
-                             f"in the column header (ObjectType:{rel}.{parent_field}) : {col}")
-        if colon and not polymorphic:
-            raise _BadHeader(f"Relationship {rel} is not polymorphic: the ObjectType: prefix "
-                             f"is only allowed for polymorphic fields : {col}")
-        target_name = ref.reference_to[0]
-        if colon:
-            target_name = next((t for t in ref.reference_to
-                                if t.lower() == type_name.lower()), "")
-            if not target_name:
-                raise _BadHeader(f"{type_name} is not a valid type for the polymorphic "
-                                 f"relationship {rel} ({', '.join(ref.reference_to)}) : {col}")
-        if org.schema.get(target_name).get(parent_field) is None:
-            raise _BadHeader(f"Field name not found : {col}")
-        plan.append(_Column(ref.name, rel, parent_field, target_name if colon else None))
-    return plan
-
-
-def _record(plan: list[_Column], row: list[str]) -> dict[str, Any]:
-    """One CSV row as a DML record. An empty field leaves the value alone; ``#N/A`` sets
-    it to null (guide, "Prepare CSV Files"), for a relationship column the lookup.
-
-    Several columns naming the same relationship (``Account.Key__c`` and
-    ``Account.Other_Key__c``) go into one nested reference with all their fields, so
-    ``dml.py`` answers its "More than 1 field provided in an external foreign key
-    reference" record error instead of the last column silently winning.
-    """
-    rec: dict[str, Any] = {}
-    nested: dict[str, dict[str, Any]] = {}  # by lookup field: one reference per lookup
-    for col, v in zip(plan, row):
-        if v == "":
-            continue
-        if col.relationship is None:
-            rec[col.field] = None if v == "#N/A" else v
-        elif v == "#N/A":
-            rec[col.field] = None
-        else:
-            assert col.parent_field is not None
-            ref = nested.get(col.field)
-            if ref is None:
-                ref = nested[col.field] = {}
-                if col.parent_type is not None:
-                    ref["attributes"] = {"type": col.parent_type}
-                rec[col.relationship] = ref
-            ref[col.parent_field] = v
-    return rec
-
-
 def _chunk(org: Org, job: Job, plan: list[_Column], rows: list[list[str]],
            ok: Callable[[list[str]], None], bad: Callable[[list[str]], None]) -> None:
     header = job.columns
@@ -706,22 +599,8 @@ def _check_bulk_soql(soql: str) -> tuple[list[str], str]:
     return [c.strip() for c in m.group(1).split(",") if c.strip()], m.group(2)
 
 
-def _value(record: dict[str, Any], path: str) -> Any:
-    value: Any = record
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        low = part.lower()
-        value = next((v for k, v in value.items() if k.lower() == low), None)
-    return value
 
 
-def _cell(value: Any) -> str:
-    if value is None or isinstance(value, dict):
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def create_query(call: Call) -> Response:
@@ -767,22 +646,6 @@ def _close_cursor(org: Org, page: dict[str, Any]) -> None:
         page = org.query_more(page["nextRecordsUrl"], batch_size=_QUERY_PAGE)
 
 
-def _canonical(obj: Any, column: str, records: list[dict[str, Any]]) -> str:
-    """The column's API spelling (``external_id__c`` -> ``External_ID__c``) when known."""
-    if "." not in column:
-        f = obj.get(column)
-        return str(f.name) if f is not None else column
-    for r in records[:1]:
-        out, value = [], r
-        for part in column.split("."):
-            key = next((k for k in value if k.lower() == part.lower()), None) \
-                if isinstance(value, dict) else None
-            if key is None:
-                return column
-            out.append(key)
-            value = value[key]
-        return ".".join(out)
-    return column
 
 
 def get_query(call: Call) -> Response:
