@@ -8,7 +8,7 @@ time). Printed per target: detection rate, median shrunk size (records in the re
 counterexample) and median seconds per call.
 
     .venv/bin/python benchmarks/kit_detection.py              # N = 10, every target
-    .venv/bin/python benchmarks/kit_detection.py -n 3 --only max_cursor,v2
+    .venv/bin/python benchmarks/kit_detection.py -n 3 --only collation_cursor,v2
 
 It takes minutes (hundreds of shrinking runs per caught mutant); figures go to
 ``benchmarks/README.md`` ("Property kit"). Tests pin the ``ci`` profile and never loop.
@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "examples")]
 
-from broken_processors import GAP_MUTANTS, factory  # noqa: E402
+from broken_processors import GAP_MUTANTS, DividedStart, factory  # noqa: E402
 from sforg_sim.checker import ProcessorCheckFailed, check_processor  # noqa: E402
 from sforg_sim.harness import Target  # noqa: E402
 
@@ -57,6 +57,8 @@ def _targets() -> dict[str, tuple[Callable[[], Target], bool]]:
     for gap, bugs in GAP_MUTANTS.items():
         out[f"{gap}: {'+'.join(bugs)}"] = (lambda b=bugs: factory(**dict.fromkeys(b, True)),
                                            True)
+    out["gap 5 start: keys // k"] = (DividedStart, True)
+    out["gap 5 start: numbers // k"] = (lambda: DividedStart(numeric=True), True)
     return out
 
 

@@ -26,20 +26,37 @@ Issue 18's generation gaps, one mistake each (none visible before the kit was wi
 - ``rewind_on_error``: after a failed callout the job goes back to the previous page's
   cursor, so one page is read twice: one extra call, nothing else (gap 4: exact budget);
 - ``max_cursor``: the next cursor is Python's ``max()`` of the page's keys (code-point
-  order) instead of the last row (the source's order) (gap 5: orderings);
+  order) instead of the last row (the source's order). A bug only against the
+  case-insensitive *what if* source: Data Cloud's documented order is code point, which
+  ``max()`` agrees with (gap 5, before the source followed Data Cloud SQL);
+- ``collation_cursor``: the next cursor is the page's greatest key in Salesforce's
+  collation (``max(keys, key=str.upper)``, SOQL's order) instead of the last row: against
+  the code-point source a mixed-case page puts the cursor behind rows already read
+  (gap 5: code point against collation);
 - ``lower_cursor``: the cursor is the last key lowercased: harmless against a source that
-  compares case-insensitively, wrong against one comparing by code point (gap 6).
+  compares case-insensitively, wrong against Data Cloud's case-sensitive one (gap 6).
+
+And a start script, :class:`DividedStart`, that ignores the ranges it is given and
+splits the keys (or the numeric range of the team's ids) into ``len(parts)`` chunks of
+``n // k``, dropping the remainder: the last ``n % k`` records are never read (gap 5:
+partition arithmetic).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
+from typing import TYPE_CHECKING
 
 from sforg_sim.apex import Context, Queueable
 from sforg_sim.errors import UnableToLockRow
 from sforg_sim.nightly import SOURCE_OBJECT
 from sforg_sim.processors import DATA_ENDPOINT, Partition, sql_literal
+
+if TYPE_CHECKING:
+    from sforg_sim.org import Org
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,7 @@ class Bugs:
     pair_by_position: bool = False
     rewind_on_error: bool = False
     max_cursor: bool = False
+    collation_cursor: bool = False
     lower_cursor: bool = False
 
 
@@ -136,9 +154,62 @@ class KeysetJob(Queueable):
         if b.stop_at_start_count and self.budget is not None and seen >= self.budget:
             return
         cursor = max(r[k] for r in rows) if b.max_cursor else rows[-1][k]
+        if b.collation_cursor:
+            cursor = max((r[k] for r in rows), key=str.upper)
         if b.lower_cursor:
             cursor = cursor.lower()
         ctx.enqueue_job(self._next(cursor, 0, seen))
+
+
+class DividedStart:
+    """A start script computing its own ranges with integer division (gap 5).
+
+    It ignores the boundaries it is given and keeps only their span (the first start,
+    the last end). ``numeric=False``: it reads the Opportunities' keys in that span,
+    sorts them (Python, code point: the source's order) and cuts them into
+    ``k = len(parts)`` chunks of ``n // k`` keys; the last range ends at key ``k * (n //
+    k)`` instead of the span's end, so the ``n % k`` keys after it are never read.
+    ``numeric=True``: the team's way, by number: the span's ids ``prefix + digits``
+    (``externalOpp01`` to ``externalOpp08``) split into ``k`` steps of ``(hi - lo) // k``
+    numbers, so the last ``(hi - lo) % k`` numbers are left out; a span it cannot read as
+    one prefix and one width is used as given.
+    """
+
+    inclusive_end = False
+
+    def __init__(self, numeric: bool = False) -> None:
+        self.numeric = numeric
+        self.name = "divided-start" + ("-numeric" if numeric else "")
+
+    def _bounds(self, org: Org, lo: str, hi: str, k: int) -> list[str] | None:
+        if self.numeric:
+            a = re.fullmatch(r"(\D*)(\d+)", lo)
+            b = re.fullmatch(r"(\D*)(\d+)", hi)
+            if not (a and b and a[1] == b[1] and len(a[2]) == len(b[2])):
+                return None
+            first, last, width = int(a[2]), int(b[2]), len(a[2])
+            step = (last - first) // k
+            return [f"{a[1]}{first + i * step:0{width}d}" for i in range(k + 1)]
+        keys = sorted(r["External_ID__c"] for r in org.query_records(
+            "SELECT External_ID__c FROM Opportunity WHERE External_ID__c != null")
+            if lo <= r["External_ID__c"] < hi)
+        if not keys:
+            return None
+        size = len(keys) // k
+        return [lo, *(keys[i * size] for i in range(1, k)),
+                keys[k * size] if k * size < len(keys) else hi]
+
+    def start(self, org: Org, parts: Sequence[Partition], page_size: int) -> list[str]:
+        """Enqueue one keyset chain per computed range (the given ones if unreadable)."""
+        bounds = self._bounds(org, parts[0].start, parts[-1].end, len(parts)) if (
+            parts) else None
+        ranges = [Partition(i, a, b) for i, (a, b) in enumerate(pairwise(bounds))
+                  ] if bounds else list(parts)
+
+        def script(ctx: Context) -> list[str]:
+            return [ctx.enqueue_job(KeysetJob(p, page_size, Bugs())) for p in ranges]
+
+        return list(org.apex.execute_anonymous(script))
 
 
 GAP_MUTANTS: dict[str, tuple[str, ...]] = {
@@ -146,9 +217,11 @@ GAP_MUTANTS: dict[str, tuple[str, ...]] = {
     "gap 2 change timing": ("stop_at_start_count",),
     "gap 3 distinct values": ("pair_by_position",),
     "gap 4 exact budget": ("rewind_on_error",),
-    "gap 5 orderings": ("max_cursor",),
+    "gap 5 orderings": ("collation_cursor",),
+    "gap 6 case-sensitive source": ("lower_cursor",),
 }
-"""Issue 18's generation gaps -> the mutant (its bugs) each gap must make visible."""
+"""Issue 18's generation gaps -> the mutant (its bugs) each gap must make visible.
+The start-script mutants of gap 5 are :class:`DividedStart` (not a :class:`Bugs` switch)."""
 
 
 def factory(**bugs: bool) -> Callable[[Partition, int], KeysetJob]:

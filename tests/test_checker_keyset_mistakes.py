@@ -68,8 +68,12 @@ def test_inclusive_end_writes_an_out_of_scope_end_key() -> None:
 def test_greater_or_equal_cursor_loops_on_ties() -> None:
     err = _found(factory(ge_cursor=True), Case.of(B[:1], B[:2], page_size=1),
                  cases=sfst.cases(faults=None))
-    assert isinstance(err.violation, TerminationViolation) and not err.run.terminated
-    assert len(err.case.dataset.rows) <= 1
+    # The run loops on a tie until the harness stops it; since round 2's generation the
+    # search meets it where records were still unread (coverage, more severe) as often
+    # as where none were (termination).
+    assert isinstance(err.violation, TerminationViolation | CoverageViolation)
+    assert not err.run.terminated
+    assert len(err.case.dataset.rows) <= 2
 
 
 def test_stopping_on_the_first_empty_page_under_transient_faults() -> None:

@@ -71,9 +71,13 @@ def test_gap2_changes_are_timed_by_their_own_partitions_executions() -> None:
 def test_gap2_counting_opportunities_but_paging_the_source() -> None:
     err = _caught(stop_at_start_count=True)
     assert isinstance(err.violation, inv.CoverageViolation)
-    # One record and one thing the start count missed: a source-only row or an insert.
-    assert len(err.case.dataset.rows) == 1
-    assert len(err.case.dataset.source_only) + len(err.case.faults.changes) == 1
+    # Two keys at most, and one thing the start count missed: a source-only row, an
+    # insert, or (since the source compares by code point, round 2) a range whose
+    # Salesforce-order COUNT() differs from the rows the source pages through.
+    ds, parts = err.case.dataset, err.case.partitioning.parts
+    assert len(ds.rows) + len(ds.source_only) <= 2
+    mixed = any(p.start[0] != p.end[0] for p in parts)
+    assert len(ds.source_only) + len(err.case.faults.changes) == 1 or mixed
 
 
 def test_gap3_values_paired_by_position() -> None:
@@ -94,7 +98,16 @@ def test_gap4_one_page_read_again_after_a_503() -> None:
 
 
 def test_gap5_cursor_from_max_in_code_point_order() -> None:
-    err = _caught(max_cursor=True)
+    # A bug only against the case-insensitive what if: Data Cloud's documented order is
+    # code point, which max() agrees with (round 2: test_kit_round2_k2.py has the
+    # default-source counterpart, a cursor in Salesforce's collation).
+    what_if = sfst.cases(config=sfst.run_configs(source_case_sensitive=st.just(False)))
+    check_processor(factory(max_cursor=True), profile="ci")
+    with pytest.raises(ProcessorCheckFailed) as found:
+        # About 4 % of the examples show it: 150 instead of ci's 50 (still a second).
+        check_processor(factory(max_cursor=True), profile="ci", cases=what_if,
+                        max_examples=150)
+    err = found.value
     assert isinstance(err.violation, inv.ApiBudgetExceeded)
     ds = err.case.dataset
     keys = [*(r.key for r in ds.rows), *(k for k, _ in ds.source_only)]
@@ -195,27 +208,6 @@ def test_the_checker_does_not_import_the_pytest_plugin() -> None:
                                   if isinstance(n, ast.ImportFrom)}
     assert not any("_pytest_plugin" in n for n in names)
     assert "profiles" in names
-
-
-def test_gap6_a_lowercased_cursor_against_a_code_point_source() -> None:
-    # The opt-in what if (no page states Data Cloud's comparison, datacloud.py): keys and
-    # bounds of one case, so the kit's scope (Salesforce's order) agrees with the source's.
-    config = sfst.run_configs(source_case_sensitive=st.just(True))
-    cases = sfst.cases(dataset=sfst.datasets(styles=("padded",)), config=config,
-                       partitioning=lambda ds: sfst.partitionings(
-                           ds, forms=("shared-boundary",)))
-    with pytest.raises(ProcessorCheckFailed) as found:
-        check_processor(factory(lower_cursor=True), profile="ci", cases=cases)
-    err = found.value
-    assert isinstance(err.violation, inv.CoverageViolation) and err.violation.lost
-    # Two records in two pages: 'externalopp01' > 'externalOpp02' by code point.
-    assert len(err.case.dataset.rows) == 2 and err.case.config.page_size == 1
-    assert "compares by code point" in str(err)
-    check_processor(KeysetProcessor(), profile="ci", cases=cases)
-    # Against the default (case-insensitive) source the same mistake is invisible.
-    check_processor(factory(lower_cursor=True), profile="ci", cases=sfst.cases(
-        dataset=sfst.datasets(styles=("padded",)), partitioning=lambda ds: sfst.partitionings(
-            ds, forms=("shared-boundary",))))
 
 
 def test_a_code_point_source_orders_and_compares_by_code_point() -> None:

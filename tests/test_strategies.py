@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from sforg_sim import strategies as sfst
-from sforg_sim.cases import Dataset, sort_key
+from sforg_sim.cases import Dataset, order_key, sort_key
 
 NO_SHRINK = settings(phases=[Phase.generate], max_examples=2_000, database=None)
 
@@ -37,16 +37,18 @@ def test_unique_datasets_respect_the_case_insensitive_unique_field(ds: Dataset) 
 @given(st.data())
 def test_partitionings_are_disjoint_and_cover_their_span(data: st.DataObject) -> None:
     ds = data.draw(sfst.datasets())
-    part = data.draw(sfst.partitionings(ds))
-    bounds = [sort_key(p.start) for p in part.parts] + [sort_key(part.parts[-1].end)]
+    cp = data.draw(st.booleans())  # the source's order: code point, or the what if
+    part = data.draw(sfst.partitionings(ds, code_point=cp))
+    bounds = [order_key(p.start, cp) for p in part.parts] + [
+        order_key(part.parts[-1].end, cp)]
     assert bounds == sorted(bounds) and len(set(bounds)) == len(bounds)
-    assert all(sort_key(a.end) == sort_key(b.start) for a, b in zip(part.parts,
-                                                                    part.parts[1:]))
+    assert all(order_key(a.end, cp) == order_key(b.start, cp) for a, b in zip(
+        part.parts, part.parts[1:]))
     lo, hi = bounds[0], bounds[-1]
-    keys = ds.keys()
+    keys = ds.keys(cp)
     for key in keys:
-        inside = lo <= sort_key(key) < hi
-        assert (part.index_of(key) is not None) == inside
+        inside = lo <= order_key(key, cp) < hi
+        assert (part.index_of(key, cp) is not None) == inside
 
 
 def test_shrinks_to_small_simple_values() -> None:

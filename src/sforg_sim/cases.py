@@ -8,8 +8,13 @@ user's changes, :class:`Change`). :mod:`sforg_sim.strategies` generates them; a 
 one, printed with :meth:`Case.describe`. A :class:`RunRecord` is everything a run did;
 :mod:`sforg_sim.invariants` checks it.
 
-Text order is Salesforce's: keys compare by their upper-case form (:func:`sort_key`), as
-the SOQL engine and the Data Cloud source do, so ``_`` sorts after letters.
+Two notions of "the same key" and "the order of keys". *Identity* is Salesforce's: an
+External ID matches case-insensitively (:func:`sort_key`, the upper-case form), so a page's
+row finds its Opportunity whatever the case. *Order* is the Data Cloud source's, because
+the job's ranges and keyset pages are Data Cloud queries: by code point by default, as
+Data Cloud SQL's reference documents (``datacloud.py``), or by the upper-case form under
+the ``RunConfig.source_case_sensitive=False`` what if (:func:`order_key`,
+:meth:`Case.index_of`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from .nightly import KEY_FIELD, TARGET_STAGE, Partition
 
 __all__ = ["ALT_KEY_FIELD", "KEY_FIELD", "Case", "Change", "ChangeKind", "Dataset",
            "FaultPlan", "OppRow", "PartitionForm", "Partitioning", "RunConfig", "RunRecord",
-           "sort_key"]
+           "order_key", "sort_key"]
 
 ALT_KEY_FIELD = "Alt_External_ID__c"
 """A custom, non-unique External ID: datasets with duplicate keys live here."""
@@ -36,8 +41,16 @@ PartitionForm = Literal["shared-boundary", "half-open"]
 
 
 def sort_key(value: str) -> str:
-    """Salesforce's text order for keys: the upper-case form (``_`` after letters)."""
+    """Salesforce's identity (and SOQL's order) for keys: the upper-case form, so
+    ``'externalOpp01'`` and ``'EXTERNALOPP01'`` are one External ID (``_`` after letters)."""
     return value.upper()
+
+
+def order_key(value: str, code_point: bool = True) -> str:
+    """The Data Cloud source's order for keys: the value itself (code point, ``'E' <
+    'e'``, the documented default) or, with ``code_point=False`` (the what if), the
+    upper-case form. Partition ranges and keyset pages are read in this order."""
+    return value if code_point else value.upper()
 
 
 @dataclass(frozen=True)
@@ -81,14 +94,14 @@ class Dataset:
         """The field the keys are stored in (on Opportunity and on the source object)."""
         return KEY_FIELD if self.unique else ALT_KEY_FIELD
 
-    def keys(self) -> list[str]:
-        """Distinct non-NULL keys in Salesforce order (one per case-insensitive value),
-        the source-only ones included."""
+    def keys(self, code_point: bool = True) -> list[str]:
+        """Distinct non-NULL keys (one per case-insensitive value, as spelled first), the
+        source-only ones included, in the source's order (:func:`order_key`)."""
         seen: dict[str, str] = {}
         for key in [*(r.key for r in self.rows), *(k for k, _ in self.source_only)]:
             if key is not None:
                 seen.setdefault(sort_key(key), key)
-        return [seen[k] for k in sorted(seen)]
+        return sorted(seen.values(), key=lambda k: order_key(k, code_point))
 
     def source(self) -> dict[str, str]:
         """Upper-case key -> source StageName (keys with no source row left out)."""
@@ -124,13 +137,14 @@ class Partitioning:
     parts: tuple[Partition, ...]
     form: PartitionForm = "half-open"
 
-    def index_of(self, key: str | None) -> int | None:
-        """The partition holding ``key`` under ``start <= key < end`` (upper case)."""
+    def index_of(self, key: str | None, code_point: bool = True) -> int | None:
+        """The partition holding ``key`` under ``start <= key < end``, compared in the
+        source's order (:func:`order_key`; :meth:`Case.index_of` passes the case's)."""
         if key is None:
             return None
-        k = sort_key(key)
+        k = order_key(key, code_point)
         for p in self.parts:
-            if sort_key(p.start) <= k < sort_key(p.end):
+            if order_key(p.start, code_point) <= k < order_key(p.end, code_point):
                 return p.index
         return None
 
@@ -166,11 +180,11 @@ class RunConfig:
     segment_rows: int = 12_500
     unstable_order: bool = True
     seed: int = 0
-    source_case_sensitive: bool = False
-    """Opt-in *what if*: the Data Cloud source compares and orders text by code point
-    (``DataCloudSource(case_sensitive=True)``; no Salesforce page states Data Cloud's
-    rule, see ``datacloud.py``). The kit's scope and partitions stay in Salesforce's
-    order, so use it with keys of one case (``datasets(styles=("padded",))``)."""
+    source_case_sensitive: bool = True
+    """The Data Cloud source compares and orders text by code point, as Data Cloud SQL's
+    reference documents (``DataCloudSource(case_sensitive=True)``, ``datacloud.py``;
+    issue 18, gap 6). The kit's ranges follow it (:meth:`Case.index_of`). False is the
+    pre-issue-18 model kept as a *what if*: upper-case comparison, as SOQL."""
 
     def describe(self) -> str:
         """The settings on one line."""
@@ -179,8 +193,8 @@ class RunConfig:
                 f"{self.edition} edition, API calls remaining {quota}, " + (
                     "no source OFFSET cap" if self.max_offset is None else
                     f"source OFFSET cap {self.max_offset} (what if)") + (
-                    ", source compares by code point (what if)"
-                    if self.source_case_sensitive else ""))
+                    "" if self.source_case_sensitive else
+                    ", source compares case-insensitively (what if)"))
 
 
 @dataclass(frozen=True)
@@ -201,7 +215,6 @@ class Change:
     """``after`` counts the executions of the partition whose range holds ``key`` (of any
     partition when none does): "right after that partition's first page", however the
     partitions' chains interleave (issue 18, gap 2). False: executions of the whole run."""
-
     def describe(self) -> str:
         """Plain words: ``after execution 2, another user deletes 'a1'``."""
         what = {"insert": f"inserts {self.key!r} ({self.stage!r})",
@@ -275,6 +288,10 @@ class Case:
         parts = tuple(Partition(i, a, b) for i, (a, b) in enumerate(pairwise(bounds)))
         return cls(Dataset(tuple(OppRow(k) for k in keys)), Partitioning(parts),
                    RunConfig(**config), faults or FaultPlan())
+
+    def index_of(self, key: str | None) -> int | None:
+        """The partition whose range holds ``key`` in this case's source order."""
+        return self.partitioning.index_of(key, self.config.source_case_sensitive)
 
     def describe(self) -> str:
         """The whole input in plain words."""

@@ -10,7 +10,8 @@ Paging styles (SALESFORCE_FACTS, Data Cloud Query API):
 
 - V1 ``POST /api/v1/query`` with ``{"sql": "..."}``: a SQL subset, ``SELECT cols FROM obj
   [WHERE c op 'v' [AND ...]] [ORDER BY c [ASC|DESC]] [LIMIT n] [OFFSET m]`` where ``op`` is
-  ``= != <> < <= > >=`` or ``IN ('a', ...)``. At most 49,999 rows per call. Keyset paging
+  ``= != <> < <= > >=``, ``IN ('a', ...)``, ``LIKE 'p%'`` or ``ILIKE 'p%'`` (``%``, ``_``
+  and the default ``\\`` escape; no ``ESCAPE`` clause). At most 49,999 rows per call. Keyset paging
   is a ``WHERE c > 'last' ORDER BY c LIMIT n`` query; offset paging uses ``OFFSET``.
 - V3 ``POST /api/v3/query`` stores a result and returns ``queryId`` and ``rowCount``;
   ``GET /api/v3/query/{queryId}/rows?offset=&limit=`` reads it by offset.
@@ -34,24 +35,47 @@ segments in one of ``order_variants`` orders, picked at random per query (seeded
 segment the order is stable. ``unstable_order=False`` gives plain storage order.
 
 Deviations (all unconfirmed, configurable): the opt-in OFFSET cap (``max_offset``, off by
-default); the segment model of scan order; text comparisons and ORDER BY are
-case-insensitive by default (the store's upper-case keys, as SOQL compares); only the SQL
-subset above.
+default); the segment model of scan order; only the SQL subset above.
 
-Text comparison (issue 18, gap 6). No Salesforce page found states how Data Cloud SQL
-compares or orders strings (searched the Data Cloud / Data 360 query docs: "Data Cloud
-SQL string comparison case sensitive collation", "Data 360 query SQL ORDER BY text
-collation", "Query API V2"). What was found is indirect: Data 360 runs its SQL on the
-Hyper engine (Salesforce Engineering, "4x Faster: How AI-Assisted Development
-Accelerated Building New SQL Dialects for Zero Copy Connectors",
-https://engineering.salesforce.com/4x-faster-how-ai-assisted-development-accelerated-building-new-sql-dialects-for-zero-copy-connectors),
-and HyPer's author writes that Hyper sorts UTF-8 strings by code point unless a
-collation is asked for (T. Neumann, Database Architects blog, August 2016,
-http://databasearchitects.blogspot.com/2016/08). That is no documented Data Cloud rule,
-so code-point comparison is an opt-in option, ``case_sensitive=True``
-(``RunConfig.source_case_sensitive``): with it ``'ExternalOPP05' < 'externalOpp01'``, and
-a cursor built from a lowercased key skips every key after it. The scenario's ids are
-all one case, so replays give the same results either way.
+Text comparison (issue 18, gap 6). Data Cloud SQL is documented as the Hyper dialect:
+Salesforce's *Data Cloud SQL Reference* pages carry "Applies to: Data Cloud SQL, Tableau
+Hyper API" (e.g. "String Functions and Operators",
+https://developer.salesforce.com/docs/data/data-cloud-query-guide/references/dc-sql-reference/string.html),
+and Hyper's own SQL reference now points there ("Hyper uses the Salesforce Data Cloud SQL
+dialect", tableau/hyper-db ``website/docs/sql.md``). What that reference says, and what
+is modelled:
+
+- ``LIKE`` is case-sensitive. Hyper, "String Pattern Matching" (tableau/hyper-db
+  ``website/docs/sql/scalar_func/string_matching.md``, section ``LIKE``): "The key word
+  ``ILIKE`` can be used instead of ``LIKE`` to make the match case-insensitive according
+  to the active locale. This is not in the SQL standard but is a Hyper extension
+  (similarly to PostgreSQL)"; the regular-expression table lists ``~`` as "case
+  sensitive" and ``~*`` as "case insensitive". Modelled: ``LIKE`` matches by code point,
+  ``ILIKE`` ignores case (ASCII letters only: SQLite's ``LIKE``; Hyper's "active locale"
+  is not modelled).
+- ``=``, ``IN`` are case-sensitive. The same page: a pattern without ``%`` or ``_``
+  "only represents the string itself; in that case ``LIKE`` acts like the equals
+  operator", so a case-sensitive ``LIKE`` implies a case-sensitive ``=``. *Inferred*
+  from that sentence; no page states ``=`` on its own.
+- ``<``, ``>``, ``ORDER BY`` follow the column's collation: Hyper, "SELECT", ``ORDER BY``
+  clause: "Character-string data is sorted according to the collation that applies to
+  the column being sorted. That can be overridden at need by including a ``COLLATE``
+  clause" (``website/docs/sql/command/select.md``); "CREATE TABLE": "If not specified,
+  the column data type's default collation is used" (``command/create_table.md``); and
+  "All strings in Hyper are stored as UTF-8 internally" (``datatype/string.md``). No page
+  names the default collation. Modelled: code-point order (``'E' < 'e'``, ``'_' < 'a'``),
+  *inferred* from the case-sensitive ``LIKE`` above and from HyPer's author (T. Neumann,
+  Database Architects blog, August 2016, http://databasearchitects.blogspot.com/2016/08:
+  Hyper sorts UTF-8 strings by code point unless a collation is asked for). SQLite's
+  ``BINARY`` collation over UTF-8 bytes gives the same order as code points.
+
+``case_sensitive=False`` (``RunConfig.source_case_sensitive=False``) keeps the model this
+module had before issue 18 as a named *what if*: text compared and ordered by its
+upper-case form, as SOQL does (the store's upper-case keys). With the default a cursor
+built from a lowercased key (``'externalopp01' > 'externalOpp02'``) skips every key after
+it, as it would on the real source; Python's ``max()`` over a page's keys agrees with the
+source's order. The scenario's ids are all one case, so replays give the same results
+either way.
 """
 
 from __future__ import annotations
@@ -61,7 +85,7 @@ import re
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -74,6 +98,7 @@ if TYPE_CHECKING:
     from .apex.engine import AsyncEngine
     from .apex.faults import FaultSchedule
     from .core import OrgCore
+    from .schema import Field
 
 __all__ = ["ENDPOINT", "DataCloudSource", "SourceQuery", "parse_sql"]
 
@@ -156,6 +181,12 @@ def parse_sql(sql: str) -> SourceQuery:
                     vals.append(literal())
                 take(")")
                 where.append((col, "IN", tuple(vals)))
+            elif op.upper() in ("LIKE", "ILIKE"):
+                pattern = literal()
+                if not isinstance(pattern, str):
+                    raise SqlError(f"{op.upper()} needs a string pattern, got {pattern!r}")
+                _glob(pattern)  # refuses a pattern ending in the escape character
+                where.append((col, op.upper(), pattern))
             elif op in _OPS:
                 where.append((col, _OPS[op], literal()))
             else:
@@ -191,11 +222,13 @@ class DataCloudSource:
                  segment_rows: int = 12_500, order_variants: int = 64,
                  max_offset: int | None = None, seed: int = 0,
                  faults: FaultSchedule | None = None, cache_pages: int = 4_096,
-                 case_sensitive: bool = False) -> None:
+                 case_sensitive: bool = True) -> None:
         self.org = org
         self.case_sensitive = case_sensitive
-        """Compare and order text by code point (``'E' < 'e'``, ``'_' < 'a'``) instead of
-        by the upper-case form (the default; see the module docstring's deviations)."""
+        """Compare and order text by code point (``'E' < 'e'``, ``'_' < 'a'``), as Data
+        Cloud SQL's reference documents (the default since issue 18; module docstring).
+        False: by the upper-case form, the pre-issue-18 model, kept as a what if."""
+        self._raw_indexed: set[str] = set()
         self.obj = org.schema.get(object_name)
         self.charge_api = charge_api
         self.unstable_order = unstable_order
@@ -364,6 +397,7 @@ class DataCloudSource:
         params: list[Any] = []
         for col, op, val in q.where:
             f = self.obj.field(col)
+            self._index_raw(f)
             folded = f.sort_key and not self.case_sensitive
             name = quote(sk_column(f.name) if folded else f.name)
 
@@ -373,13 +407,32 @@ class DataCloudSource:
             if op == "IN":
                 parts.append(f"{name} IN ({','.join('?' * len(val))})")
                 params.extend(key(v) for v in val)
+            elif op == "LIKE" and self.case_sensitive:
+                # Hyper's LIKE is case-sensitive (module docstring): SQLite's GLOB
+                # matches by code point, its LIKE would ignore ASCII case.
+                parts.append(f"{quote(f.name)} GLOB ?")
+                params.append(_glob(val))
+            elif op in ("LIKE", "ILIKE"):
+                # ILIKE (or LIKE in the case-insensitive what if): SQLite's LIKE folds
+                # ASCII letters only, where Hyper folds "according to the active locale".
+                parts.append(f"{quote(f.name)} LIKE ? ESCAPE '\\'")
+                params.append(val)
             else:
                 parts.append(f"{name} {op} ?")
                 params.append(key(val))
         return " AND ".join(parts), params
 
+    def _index_raw(self, f: Field) -> None:
+        """Index the stored spelling of a case-insensitive text field once, when the
+        source compares it by code point: the store indexes only its upper-case key, and
+        a keyset page over 2,000,000 rows must not scan the table. Speed only."""
+        if self.case_sensitive and f.sort_key and f.name not in self._raw_indexed:
+            self._raw_indexed.add(f.name)
+            self.org.store.add_storage_index(self.obj, [replace(f, case_sensitive=True)])
+
     def _order_col(self, order: str) -> str:
         f = self.obj.field(order)
+        self._index_raw(f)
         # The raw column compares by SQLite's BINARY collation: UTF-8 bytes, which order
         # like code points.
         return quote(sk_column(f.name) if f.sort_key and not self.case_sensitive else f.name)
@@ -487,6 +540,32 @@ class DataCloudSource:
                f"WHERE rowid IN ({','.join('?' * len(ids))})")
         got = {r[0]: r[1:] for r in self.org.store.scan(sql, ids)}
         return [got[r] for r in ids if r in got]
+
+
+def _glob(pattern: str) -> str:
+    """A LIKE pattern (``%``, ``_``, backslash escapes, as Hyper's default) as a GLOB.
+
+    A pattern ending in the escape character is refused with SqlError (HTTP 400): Hyper's
+    page does not say what it does, so the simulator does not guess.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 == len(pattern):
+                raise SqlError("LIKE pattern must not end with escape character")
+            i += 1
+            c = pattern[i]
+            out.append(f"[{c}]" if c in "*?[" else c)
+        elif c == "%":
+            out.append("*")
+        elif c == "_":
+            out.append("?")
+        else:
+            out.append(f"[{c}]" if c in "*?[" else c)
+        i += 1
+    return "".join(out)
 
 
 def _error(status: int, code: str, message: str) -> HttpResponse:

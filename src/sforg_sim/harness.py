@@ -167,7 +167,7 @@ class _PlannedFaults(FaultSchedule):
                 if change.after == self.executions:
                     self.run.apply(change)
                 continue
-            p = self.run.case.partitioning.index_of(change.key)
+            p = self.run.case.index_of(change.key)
             if p is None:
                 due = change.after == self.executions
             else:
@@ -208,7 +208,7 @@ class Run:
         start = {r[0]: (r[1], r[2]) for r in org.store.select(
             org.schema.get(TARGET_OBJECT), ["Id", kf, TARGET_FIELD], '"IsDeleted" = 0')}
         scope = {rid: i for rid, (key, _) in start.items()
-                 if (i := case.partitioning.index_of(key)) is not None}
+                 if (i := case.index_of(key)) is not None}
         n = len(parts)
         self.record = RunRecord(case, kf, start, scope, ds.source(), calls=[0] * n,
                                 refused=[0] * n, executions=[0] * n)

@@ -8,7 +8,8 @@ What "processed" means
 ----------------------
 The job copies StageName from the Data Cloud source onto Opportunities. A record is
 **due** when it was in the run's in-scope snapshot (live at start, key inside one of the
-partitions' half-open ranges, compared upper-case as Salesforce does), has a source row,
+partitions' half-open ranges, compared in the Data Cloud source's order, which reads the
+ranges: code point by default, :meth:`~sforg_sim.cases.Case.index_of`), has a source row,
 is still live at the end, and nobody else touched it during the run. A due record is
 **processed** when it ends with the source's StageName; a processor may write it once, or
 not at all if it already had that stage (V2 only writes records that differ).
@@ -50,7 +51,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from .cases import RunConfig, RunRecord, sort_key
+from .cases import RunConfig, RunRecord, order_key, sort_key
 
 __all__ = ["ALL", "EMPTY_STOP", "ApiBudgetExceeded", "CoverageViolation",
            "InvariantViolation", "PartitionViolation", "ProcessorCrashed",
@@ -143,7 +144,7 @@ def _allowance(run: RunRecord, rid: str) -> int:
         key = run.start[rid][0]
         return 1 if key is not None and sort_key(key) in run.source else 0
     if rid in run.inserted:
-        return 1 if run.case.partitioning.index_of(run.inserted[rid]) is not None else 0
+        return 1 if run.case.index_of(run.inserted[rid]) is not None else 0
     return 0
 
 
@@ -185,7 +186,7 @@ def _why_out(run: RunRecord, rid: str) -> str:
     key = run.key_of(rid)
     if key is None:
         return " has no key"
-    if run.case.partitioning.index_of(key) is None:
+    if run.case.index_of(key) is None:
         return " is in no partition"
     return " has no source row"
 
@@ -210,7 +211,7 @@ def _range_sizes(run: RunRecord) -> list[int]:
     sizes = Counter(run.scope.values())
     for key in [*run.inserted.values(), *(new for _, new in run.rekeyed.values()),
                 *(k for k, _ in run.case.dataset.source_only)]:
-        i = part.index_of(key)
+        i = run.case.index_of(key)
         if i is not None:
             sizes[i] += 1
     return [sizes[p.index] for p in part.parts]
@@ -276,12 +277,11 @@ def _change_slack(run: RunRecord, p: int | None = None) -> int:
     if p is None:
         return 4 * (len(run.inserted) + len(run.rekeyed)) + len(run.updated) + len(
             run.deleted)
-    part = run.case.partitioning
-    cost = 4 * sum(part.index_of(k) == p for k in run.inserted.values())
+    cost = 4 * sum(run.case.index_of(k) == p for k in run.inserted.values())
     for old, new in run.rekeyed.values():
-        cost += 4 * (part.index_of(new) == p) + (part.index_of(old) == p)
+        cost += 4 * (run.case.index_of(new) == p) + (run.case.index_of(old) == p)
     for rid in run.updated | run.deleted:
-        cost += run.scope.get(rid) == p or part.index_of(run.key_of(rid)) == p
+        cost += run.scope.get(rid) == p or run.case.index_of(run.key_of(rid)) == p
     return cost
 
 
@@ -455,23 +455,29 @@ def partitions_disjoint_and_covering(run: RunRecord) -> None:
     """Ranges are non-empty intervals, disjoint, and cover every keyed record in their span.
 
     The span runs from the lowest start to the highest end; a keyed record inside it that
-    no range holds (a gap) is reported, as are pairs of overlapping ranges.
+    no range holds (a gap) is reported, as are pairs of overlapping ranges. Compared in
+    the source's order (:func:`~sforg_sim.cases.order_key`), which reads the ranges.
     """
     parts = run.case.partitioning.parts
+    cp = run.case.config.source_case_sensitive
+
+    def k(value: str) -> str:
+        return order_key(value, cp)
+
     problems, records = [], []
     for p in parts:
-        if sort_key(p.start) >= sort_key(p.end):
+        if k(p.start) >= k(p.end):
             problems.append(f"partition {p.index} {p.start!r} to {p.end!r} is an empty "
                             "interval")
     for i, a in enumerate(parts):
         for b in parts[i + 1:]:
-            if sort_key(a.start) < sort_key(b.end) and sort_key(b.start) < sort_key(a.end):
+            if k(a.start) < k(b.end) and k(b.start) < k(a.end):
                 problems.append(f"partitions {a.index} and {b.index} overlap")
     if parts:
-        lo = min(sort_key(p.start) for p in parts)
-        hi = max(sort_key(p.end) for p in parts)
+        lo = min(k(p.start) for p in parts)
+        hi = max(k(p.end) for p in parts)
         for rid, (key, _) in run.start.items():
-            if key is not None and lo <= sort_key(key) < hi and rid not in run.scope:
+            if key is not None and lo <= k(key) < hi and rid not in run.scope:
                 records.append(run.name(rid))
         if records:
             problems.append(f"in no partition: {', '.join(records)}")
@@ -488,7 +494,7 @@ def expected_stage_counts(run: RunRecord) -> dict[str, int]:
     due = set(_due(run))
     out: Counter[str] = Counter()
     for rid, (key, stage, deleted) in run.final.items():
-        if deleted or run.case.partitioning.index_of(key) is None:
+        if deleted or run.case.index_of(key) is None:
             continue
         if rid in due and _reachable(run, rid):
             assert key is not None
@@ -510,7 +516,7 @@ def stage_counts(run: RunRecord, expected: Mapping[str, int] | None = None) -> N
     want = dict(expected) if expected is not None else expected_stage_counts(run)
     got: Counter[str] = Counter(
         stage for rid, (key, stage, deleted) in run.final.items()
-        if not deleted and run.case.partitioning.index_of(key) is not None)
+        if not deleted and run.case.index_of(key) is not None)
     want = {k: v for k, v in want.items() if v}
     if dict(got) == want:
         return

@@ -34,6 +34,7 @@ from .cases import (
     PartitionForm,
     Partitioning,
     RunConfig,
+    order_key,
     sort_key,
 )
 from .nightly import KEY_PREFIX, TARGET_STAGE, Partition
@@ -93,8 +94,13 @@ def _external_ids(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
     # shrink a 20-record case).
     small = min(max_size, max(min_size, 4))
     size = draw(st.one_of(st.integers(min_size, small), st.integers(min_size, max_size)))
-    width = draw(st.sampled_from((2, 7, 1)))
     allowed = list(styles) or ["padded"]
+    # The team's ids only, on a third of the lists, with a width they do not overflow: a
+    # start script that computes ranges from the ids' numbers (prefix + digits) is only
+    # tested when the first and last bound share one prefix and one width (gap 5:
+    # several same-prefix numeric partitions).
+    team_only = len(allowed) > 1 and "padded" in allowed and draw(st.integers(0, 2)) == 2
+    width = draw(st.sampled_from((2, 7) if team_only else (2, 7, 1)))
     out: list[str | None] = []
     seen: set[str] = set()
     n = 0
@@ -108,9 +114,10 @@ def _external_ids(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
         n += 1 + draw(st.integers(0, 3))  # gaps in the numbering
         # The team's style on about half the ids (and where shrinking goes), another
         # drawn style on the rest: a page then mixes styles (code-point vs collation).
-        style = "padded" if "padded" in allowed and not draw(st.booleans()) else (
+        style = "padded" if team_only or ("padded" in allowed and not draw(st.booleans())) else (
             draw(st.sampled_from(allowed)))
-        if style == "padded" and "mixed-case" in allowed and draw(st.booleans()):
+        if style == "padded" and not team_only and "mixed-case" in allowed and draw(
+                st.booleans()):
             # Another case on half the team's ids (shrinking to none): a page then mixes
             # cases, whose code-point order (Python's max(), sorted()) differs from
             # Salesforce's (gap 5).
@@ -162,8 +169,8 @@ def _datasets(draw: DrawFn, min_size: int = 0, max_size: int = 24, *,
     return Dataset(tuple(rows), unique, tuple(orphans))
 
 
-def _between(lo: str | None, hi: str | None) -> list[str]:
-    """Boundary strings b with lo < b <= hi (upper case), best first, distinct in order."""
+def _between(lo: str | None, hi: str | None, code_point: bool = True) -> list[str]:
+    """Boundary strings b with lo < b <= hi (in the source's order), best first."""
     cands: list[str] = []
     if hi is not None:
         cands += [hi, hi.lower(), hi.upper()]
@@ -173,24 +180,43 @@ def _between(lo: str | None, hi: str | None) -> list[str]:
         cands += [hi[:-1]]
     if lo is None and hi is None:
         cands = [KEY_PREFIX, *(f"{KEY_PREFIX}{d}" for d in "059")]
+    # A number between the neighbours, in their prefix and width (``externalOpp04``
+    # between ``...03`` and ``...06``; one past ``lo``, one before ``hi``): the team's
+    # own bounds are numbers, not keys (gap 5: same-prefix numeric partitions).
+    a, b = _numbered(lo), _numbered(hi)
+    if a and b and a[0] == b[0] and a[2] == b[2] and b[1] - a[1] > 1:
+        cands.append(f"{a[0]}{(a[1] + b[1]) // 2:0{a[2]}d}")
+    elif a and hi is None:
+        cands.append(f"{a[0]}{a[1] + 1:0{a[2]}d}")
+    elif b and lo is None and b[1] > 0:
+        cands.append(f"{b[0]}{b[1] - 1:0{b[2]}d}")
     return [c for c in cands
-            if (lo is None or sort_key(c) > sort_key(lo)) and (
-                hi is None or sort_key(c) <= sort_key(hi))]
+            if (lo is None or order_key(c, code_point) > order_key(lo, code_point)) and (
+                hi is None or order_key(c, code_point) <= order_key(hi, code_point))]
 
 
-def _successor(key: str) -> str:
+def _numbered(key: str | None) -> tuple[str, int, int] | None:
+    """``(prefix, number, width)`` of ``externalOpp0042``-like keys, else None."""
+    digits = len(key) - len(key.rstrip("0123456789")) if key else 0
+    if not key or not digits or digits == len(key):
+        return None
+    return key[:-digits], int(key[-digits:]), digits
+
+
+def _successor(key: str, code_point: bool = True) -> str:
     """The team's "one past the last id" (``...0000031``), if it really sorts after."""
     digits = len(key) - len(key.rstrip("0123456789"))
     if digits:
         nxt = f"{key[:-digits]}{int(key[-digits:]) + 1:0{digits}d}"
-        if sort_key(nxt) > sort_key(key):
+        if order_key(nxt, code_point) > order_key(key, code_point):
             return nxt
     return key + "0"
 
 
 @composite
 def _partitionings(draw: DrawFn, dataset: Dataset, max_parts: int = 4, *,
-                   forms: Sequence[str] = FORMS, partial_scope: bool = True) -> Partitioning:
+                   forms: Sequence[str] = FORMS, partial_scope: bool = True,
+                   code_point: bool = True) -> Partitioning:
     """Partitions over the dataset's keys: the team's form, half-open, uneven and empty.
 
     The scope is a run of the sorted keys (all of them, shrinking from ``partial_scope``'s
@@ -199,7 +225,11 @@ def _partitionings(draw: DrawFn, dataset: Dataset, max_parts: int = 4, *,
     ``half-open`` may put a boundary between keys, in another case (``EXTERNALOPP05``),
     and several in one gap, which makes empty partitions.
     """
-    keys = dataset.keys()
+    keys = dataset.keys(code_point)
+
+    def k(value: str) -> str:
+        return order_key(value, code_point)
+
     n = len(keys)
     # A partial scope on a quarter of the cases (the gate shrinks to "whole scope"):
     # drawn on every case, the ranges held a record or two and hid most bugs (issue 18).
@@ -215,17 +245,17 @@ def _partitionings(draw: DrawFn, dataset: Dataset, max_parts: int = 4, *,
         above = keys[pos] if pos < n else None
         if form == "shared-boundary":
             b = above if above is not None else (
-                _successor(below) if below is not None else f"{KEY_PREFIX}0")
+                _successor(below, code_point) if below is not None else f"{KEY_PREFIX}0")
             if j == 0 and above is None and below is not None:
                 b = below + "0"
         else:
-            options = _between(below, above)
+            options = _between(below, above, code_point)
             if bounds:
-                options = [o for o in options if sort_key(o) > sort_key(bounds[-1])]
+                options = [o for o in options if k(o) > k(bounds[-1])]
             if not options:
                 continue
             b = draw(st.sampled_from(options))
-        if not bounds or sort_key(b) > sort_key(bounds[-1]):
+        if not bounds or k(b) > k(bounds[-1]):
             bounds.append(b)
     if len(bounds) < 2:
         bounds.append(bounds[-1] + "0")
@@ -271,8 +301,9 @@ def run_configs(draw: DrawFn, *, page_sizes: SearchStrategy[int] | None = None,
     (pass :func:`remaining_quota` to vary it; the fault plans exhaust it too). The source
     has no OFFSET cap (None: none is documented); pass ``max_offsets`` to explore the
     opt-in what if. Scan segments (12,500 rows) are drawn scaled down (3) so a dozen
-    records can reach them. ``source_case_sensitive`` (default: always False) explores
-    the opt-in what if of a Data Cloud comparing text by code point (``datacloud.py``).
+    records can reach them. ``source_case_sensitive`` (default: always True, Data Cloud
+    SQL's documented code-point comparison, ``datacloud.py``) can explore the
+    case-insensitive what if (``st.just(False)``).
     """
     def pick(given: SearchStrategy[Any] | None, default: SearchStrategy[Any]) -> Any:
         return draw(default if given is None else given)
@@ -285,7 +316,7 @@ def run_configs(draw: DrawFn, *, page_sizes: SearchStrategy[int] | None = None,
         max_offset=pick(max_offsets, st.none()),
         segment_rows=pick(segment_rows, st.sampled_from((12_500, 3))),
         seed=draw(st.integers(0, 3)),
-        source_case_sensitive=pick(source_case_sensitive, st.just(False)))
+        source_case_sensitive=pick(source_case_sensitive, st.just(True)))
 
 
 _page_sizes, _batch_scopes, _editions = page_sizes, batch_scopes, editions
@@ -293,11 +324,16 @@ _page_sizes, _batch_scopes, _editions = page_sizes, batch_scopes, editions
 
 @composite
 def _changes(draw: DrawFn, keys: Sequence[str], kinds: Sequence[str] = CHANGE_KINDS,
-             max_after: int = 12) -> Change:
+             max_after: int = 12, anchors: Sequence[tuple[str, int]] = ()) -> Change:
     """One concurrent change by another user, after a drawn execution number.
 
     Inserted and re-keyed ids are an existing id plus ``b``, ``_`` or ``0``: right next to
-    it, so before or after the cursor depending on when the change lands.
+    it, so before or after the cursor depending on when the change lands. ``anchors``
+    are ``(key, j)``: ``key`` ends its partition's page ``j`` and is not the partition's
+    last key (:func:`cases` computes them); three inserts in four are then drawn right after
+    one of them, after that partition's execution ``j``: ahead of its cursor while it
+    runs (retries only make execution ``j`` come sooner), with a record after it
+    (issue 18, gap 2).
     """
     # An insert half the time (the branch shrinking goes to): another user's new record
     # ahead of the cursor is what a job trusting a count taken at its start misses
@@ -311,6 +347,13 @@ def _changes(draw: DrawFn, keys: Sequence[str], kinds: Sequence[str] = CHANGE_KI
     pool = list(keys) or [f"{KEY_PREFIX}1"]
     base = draw(st.sampled_from(pool))
     near = draw(st.sampled_from(pool)) + draw(st.sampled_from(("b", "_", "0")))
+    if kind == "insert" and anchors and draw(st.integers(0, 3)) > 0:
+        # Between two executions of a running partition, right after its cursor: the
+        # static draw above met "a partition with pages left, ahead of its cursor" in
+        # about 1 example in 400 (datasets without source-only rows).
+        anchor, after = draw(st.sampled_from(tuple(anchors)))
+        return Change(after, "insert", anchor + draw(st.sampled_from(("b", "_", "0"))),
+                      stage=draw(st.sampled_from(STAGES[:3])), relative=True)
     # Timed by the executions of the change's own partition (relative): counted over
     # the whole run, "after execution 1" in a run of three chains fell before or after
     # the partition's first page by chance (gap 2).
@@ -327,7 +370,8 @@ def _changes(draw: DrawFn, keys: Sequence[str], kinds: Sequence[str] = CHANGE_KI
 def _fault_plans(draw: DrawFn, keys: Sequence[str] = (), *, callouts: bool = True,
                 locks: bool = True, empty: bool = True, quota: bool = True,
                 concurrent: Sequence[str] = ("update", "delete", "insert", "rekey"),
-                max_each: int = 2, max_at: int = 12, sequences: bool = True) -> FaultPlan:
+                max_each: int = 2, max_at: int = 12, sequences: bool = True,
+                anchors: Sequence[tuple[str, int]] = ()) -> FaultPlan:
     """A :class:`FaultPlan`: transient callout errors, row locks, empty pages, quota
     exhausted at call k, and concurrent DML (``concurrent`` kinds, empty for none) near
     ``keys``. Each kind is off, or up to ``max_each`` occurrences, shrinking to none.
@@ -347,7 +391,8 @@ def _fault_plans(draw: DrawFn, keys: Sequence[str] = (), *, callouts: bool = Tru
         return FaultPlan(
             callouts=at(callouts), locks=at(locks), empty=at(empty),
             quota_at=draw(st.integers(1, max_at)) if quota and _sometimes(draw) else None,
-            changes=tuple(draw(st.lists(_changes(keys, concurrent), max_size=max_each)))
+            changes=tuple(draw(st.lists(_changes(keys, concurrent, anchors=anchors),
+                                         max_size=max_each)))
             if concurrent else ())
     tokens = (("empty",) if empty else ()) + (("503",) if callouts else ())
     runs: list[tuple[int, int, tuple[str, ...]]] = []
@@ -367,7 +412,8 @@ def _fault_plans(draw: DrawFn, keys: Sequence[str] = (), *, callouts: bool = Tru
     return FaultPlan(
         locks=at(locks), runs=tuple(runs),
         quota_at=draw(st.integers(1, max_at)) if quota and _sometimes(draw) else None,
-        changes=tuple(draw(st.lists(_changes(keys, concurrent), max_size=max_each)))
+        changes=tuple(draw(st.lists(_changes(keys, concurrent, anchors=anchors),
+                                         max_size=max_each)))
         if concurrent else ())
 
 
@@ -440,51 +486,60 @@ def datasets(min_size: int = 0, max_size: int = 24, *, styles: Sequence[str] = S
 
 
 def partitionings(dataset: Dataset, max_parts: int = 4, *,
-                  forms: Sequence[str] = FORMS,
-                  partial_scope: bool = True) -> SearchStrategy[Partitioning]:
+                  forms: Sequence[str] = FORMS, partial_scope: bool = True,
+                  code_point: bool = True) -> SearchStrategy[Partitioning]:
     """Partitions over the dataset's keys: the team's form, half-open, uneven and empty.
 
     The scope is a run of the sorted keys (all of them, shrinking from ``partial_scope``'s
     leading/trailing out-of-scope keys). ``shared-boundary`` draws each boundary at a key,
     the next partition's first (and the last end one past the last id, as the team does);
     ``half-open`` may put a boundary between keys, in another case (``EXTERNALOPP05``),
-    and several in one gap, which makes empty partitions. Bad arguments raise
-    InvalidArgument.
+    and several in one gap, which makes empty partitions. Keys and bounds are ordered
+    as the Data Cloud source orders them: by code point (``code_point``, the default), or
+    upper-case for the ``RunConfig(source_case_sensitive=False)`` what if; :func:`cases`
+    passes the drawn config's. Bad arguments raise InvalidArgument.
     """
     _check_range("1", 1, "max_parts", max_parts, lowest=1)
     return _partitionings(dataset, max_parts, forms=_check_choices("forms", forms, FORMS),
-                          partial_scope=partial_scope)
+                          partial_scope=partial_scope, code_point=code_point)
 
 
 def changes(keys: Sequence[str], kinds: Sequence[str] = CHANGE_KINDS,
-            max_after: int = 12) -> SearchStrategy[Change]:
+            max_after: int = 12, anchors: Sequence[tuple[str, int]] = ()
+            ) -> SearchStrategy[Change]:
     """One concurrent change by another user, after a drawn execution number.
 
     Inserted and re-keyed ids are an existing id plus ``b``, ``_`` or ``0``: right next to
     it, so before or after the cursor depending on when the change lands. ``kinds`` are
-    some of :data:`CHANGE_KINDS`. Bad arguments raise InvalidArgument.
+    some of :data:`CHANGE_KINDS`. ``anchors`` (``(key, j)``: ``key`` ends page ``j`` of
+    its partition, :func:`cases` computes them) put three inserts in four right after one,
+    after that partition's execution ``j``: ahead of a running cursor. Bad
+    arguments raise InvalidArgument.
     """
     _check_range("0", 0, "max_after", max_after, lowest=0)
-    return _changes(keys, _check_choices("kinds", kinds, CHANGE_KINDS), max_after)
+    return _changes(keys, _check_choices("kinds", kinds, CHANGE_KINDS), max_after,
+                    tuple(anchors))
 
 
 def fault_plans(keys: Sequence[str] = (), *, callouts: bool = True, locks: bool = True,
                 empty: bool = True, quota: bool = True,
                 concurrent: Sequence[str] = CHANGE_KINDS, max_each: int = 2,
-                max_at: int = 12, sequences: bool = True) -> SearchStrategy[FaultPlan]:
+                max_at: int = 12, sequences: bool = True,
+                anchors: Sequence[tuple[str, int]] = ()) -> SearchStrategy[FaultPlan]:
     """A :class:`FaultPlan`: transient callout errors, row locks, empty pages, quota
     exhausted at call k, and concurrent DML (``concurrent`` kinds, empty for none) near
     ``keys``. Each kind is off, or up to ``max_each`` occurrences, shrinking to none.
     ``sequences`` (default) draws 503s and empty batches as runs of consecutive faults, up
     to :data:`MAX_RUN` long (longer than the 3-empties stop rule), shrinking to fewer,
     shorter, earlier runs; ``sequences=False`` draws each occurrence on its own (at most
-    ``max_each`` per kind: the pre-issue-18 plans). Bad arguments raise InvalidArgument."""
+    ``max_each`` per kind: the pre-issue-18 plans). ``anchors``: see :func:`changes`.
+    Bad arguments raise InvalidArgument."""
     _check_range("0", 0, "max_each", max_each, lowest=0)
     _check_range("1", 1, "max_at", max_at, lowest=1)
     kinds = _check_choices("concurrent", concurrent, CHANGE_KINDS) if concurrent else ()
     return _fault_plans(keys, callouts=callouts, locks=locks, empty=empty, quota=quota,
                         concurrent=kinds, max_each=max_each, max_at=max_at,
-                        sequences=sequences)
+                        sequences=sequences, anchors=tuple(anchors))
 
 
 @composite
@@ -496,11 +551,35 @@ def cases(draw: DrawFn, dataset: SearchStrategy[Dataset] | None = None,
     """Dataset x partitioning x config x faults; ``faults=None`` means no faults.
 
     ``partitioning`` and ``faults`` are called with the drawn dataset (its keys), since
-    boundaries and concurrent changes refer to its ids.
+    boundaries and concurrent changes refer to its ids. The default ``partitioning``
+    draws its bounds in the drawn config's source order
+    (:attr:`~sforg_sim.cases.RunConfig.source_case_sensitive`); a custom one is
+    called with the dataset only, so it must match a config it fixes itself.
     """
     ds = draw(dataset if dataset is not None else datasets())
-    part = draw(partitioning(ds))
     cfg = draw(config if config is not None else run_configs())
-    plan = draw(faults(ds.keys())) if faults is not None else FaultPlan()
+    part = draw(partitionings(ds, code_point=cfg.source_case_sensitive)
+                if partitioning is partitionings else partitioning(ds))
+    keys = ds.keys(cfg.source_case_sensitive)
+    if faults is fault_plans:
+        plan = draw(fault_plans(keys, anchors=_anchors(Case(ds, part, cfg), keys)))
+    else:
+        plan = draw(faults(keys)) if faults is not None else FaultPlan()
     return Case(ds, part, cfg, plan)
+
+
+def _anchors(case: Case, keys: Sequence[str]) -> list[tuple[str, int]]:
+    """``(key, j)`` for each key ending page ``j`` of its partition (the source's rows in
+    its order, source-only rows included: the job pages through them), the partition's
+    last key left out: an insert right after one, timed after that partition's
+    execution ``j``, lands ahead of the running cursor with a record still to come."""
+    per: dict[int, list[str]] = {}
+    source = case.dataset.source()  # pages hold source rows: keys without one are skipped
+    for key in keys:
+        i = case.index_of(key) if sort_key(key) in source else None
+        if i is not None:
+            per.setdefault(i, []).append(key)
+    size = max(1, case.config.page_size)
+    return [(ks[j * size - 1], j) for ks in per.values()
+            for j in range(1, (len(ks) - 1) // size + 1)]
 
