@@ -194,13 +194,22 @@ def test_a_schedule_is_pending_work(org: Org) -> None:
 
 def test_cron_objects_refuse_dml(org: Org) -> None:
     tid = org.apex.schedule("Read only", "0 0 2 * * ?", _Noop())
+    # The objects themselves cannot be inserted or updated (describe: createable and
+    # updateable false): CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY, as real orgs answer.
     [res] = org.insert("CronTrigger", [{"CronExpression": "0 0 2 * * ?"}])
     assert not res["success"]
-    assert res["errors"][0]["statusCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    assert res["errors"][0]["statusCode"] == "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY"
+    assert res["errors"][0]["message"] == "entity type cannot be inserted: Scheduled Job"
     [res] = org.update("CronTrigger", [{"Id": tid, "State": "PAUSED"}])
     assert not res["success"]
+    assert res["errors"][0]["message"] == "entity type cannot be updated: Scheduled Job"
     [res] = org.insert("CronJobDetail", [{"Name": "sneaky"}])
     assert not res["success"]
+    # Even an empty record (no field to refuse) is refused: it used to create a row.
+    [res] = org.insert("AsyncApexJob", [{}])
+    assert not res["success"] and res["errors"][0]["message"].startswith(
+        "entity type cannot be inserted: ")
+    assert org.query("SELECT COUNT() FROM AsyncApexJob")["totalSize"] == 0
     for sobject, rid in (("CronTrigger", tid), ("CronJobDetail", _triggers(org)[0][
             "CronJobDetail"]["attributes"]["url"].rsplit("/", 1)[1])):
         with pytest.raises(InvalidType, match="does not support delete"):

@@ -95,7 +95,7 @@ class OrgCore:
         # The admin user must exist before anything is stamped with its id: its own row is
         # stamped with the id it is about to get.
         self.user_id = ids.make_id("005", 1)
-        [org_res] = self.dml.insert("Organization", [{"Name": name}])
+        [org_res] = self.dml.insert("Organization", [{"Name": name}], system=True)
         self.org_id = org_res["id"]
         # Read-only fields the platform fills in: written under DML's head.
         self.store.write(

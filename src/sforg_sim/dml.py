@@ -22,6 +22,7 @@ from typing import Any, cast
 from . import ids
 from .errors import (
     AllOrNoneOperationRolledBack,
+    CannotInsertUpdateActivateEntity,
     DuplicateExternalId,
     DuplicateValue,
     EntityIsDeleted,
@@ -331,9 +332,13 @@ class Dml:
     # --- insert ---------------------------------------------------------------------------
 
     def insert(self, sobject: str, records: Sequence[Mapping[str, Any]], *,
-               all_or_none: bool = False) -> list[SaveResult]:
-        """Insert records; returns SaveResults in input order."""
+               all_or_none: bool = False, system: bool = False) -> list[SaveResult]:
+        """Insert records; returns SaveResults in input order. ``system``: the platform's
+        own insert (the org's Organization row at bootstrap), allowed on an object no
+        user can create."""
         obj = self.schema.get(sobject)
+        if not obj.createable and not system:
+            return self._not_allowed(obj, records, "inserted")
         results: list[SaveResult | None] = [None] * len(records)
         records, ref_errors = self.resolve_foreign_keys(obj, records)
         pending: list[_Pending] = []
@@ -416,6 +421,17 @@ class Dml:
                               "with id: <unknown>")
 
     @staticmethod
+    def _not_allowed(obj: SObjectDef, records: Sequence[Any], verb: str
+                     ) -> list[SaveResult]:
+        """Every record fails: the object itself cannot be inserted (or updated), as its
+        describe says (``createable``/``updateable`` false: AsyncApexJob, CronTrigger,
+        history objects). Real orgs answer CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY ``entity
+        type cannot be inserted: <label>`` (wording seen from real orgs, REST and SOAP)."""
+        err = CannotInsertUpdateActivateEntity(
+            f"entity type cannot be {verb}: {obj.label or obj.name}", [])
+        return [_fail(err) for _ in records]
+
+    @staticmethod
     def _rolled_back(results: list[SaveResult | None]) -> list[SaveResult]:
         rolled = AllOrNoneOperationRolledBack(
             "Record rolled back because not all records were valid and the request was "
@@ -450,6 +466,8 @@ class Dml:
                all_or_none: bool = False) -> list[SaveResult]:
         """Update records by Id; returns SaveResults in input order."""
         obj = self.schema.get(sobject)
+        if not obj.updateable:
+            return self._not_allowed(obj, records, "updated")
         records, ref_errors = self.resolve_foreign_keys(obj, records)
         # The fast path either succeeds for every record or changes nothing, so it serves
         # all-or-none calls (Apex DML) as well.
@@ -685,6 +703,10 @@ class Dml:
                all_or_none: bool = False) -> list[SaveResult]:
         """Insert or update by an External ID field (or Id); SaveResults carry ``created``."""
         obj = self.schema.get(sobject)
+        if not obj.createable and not obj.updateable:
+            # Neither half can happen (an object that allows one of the two does not
+            # exist in this schema, so the mixed case is not modelled).
+            return self._not_allowed(obj, records, "inserted")
         key_field = obj.external_id_field(external_id_field)
         results: list[SaveResult | None] = [None] * len(records)
         keys: dict[int, Any] = {}

@@ -16,6 +16,7 @@ __all__ = [
     "AllOrNoneOperationRolledBack",
     "AsyncException",
     "CalloutException",
+    "CannotInsertUpdateActivateEntity",
     "DuplicateExternalId",
     "DuplicateValue",
     "EntityIsDeleted",
@@ -276,6 +277,16 @@ class StringTooLong(SalesforceError):
     """A text value longer than the field's length (400)."""
 
     error_code = "STRING_TOO_LONG"
+    status = 400
+
+
+class CannotInsertUpdateActivateEntity(SalesforceError):
+    """DML on an object that cannot be created or updated at all (400): real orgs answer
+    ``entity type cannot be inserted: <label>`` / ``entity type cannot be updated:
+    <label>`` (seen from REST and SOAP, e.g. for history and setup objects; the object's
+    describe says ``createable``/``updateable`` false)."""
+
+    error_code = "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY"
     status = 400
 
 
