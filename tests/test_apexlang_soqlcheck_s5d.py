@@ -200,7 +200,7 @@ _PIECES = st.sampled_from(["SELECT", " Id", ",Name", " FROM Account", " WHERE", 
 def test_split_offsets_point_at_the_characters_they_came_from(pieces: list[str]) -> None:
     text = "[" + "".join(pieces) + "]"
     out = split_mapped(text)
-    assert (out.query, out.binds, out.all_rows) == split_soql(text, 1, 1)
+    assert (out.query, out.binds, out.all_rows) == split_soql(text)
     assert len(out.offsets) == len(out.query)
     assert out.offsets == sorted(out.offsets)
     bind_spans = [i for i, ch in enumerate(out.query) if ch == ":"]

@@ -169,10 +169,10 @@ def test_clauses_refused_with_their_name(org: Org, soql: str, needle: str) -> No
 
 
 def test_apex_strips_its_own_clauses_before_the_engine(org: Org) -> None:
-    """The Apex runtime removes FOR UPDATE / ALL ROWS / WITH ... before it calls the
+    """The Apex runtime removes a trailing FOR UPDATE / ALL ROWS before it calls the
     engine, so the API's refusal above never reaches Apex code."""
     from sforg_sim.apexlang.soqltext import split_soql
-    text, _, all_rows = split_soql("[SELECT Id FROM Contact LIMIT 1 FOR UPDATE]", 1, 1)
+    text, _, all_rows = split_soql("[SELECT Id FROM Contact LIMIT 1 FOR UPDATE]")
     assert org.query(text)["totalSize"] == 1 and all_rows is False
-    text, _, all_rows = split_soql("[SELECT Id FROM Contact ALL ROWS]", 1, 1)
+    text, _, all_rows = split_soql("[SELECT Id FROM Contact ALL ROWS]")
     assert org.query(text)["totalSize"] == 3 and all_rows is True

@@ -16,6 +16,9 @@ Deviations (documented for the README fidelity table):
 - A Python exception that is not a :class:`~sforg_sim.errors.SalesforceError` (a bug in a
   port) marks the job Failed *and* propagates out of :meth:`run`, so it is not hidden;
   Salesforce errors (including uncatchable LimitExceptions) fail the job as in Apex.
+  Compiled Apex jobs (``apexlang/jobs.py``) turn a bug of the simulator met while their
+  code runs into such an error (``apexlang.errors.InternalError``, "Internal error in
+  sforg-sim: ...; please report"), so the job fails with that message instead.
 - ``enqueue_job``/``execute_batch`` called on the engine from Python (outside any
   transaction) are not counted against the 50-per-transaction limit; use
   :meth:`execute_anonymous` for the real synchronous limits.
@@ -128,22 +131,6 @@ Reference cycles are still collected (at most 100,000 allocations later); the pr
 thresholds come back when ``run`` returns. ``None`` leaves the thresholds alone."""
 
 _gc_lock = threading.Lock()
-def first_error(err: SalesforceError) -> str:
-    """AsyncApexJob.ExtendedStatus for a failed execution, one format for every job type
-    (Queueable, Future, BatchApex, ScheduledApex): ``First error: <message>``. The Object
-    Reference ("AsyncApexJob", ExtendedStatus: "If one or more errors occurred during the
-    batch processing, this contains a short description of the first error",
-    https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_asyncapexjob.htm)
-    gives no format; the one batch jobs show on the platform is "First error: " and the
-    exception's message without its type (observed, e.g. "First error: Update failed.
-    First exception on row 0 with id ...; first error: CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY,
-    ..." quoted at force201.wordpress.com, "Apex Jobs error reporting"), a limit too
-    ("First error: Too many SOQL queries: 101"). sforg-sim uses it for the other job types
-    as well (their format is undocumented), so a CPU breach in a future reads as one in a
-    queueable. Cut to the field's 255 characters."""
-    return f"First error: {err.message}"[:255]
-
-
 _gc_depth = 0
 _gc_saved: tuple[int, int, int] = gc.get_threshold()
 
@@ -169,6 +156,22 @@ def _usual_collections() -> None:
         _gc_depth -= 1
         if _gc_depth == 0:
             gc.set_threshold(*_gc_saved)
+
+
+def first_error(err: SalesforceError) -> str:
+    """AsyncApexJob.ExtendedStatus for a failed execution, one format for every job type
+    (Queueable, Future, BatchApex, ScheduledApex): ``First error: <message>``. The Object
+    Reference ("AsyncApexJob", ExtendedStatus: "If one or more errors occurred during the
+    batch processing, this contains a short description of the first error",
+    https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_asyncapexjob.htm)
+    gives no format; the one batch jobs show on the platform is "First error: " and the
+    exception's message without its type (observed, e.g. "First error: Update failed.
+    First exception on row 0 with id ...; first error: CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY,
+    ..." quoted at force201.wordpress.com, "Apex Jobs error reporting"), a limit too
+    ("First error: Too many SOQL queries: 101"). sforg-sim uses it for the other job types
+    as well (their format is undocumented), so a CPU breach in a future reads as one in a
+    queueable. Cut to the field's 255 characters."""
+    return f"First error: {err.message}"[:255]
 
 
 _SELECT = re.compile(r"^\s*SELECT\s+(.+?)\s+FROM\s+(\w+)", re.IGNORECASE | re.DOTALL)

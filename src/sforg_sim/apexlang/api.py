@@ -20,6 +20,7 @@ enqueued start when it commits; a failure rolls it back).
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -30,10 +31,10 @@ from lark import Token, Tree
 
 from ..apex import AsyncEngine
 from ..apex.governor import LimitBreach
-from ..errors import UsageError
+from ..errors import SalesforceError, UsageError
 from . import jobs, jsontyped, runtime, stdlib
 from .compiler import ClassInfo, Compiler, _Emitter
-from .errors import ApexCompileError
+from .errors import ApexCompileError, InternalError
 from .parser import parse_anonymous, parse_class
 from .values import (
     BUILTIN_EXCEPTIONS,
@@ -49,6 +50,7 @@ __all__ = ["AnonymousResult", "ApexEngine", "ApexRuntime", "CompileResult", "dep
            "execute_anonymous", "runtime_for"]
 
 _COUNTER = itertools.count(1)
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -227,6 +229,10 @@ class ApexRuntime:
             except ApexCompileError as e:
                 results.append(CompileResult(info.name, False, e.line, e.column, e.problem,
                                              label))
+            except Exception as e:  # a bug of the compiler: a failed class, no traceback
+                _log.debug("sforg-sim internal error compiling %s", info.name, exc_info=e)
+                results.append(CompileResult(info.name, False, 0, 0,
+                                             InternalError.wrap(e).message, label))
         if not all(r.success for r in results):
             return results
         for _, (_, obj) in code.items():
@@ -312,8 +318,19 @@ class ApexRuntime:
             fn, ns = self.compile_anonymous(source)
         except ApexCompileError as e:
             return AnonymousResult(False, False, e.line, e.column, e.problem)
+        except Exception as e:  # a bug of the compiler: a failed compile, not a traceback
+            x = InternalError.wrap(e)
+            _log.debug("sforg-sim internal error compiling Apex", exc_info=e)
+            return AnonymousResult(False, False, -1, -1, x.message)
         try:
             return self._run_anonymous(fn, start)
+        except Exception as e:  # a bug outside the block's own code (the engine's commit)
+            if isinstance(e, SalesforceError):
+                raise
+            x = InternalError.wrap(e)
+            _log.debug("sforg-sim internal error running Apex", exc_info=e)
+            return AnonymousResult(True, False, -1, -1, None, x.message,
+                                   "AnonymousBlock: line 1, column 1", self.log[start:])
         finally:
             if not ns["__apex_local__"]:
                 # Nothing of the block can run later (it declared no classes): its line map
@@ -338,7 +355,9 @@ class ApexRuntime:
                     where.append(runtime.locate_at(lx, b.__traceback__))
                     raise
                 except BaseException as e:
-                    x = runtime.wrap_error(e)
+                    # A Python failure of the simulator's own code becomes an
+                    # InternalError (a failed result, never a traceback).
+                    x = runtime.internal_error(runtime.wrap_error(e))
                     if isinstance(x, ApexException):
                         runtime.locate(x)
                     if x is e:
@@ -352,9 +371,12 @@ class ApexRuntime:
             stack = "\n".join(x.stack) or f"AnonymousBlock: line {x.line}, column {x.column}"
             return AnonymousResult(True, False, x.line, x.column, None, str(x), stack,
                                    self.log[start:])
+        except InternalError as ie:
+            line, col = (ie.line, ie.column) if ie.line else (-1, -1)
+            return AnonymousResult(True, False, line, col, None, ie.message,
+                                   f"AnonymousBlock: line {max(line, 1)}, column "
+                                   f"{max(col, 1)}", self.log[start:])
         except Exception as e:  # a platform error the block did not catch
-            from ..errors import SalesforceError
-
             if not isinstance(e, SalesforceError):
                 raise
             msg = (f"System.LimitException: {e.message}" if e.error_code == "LIMIT_EXCEPTION"

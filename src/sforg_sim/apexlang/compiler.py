@@ -45,6 +45,7 @@ from .runtime import TICK_EVERY
 from .soqltext import split_mapped, split_soql
 from .stdlib import (
     BUILTIN_CLASSES,
+    DATABASE_DML,
     DISPLAY_TYPES,
     INSTANCE,
     NOT_MODELLED,
@@ -54,6 +55,8 @@ from .stdlib import (
 from .values import BUILTIN_EXCEPTIONS
 
 __all__ = ["ClassInfo", "Compiler", "split_soql"]
+
+_COLLECTIONS = frozenset({"list", "set", "map"})
 
 Node = Any
 """A lark Tree or Token (lark's own types are too loose for mypy to follow)."""
@@ -1459,11 +1462,10 @@ class Compiler:
             if bt == "double":
                 return f"_to_dbl({code})"
             return code
-        if bf == "integer" and code.startswith("_soql("):
-            return code
         if bf in PRIMITIVES and bt in PRIMITIVES:
             raise err(node, f"Illegal assignment from {frm} to {to}")
-        if bf in PRIMITIVES and (bt in ("list", "set", "map") or bt in self.schema_names()):
+        if bf in PRIMITIVES and (bt in ("list", "set", "map", "sobject")
+                                 or bt in self.schema_names()):
             raise err(node, f"Illegal assignment from {frm} to {to}")
         if bf in ("list", "set", "map") and bt in PRIMITIVES:
             raise err(node, f"Illegal assignment from {frm} to {to}")
@@ -1503,8 +1505,13 @@ class Compiler:
     @staticmethod
     def _builtin_mismatch(frm: str, to: str) -> bool:
         """Two different built-in classes (``Database.UpsertResult`` is not a
-        ``Database.SaveResult``), directly or as the elements of a List or Set."""
+        ``Database.SaveResult``), directly or as the elements of a List or Set; or a
+        collection and a built-in class (``Database.SaveResult r = Database.insert(accs)``
+        assigns a ``List<Database.SaveResult>``: no built-in class is a collection)."""
         bf, bt = base(frm), base(to)
+        if (bf in _COLLECTIONS and bt in BUILTIN_CLASSES) or (
+                bf in BUILTIN_CLASSES and bt in _COLLECTIONS):
+            return True
         if bf == bt and bf in ("list", "set"):
             ef, et = targs(frm), targs(to)
             if len(ef) != 1 or len(et) != 1:
@@ -1854,6 +1861,8 @@ class Compiler:
         rt = sig[1]
         if rt == "arg":
             rt = args[0][1] if args else "Object"
+        if ns == "database" and low in DATABASE_DML:
+            rt = self._dml_result(meth, args, low)
         if ns == "type" and low == "forname" and len(args) == 1 and self.local:
             # Classes of this anonymous block are not deployed: hand them to forName.
             local = ", ".join(f"{c.name.lower()!r}: {c.pyname}" for c in self._locals())
@@ -1863,6 +1872,28 @@ class Compiler:
             code, _ = self._soql_parts(x.children[1].children[0])
             return f"_locator({code})", rt
         return f"_ST[{ns!r}][{low!r}][0]({', '.join(a for a, _ in args)})", rt
+
+    def _dml_result(self, meth: Node, args: list[tuple[str, str]], low: str) -> str:
+        """The static type of ``Database.insert/update/upsert/delete/undelete(x, ...)``:
+        the overload its first argument picks (:data:`.stdlib.DATABASE_DML`): one result
+        for an sObject (or an Id, for delete and undelete), a list of results for a list.
+        Any other argument has no overload: ``Method does not exist or incorrect
+        signature``."""
+        result, by_id = DATABASE_DML[low]
+        if not args:
+            raise self._no_method(meth, args, "Database")
+        t = args[0][1]
+        b = base(t)
+        records = self.schema_names() | {"sobject"}
+        if b in records or (by_id and b in ("id", "string")):
+            return result
+        if b in ("list", "set") and (not targs(t) or base(targs(t)[0]) in records | {
+                "object"} or (by_id and base(targs(t)[0]) in ("id", "string"))):
+            return f"List<{result}>"
+        if b in ("object", "null"):
+            # Only the value can tell (an Object holding a record or a list).
+            return "Object"
+        raise self._no_method(meth, args, "Database")
 
     def _locals(self) -> Iterator[ClassInfo]:
         """The anonymous block's classes and their inner classes."""
@@ -2106,21 +2137,34 @@ class Compiler:
 
     # SOQL
 
-    def _soql_parts(self, x: Node, check: bool = True) -> tuple[str, str]:
+    def _soql_parts(self, x: Node, check: bool = True, search: bool = False
+                    ) -> tuple[str, str]:
         """Generated arguments of ``_soql``/``_locator`` (query text, binds, ALL ROWS) and
         the engine's query text. ``check``: compile the query against the org's schema
-        now (:meth:`_check_soql`); inline SOSL checks its own way (:meth:`x_sosl`)."""
+        now (:meth:`_check_soql`); inline SOSL (``search``) checks its own way
+        (:meth:`x_sosl`).
+
+        Each bind expression is parsed and checked at its own place in the source, so
+        ``Variable does not exist: xx`` for ``WHERE Name = :xx`` on the query's third line
+        points at ``xx`` there, as for any other expression (the parser is handed the bind
+        behind as many newlines and spaces as put it at its line and column)."""
         tok = x.children[0]
         line, col = _pos(tok)
-        split = split_mapped(tok.value)
+        split = split_mapped(tok.value, search=search)
         text, binds, all_rows = split.query, split.binds, split.all_rows
+        # Source column of body offset 0: the character after the ``[``.
+        lead = len(tok.value) - len(tok.value.lstrip()) + 1
         parts = []
-        for name, src in binds:
+        for (name, src), at in zip(binds, split.bind_at):
+            before = tok.value[:lead + at]
+            nl = before.count("\n")
+            b_line = line + nl
+            b_col = col + len(before) if nl == 0 else len(before) - before.rfind("\n")
             try:
-                tree = parse_expression(src)
-            except ApexCompileError:
+                tree = parse_expression("\n" * (b_line - 1) + " " * (b_col - 1) + src)
+            except ApexCompileError as e:
                 raise ApexCompileError(f"Unexpected token in bind expression: {src}",
-                                       line, col) from None
+                                       e.line, e.column) from None
             code, _ = self.expr(tree)
             parts.append(f"{name!r}: {code}")
         if check:
@@ -2166,8 +2210,8 @@ class Compiler:
         RETURNING objects, their field lists, WHERE and ORDER BY against the schema), so a
         malformed search or an unknown object or field fails the compile at the
         statement's ``[``, as a deploy does."""
-        code, text = self._soql_parts(x, check=False)
-        split = split_mapped(x.children[0].value)
+        code, text = self._soql_parts(x, check=False, search=True)
+        split = split_mapped(x.children[0].value, search=True)
         try:
             parsed = parse_sosl(text, apex=True)
         except SalesforceError as e:

@@ -7,7 +7,8 @@ Each engine transaction enters an :class:`~.runtime.Execution` (the Context comp
 uses), resets static variables (Apex statics live for one transaction: "Apex Developer
 Guide", *Static and Instance Methods, Variables, and Initialization Code*, "a static
 variable is static only within the scope of the Apex transaction") and turns Python
-failures into Apex exceptions, which the engine records as the job's failure.
+failures into Apex exceptions, which the engine records as the job's failure (a bug of the
+simulator itself: an :class:`~.errors.InternalError`, the job Failed with its message).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .runtime import (
     Execution,
     current,
     entered,
+    internal_error,
     running_job_type,
     wrap_error,
 )
@@ -49,7 +51,10 @@ def transaction(inst: Any, ctx: Any, fn: Callable[[], Any],
         try:
             return fn()
         except BaseException as e:
-            x = wrap_error(e)
+            # A Python failure of the simulator's own code fails the job as an
+            # InternalError (AsyncApexJob Failed, "First error: Internal error in
+            # sforg-sim: ..."), never a traceback out of the engine's run.
+            x = internal_error(wrap_error(e))
             if x is e:
                 raise
             raise x from None

@@ -51,7 +51,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
 
-from ..errors import SalesforceError
+from ..errors import NumberOutsideValidRange, SalesforceError
 from ..soql.parser import caret
 from ..sosl.engine import searchable
 from ..sosl.parser import ObjectSpec, Search, Span
@@ -120,14 +120,46 @@ def soql_problem(planner: QueryPlanner, split: SplitSoql) -> str | None:
 
     Only the Salesforce errors of the query are compile problems; anything else the engine
     raises would be a simulator bug, which the run reports (as a QueryException with an
-    error id) rather than failing a deploy that a real org accepts."""
-    try:
-        planner.plan(split.query, split.all_rows)
-    except SalesforceError as e:
-        return relocate(e.message, split)
-    except (ValueError, TypeError, LookupError, RecursionError):
+    error id) rather than failing a deploy that a real org accepts.
+
+    A range rule is not a compile problem: ``[SELECT Name FROM Account LIMIT 2000 OFFSET
+    20000]`` compiles and throws ``System.QueryException: Maximum SOQL offset allowed is
+    2000`` when it runs (Salesforce Stack Exchange, "Apex equivalent of REST API's
+    nextRecordsUrl", https://salesforce.stackexchange.com/questions/164112; the *SOQL and
+    SOSL Reference*, "OFFSET", calls it a NUMBER_OUTSIDE_VALID_RANGE error). The SOQL
+    compiler checks the offset before the fields, so the query is checked again with the
+    offset's digits zeroed (same length: every position stays the same) for the schema
+    errors the deploy does report; the run still meets the offset's error."""
+    query = split.query
+    for _ in range(2):  # the query, then (after an offset error) its zeroed form
+        try:
+            planner.plan(query, split.all_rows)
+        except NumberOutsideValidRange:
+            zeroed = _zero_offsets(query)
+            if zeroed == query:
+                return None
+            query = zeroed
+            continue
+        except SalesforceError as e:
+            return relocate(e.message, split)
+        except (ValueError, TypeError, LookupError, RecursionError):
+            return None
         return None
     return None
+
+
+_OFFSET = re.compile(r"\bOFFSET\s+(\d+)", re.IGNORECASE)
+
+
+def _zero_offsets(query: str) -> str:
+    """``query`` with each literal OFFSET's digits replaced by as many zeros (string
+    literals untouched)."""
+    masked = re.sub(r"'(?:\\.|[^'\\])*'", lambda m: "'" + "x" * (len(m.group(0)) - 2) + "'",
+                    query)
+    out = list(query)
+    for m in _OFFSET.finditer(masked):
+        out[m.start(1):m.end(1)] = "0" * (m.end(1) - m.start(1))
+    return "".join(out)
 
 
 def sosl_problem(planner: QueryPlanner, schema: Any, parsed: Search,

@@ -50,6 +50,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import logging
 import sys
 import threading
 import time
@@ -60,13 +61,15 @@ from typing import Any
 
 from ..apex.governor import LimitBreach
 from ..errors import SalesforceError, UsageError
+from .errors import InternalError
 from .values import ApexException, ApexMap, ApexSet, SObject, apex_str, exception_class, id18, npe
 
 __all__ = ["CALLS", "FUTURE_LIMIT", "LINE_MAPS", "NO_FUTURE", "TICK_EVERY", "CpuOptions",
            "Execution", "cpu_options", "cpu_tick", "current", "future_limit",
-           "running_job_type", "wrap_error"]
+           "internal_error", "running_job_type", "wrap_error"]
 
 _LOCAL = threading.local()
+_log = logging.getLogger(__name__)
 LINE_MAPS: dict[str, list[tuple[int, int]]] = {}
 """Generated file name -> (Apex line, column) of each generated Python line (1-based)."""
 
@@ -294,6 +297,20 @@ def wrap_error(e: BaseException) -> BaseException:
     x.__traceback__ = e.__traceback__
     _locate(x, e.__traceback__)
     return x
+
+
+def internal_error(e: BaseException) -> BaseException:
+    """``e`` as an :class:`~.errors.InternalError` when it is a Python exception of the
+    simulator's own code that :func:`wrap_error` left as it was (no Apex exception, no
+    Salesforce error, no governor breach, nothing like KeyboardInterrupt): at the Apex line
+    and column of the innermost compiled frame it passed through. Anything else as it is.
+    The traceback goes to this module's logger at DEBUG level, for the report."""
+    if not isinstance(e, Exception) or isinstance(e, (SalesforceError, InternalError)):
+        return e
+    frames = apex_frames(e.__traceback__)
+    line, col = (frames[-1][1], frames[-1][2]) if frames else (0, 0)
+    _log.debug("sforg-sim internal error in Apex", exc_info=e)
+    return InternalError.wrap(e, line, col)
 
 
 def _locate(x: ApexException, tb: Any) -> None:

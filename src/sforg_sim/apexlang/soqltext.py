@@ -1,5 +1,19 @@
 """Inline SOQL in Apex: the binds and the Apex-only clauses, split from the query text the
-org's SOQL engine runs (used by the compiler and by ``Database.query``)."""
+org's SOQL engine runs (used by the compiler and by ``Database.query``).
+
+Where the clauses may stand ("SOQL SELECT Syntax", *SOQL and SOSL Reference*,
+https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select.htm):
+``SELECT ... FROM ... [USING SCOPE] [WHERE] [WITH] [GROUP BY [HAVING]] [ORDER BY] [LIMIT]
+[OFFSET] [FOR VIEW | FOR REFERENCE] [UPDATE TRACKING | VIEWSTAT] [FOR UPDATE]``, and in Apex
+``ALL ROWS`` at the end ("Querying All Records with a SOQL Statement", *Apex Developer
+Guide*, https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/langCon_apex_SOQL_query_all_rows.htm:
+``SELECT COUNT() FROM Contact WHERE AccountId = a.Id ALL ROWS``). Only the two clauses the
+API refuses (FOR UPDATE, ALL ROWS) are taken out, and only from the end of the query, so
+the SOQL parser sees everything else where it was written: ``WITH USER_MODE`` before
+``WHERE`` or ``ALL ROWS`` before ``WHERE`` is its ``unexpected token`` at the right place
+(a compile error for inline SOQL, a ``QueryException`` for ``Database.query``), as the
+platform refuses such a query.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +22,18 @@ from dataclasses import dataclass
 
 __all__ = ["SplitSoql", "split_mapped", "split_soql"]
 
-_APEX_ONLY = re.compile(
+_APEX_TAIL = re.compile(r"\s*(?:\bFOR\s+UPDATE|\bALL\s+ROWS)\s*$", re.IGNORECASE)
+"""One Apex-only clause at the very end of a query: FOR UPDATE ("FOR UPDATE", *SOQL and
+SOSL Reference*: "In Apex, you can use FOR UPDATE to lock sObject records") or ALL ROWS;
+the SOQL API refuses both (``soql/parser.py`` ``tail_clauses``), so the runtime takes them
+out before the engine. FOR UPDATE's row lock is not modelled; ALL ROWS becomes a
+queryAll."""
+
+_SEARCH_ONLY = re.compile(
     r"\bWITH\s+(?:USER_MODE|SYSTEM_MODE|SECURITY_ENFORCED)\b|\bFOR\s+(?:UPDATE|VIEW|REFERENCE)\b"
     r"|\bALL\s+ROWS\b", re.IGNORECASE)
+"""Inline SOSL: the access-mode clauses, which the SOSL parser does not know, are removed
+wherever they stand (access modes are not modelled: one administrator user)."""
 
 
 def _mask_strings(text: str) -> str:
@@ -46,31 +69,32 @@ class SplitSoql:
 
     ``offsets[i]`` is where character ``i`` of ``query`` came from in ``body`` (the text
     between the brackets, as written): a bind's ``:bN`` maps to its colon, a run of
-    whitespace collapsed to one space maps to its first character. The compiler uses it
-    to show a SOQL error on the query as the developer wrote it
-    (:meth:`.compiler.Compiler._check_soql`)."""
+    whitespace collapsed to one space maps to its first character. ``bind_at[n]`` is where
+    bind ``n``'s Apex expression starts in ``body``. The compiler uses both to show a SOQL
+    error, or an error in a bind expression, where the developer wrote it
+    (:meth:`.compiler.Compiler._check_soql`, :meth:`.compiler.Compiler._soql_parts`)."""
 
     query: str
     binds: list[tuple[str, str]]
     all_rows: bool
     body: str
     offsets: list[int]
+    bind_at: tuple[int, ...] = ()
 
 
-def split_soql(text: str, line: int, col: int, *, dynamic: bool = False
-               ) -> tuple[str, list[tuple[str, str]], bool]:
-    """Inline SOQL -> (query for the org's engine, [(bind name, Apex expression)],
-    ALL ROWS). The Apex-only clauses WITH USER_MODE / SYSTEM_MODE / SECURITY_ENFORCED and
-    FOR UPDATE / VIEW / REFERENCE are stripped ("SOQL and SOSL Reference": they change
-    sharing, field checks and locking, which the simulator does not model; FOR UPDATE's
-    row lock is not modelled either); ALL ROWS becomes a queryAll."""
-    out = split_mapped(text)
+def split_soql(text: str, *, search: bool = False) -> tuple[str, list[tuple[str, str]], bool]:
+    """Inline or dynamic SOQL -> (query for the org's engine, [(bind name, Apex
+    expression)], ALL ROWS): :func:`split_mapped` without the offsets."""
+    out = split_mapped(text, search=search)
     return out.query, out.binds, out.all_rows
 
 
-def split_mapped(text: str) -> SplitSoql:
-    """:func:`split_soql` with the offsets of each query character in the source text
-    (:class:`SplitSoql`); the query, binds and ALL ROWS flag are the same."""
+def split_mapped(text: str, *, search: bool = False) -> SplitSoql:
+    """The query (``[...]`` or a bare string) with its binds renamed ``:b0``, ``:b1``...,
+    a trailing FOR UPDATE / ALL ROWS removed (ALL ROWS sets ``all_rows``), whitespace
+    collapsed, and the offset of each query character in the source text
+    (:class:`SplitSoql`). ``search``: the text is SOSL, whose parser does not know the
+    access-mode clauses: they are removed wherever they stand (:data:`_SEARCH_ONLY`)."""
     body = text.strip()
     if body.startswith("["):
         body = body[1:-1]
@@ -81,6 +105,7 @@ def split_mapped(text: str) -> SplitSoql:
     chars: list[str] = []
     offs: list[int] = []
     binds: list[tuple[str, str]] = []
+    starts: list[int] = []
     pos = 0
     for m in re.finditer(r"(?<![\w:]):(?=\s*[A-Za-z_])", masked):
         j = m.end()
@@ -89,6 +114,7 @@ def split_mapped(text: str) -> SplitSoql:
         end = _bind_end(body, j)
         name = f"b{len(binds)}"
         binds.append((name, body[j:end]))
+        starts.append(j)
         chars.extend(body[pos:m.start()])
         offs.extend(range(pos, m.start()))
         token = ":" + name
@@ -98,33 +124,39 @@ def split_mapped(text: str) -> SplitSoql:
     chars.extend(body[pos:])
     offs.extend(range(pos, len(body)))
     query = "".join(chars)
-    masked = _mask_strings(query)
-    kept_chars: list[str] = []
-    kept_offs: list[int] = []
-    last = 0
-    for m in _APEX_ONLY.finditer(masked):
-        if m.group(0).upper().startswith("ALL"):
-            all_rows = True
-        kept_chars.extend(query[last:m.start()])
-        kept_offs.extend(offs[last:m.start()])
-        last = m.end()
-    kept_chars.extend(query[last:])
-    kept_offs.extend(offs[last:])
+    if search:
+        kept_chars: list[str] = []
+        kept_offs: list[int] = []
+        last = 0
+        for m in _SEARCH_ONLY.finditer(_mask_strings(query)):
+            all_rows = all_rows or m.group(0).upper().startswith("ALL")
+            kept_chars.extend(query[last:m.start()])
+            kept_offs.extend(offs[last:m.start()])
+            last = m.end()
+        kept_chars.extend(query[last:])
+        kept_offs.extend(offs[last:])
+        query, offs = "".join(kept_chars), kept_offs
+    else:
+        # Trailing FOR UPDATE / ALL ROWS, in either order; a string literal cannot end
+        # the query (it would need its closing quote last), so the unmasked text is safe.
+        while (tail := _APEX_TAIL.search(query)) is not None and tail.start() > 0:
+            all_rows = all_rows or tail.group(0).strip().upper().startswith("ALL")
+            query, offs = query[:tail.start()], offs[:tail.start()]
     # Collapse whitespace runs to one space and strip both ends, as the engine's text
     # always was (the plan cache keys on it).
-    kept = "".join(kept_chars)
     final: list[str] = []
     final_offs: list[int] = []
     last = 0
-    for m in re.finditer(r"\s+", kept):
-        final.append(kept[last:m.start()])
-        final_offs.extend(kept_offs[last:m.start()])
+    for m in re.finditer(r"\s+", query):
+        final.append(query[last:m.start()])
+        final_offs.extend(offs[last:m.start()])
         final.append(" ")
-        final_offs.append(kept_offs[m.start()])
+        final_offs.append(offs[m.start()])
         last = m.end()
-    final.append(kept[last:])
-    final_offs.extend(kept_offs[last:])
-    query = "".join(final)
-    lead = len(query) - len(query.lstrip())
-    trail = len(query.rstrip())
-    return SplitSoql(query[lead:trail], binds, all_rows, body, final_offs[lead:trail])
+    final.append(query[last:])
+    final_offs.extend(offs[last:])
+    out = "".join(final)
+    lead = len(out) - len(out.lstrip())
+    trail = len(out.rstrip())
+    return SplitSoql(out[lead:trail], binds, all_rows, body, final_offs[lead:trail],
+                     tuple(starts))

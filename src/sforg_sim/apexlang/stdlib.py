@@ -240,7 +240,7 @@ def _search_query(sosl: Any) -> list[list[SObject]]:
     Reference Guide, "Search Class", query(query),
     https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_class_System_Search.htm).
     Bind variables in the string are refused by name, as in ``Database.query``."""
-    text, binds, _ = split_soql(_s(sosl), 0, 0, dynamic=True)
+    text, binds, _ = split_soql(_s(sosl), search=True)
     if binds:
         raise exception_class("SearchException")(
             "Not supported by sforg-sim: bind variables in Search.query")
@@ -1747,7 +1747,7 @@ class QueryLocatorValue(BuiltinObject):
 
 
 def _db_query(soql: str) -> Any:
-    text, binds, all_rows = split_soql(soql, 0, 0, dynamic=True)
+    text, binds, all_rows = split_soql(soql)
     if binds:
         raise exception_class("QueryException")(
             "Not supported by sforg-sim: bind variables in Database.query")
@@ -1758,7 +1758,7 @@ def _db_locator(soql: Any, binds: dict[str, Any] | None = None) -> QueryLocatorV
     if binds is None and isinstance(soql, str):
         # Database.getQueryLocator('... :x'): refused now, as Database.query refuses it,
         # rather than when the batch starts (with a message about a missing variable).
-        _, found, all_rows = split_soql(soql, 0, 0, dynamic=True)
+        _, found, all_rows = split_soql(soql)
         if found:
             raise exception_class("QueryException")(
                 "Not supported by sforg-sim: bind variables in Database.getQueryLocator")
@@ -1772,20 +1772,56 @@ DATABASE_STATIC: dict[str, Sig] = {
     "query": (_db_query, "List<SObject>"),
     "getquerylocator": (_db_locator, "Database.QueryLocator"),
     "executebatch": (execute_batch, "Id"),
-    "insert": (lambda x, a=True: dml("insert", x, bool(a), as_results=True),
-               "List<Database.SaveResult>"),
-    "update": (lambda x, a=True: dml("update", x, bool(a), as_results=True),
-               "List<Database.SaveResult>"),
-    "delete": (lambda x, a=True: dml("delete", x, bool(a), as_results=True),
-               "List<Database.DeleteResult>"),
+    # Database.insert/update/upsert/delete/undelete: one result for one sObject (or Id),
+    # a list for a list (_db_dml); the compiler types each call by its argument
+    # (DATABASE_DML).
+    "insert": (lambda x, a=True: _db_dml("insert", x, a), "List<Database.SaveResult>"),
+    "update": (lambda x, a=True: _db_dml("update", x, a), "List<Database.SaveResult>"),
+    "delete": (lambda x, a=True: _db_dml("delete", x, a), "List<Database.DeleteResult>"),
     "upsert": (lambda x, f=None, a=True: _db_upsert(x, f, a), "List<Database.UpsertResult>"),
     "countquery": (lambda q: _db_count(q), "Integer"),
     # Database.undelete(recordsOrIds[, allOrNone]) and Database.merge(master, duplicates[,
     # allOrNone]) (Apex Reference Guide, "Database Class"); merge's return type follows
     # its second argument (stdlib.merge), so it is typed Object here.
-    "undelete": (lambda x, a=True: _db_undelete(x, bool(a)), "List<Database.UndeleteResult>"),
+    "undelete": (lambda x, a=True: _db_dml("undelete", x, a), "List<Database.UndeleteResult>"),
     "merge": (lambda m, d, a=True: merge(m, d, bool(a), as_results=True), "Object"),
 }
+
+DATABASE_DML: dict[str, tuple[str, bool]] = {
+    "insert": ("Database.SaveResult", False), "update": ("Database.SaveResult", False),
+    "upsert": ("Database.UpsertResult", False), "delete": ("Database.DeleteResult", True),
+    "undelete": ("Database.UndeleteResult", True)}
+"""The Database DML methods: (result type, whether the method also takes record Ids).
+
+Apex Reference Guide, "Database Class"
+(https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_database.htm)
+documents each as overloads: ``insert(sObject recordToInsert, Boolean allOrNone)`` returns
+one ``Database.SaveResult`` and ``insert(sObject[] recordsToInsert, Boolean allOrNone)`` a
+``Database.SaveResult[]``; the same for ``update`` (SaveResult), ``upsert``
+(UpsertResult), ``delete`` (DeleteResult; also ``delete(Id recordID, Boolean allOrNone)``
+and ``delete(Id[] recordIDs, Boolean allOrNone)``) and ``undelete`` (UndeleteResult; also
+by Id). The compiler picks the overload by the argument's static type
+(:meth:`.compiler.Compiler._static_call`), the run time by the value (:func:`_db_dml`)."""
+
+
+def _db_dml(op: str, x: Any, all_or_none: Any = True) -> Any:
+    """``Database.<op>(recordOrRecords[, allOrNone])``: one result for one sObject or Id,
+    a list of results for a list (:data:`DATABASE_DML`)."""
+    if DATABASE_DML[op][1]:
+        x = _by_id(x)
+    single = isinstance(x, SObject)
+    res = dml(op, x, bool(all_or_none), as_results=True)
+    return res[0] if single else res
+
+
+def _by_id(x: Any) -> Any:
+    """Record Ids (one, or a list of them) as the sObjects of their key prefixes, for the
+    Id forms of ``Database.delete``/``undelete``; anything else as it is."""
+    if isinstance(x, str):
+        return SObject(_type_of_id(x), {"id": x})
+    if isinstance(x, (list, ApexSet)) and x and all(isinstance(i, str) for i in x):
+        return [SObject(_type_of_id(i), {"id": i}) for i in x]
+    return x
 
 
 def _type_of_id(rid: str) -> str:
@@ -1797,23 +1833,14 @@ def _type_of_id(rid: str) -> str:
     return str(obj.name)
 
 
-def _db_undelete(x: Any, all_or_none: bool) -> Any:
-    """``Database.undelete`` of sObjects or of Ids (the Id forms name their records by
-    id: "undelete(recordIds, allOrNone)", Apex Reference Guide, "Database Class")."""
-    if isinstance(x, str) or (isinstance(x, list) and x and all(isinstance(i, str)
-                                                                 for i in x)):
-        ids = [x] if isinstance(x, str) else x
-        x = [SObject(_type_of_id(i), {"id": i}) for i in ids]
-    return dml("undelete", x, all_or_none, as_results=True)
-
-
 def _db_upsert(x: Any, f: Any, a: Any) -> Any:
     """``Database.upsert(records[, externalIdField][, allOrNone])``: a Boolean second
     argument is ``allOrNone`` (``Database.upsert(recs, false)``)."""
     if isinstance(f, bool):
         f, a = None, f
-    return dml("upsert", x, bool(a), external_id=f if isinstance(f, str) else None,
-               as_results=True)
+    res = dml("upsert", x, bool(a), external_id=f if isinstance(f, str) else None,
+              as_results=True)
+    return res[0] if isinstance(x, SObject) else res
 
 
 def _db_count(soql: Any) -> int:
@@ -1821,7 +1848,7 @@ def _db_count(soql: Any) -> int:
     query would return when executed" (Apex Reference Guide, "Database Class",
     https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_database.htm),
     for a ``SELECT COUNT() FROM ...`` query; counted as one SOQL query."""
-    text, binds, all_rows = split_soql(_s(soql), 0, 0, dynamic=True)
+    text, binds, all_rows = split_soql(_s(soql))
     if binds:
         raise exception_class("QueryException")(
             "Not supported by sforg-sim: bind variables in Database.countQuery")
