@@ -27,12 +27,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "examples")]
 
 from broken_processors import GAP_MUTANTS, DividedStart, factory  # noqa: E402
+from correct_processors import CORRECT  # noqa: E402
 from sforg_sim.checker import ProcessorCheckFailed, check_processor  # noqa: E402
 from sforg_sim.harness import Target  # noqa: E402
 
 
 def _correct() -> dict[str, Callable[[], Target]]:
-    """The correct processors that must pass: the V2 port, the tutorial's, Apex V2."""
+    """The correct processors that must pass: the V2 port, the tutorial's, Apex V2, and
+    the other designs of ``tests/correct_processors.py``."""
     from sforg_sim.apexkit import ApexProcessor
     from sforg_sim.processors.keyset import KeysetProcessor
 
@@ -41,13 +43,18 @@ def _correct() -> dict[str, Callable[[], Target]]:
         return test_my_processor.my_job
 
     classes = ROOT / "examples" / "massive-upload" / "force-app" / "main" / "default" / "classes"
-    return {
+    out: dict[str, Callable[[], Target]] = {
         "v2": KeysetProcessor,
         "keyset (no bugs)": factory,
         "tutorial": tutorial,
         "apex v2": lambda: ApexProcessor.from_expression(
             classes, "new DynamicPartitionProcessorV2(i, startId, endId)"),
     }
+    # Other correct designs (a look-ahead, a Batchable over a QueryLocator, several
+    # pages per transaction): the kit once flagged them (second review).
+    for name, job in CORRECT.items():
+        out[name] = lambda job=job: job
+    return out
 
 
 def _targets() -> dict[str, tuple[Callable[[], Target], bool]]:

@@ -34,7 +34,10 @@ Issue 18's generation gaps, one mistake each (none visible before the kit was wi
   the code-point source a mixed-case page puts the cursor behind rows already read
   (gap 5: code point against collation);
 - ``lower_cursor``: the cursor is the last key lowercased: harmless against a source that
-  compares case-insensitively, wrong against Data Cloud's case-sensitive one (gap 6).
+  compares case-insensitively, wrong against Data Cloud's case-sensitive one (gap 6);
+- ``empty_not_reset``: the empty-batch count is carried past a page with rows, so three
+  empty batches over the whole partition, not in a row, end it (one of issue 18's
+  "empty-batch counting" mistakes; a second review found it escaped the kit).
 
 And a start script, :class:`DividedStart`, that ignores the ranges it is given and
 splits the keys (or the numeric range of the team's ids) into ``len(parts)`` chunks of
@@ -75,6 +78,7 @@ class Bugs:
     max_cursor: bool = False
     collation_cursor: bool = False
     lower_cursor: bool = False
+    empty_not_reset: bool = False
 
 
 class KeysetJob(Queueable):
@@ -158,7 +162,7 @@ class KeysetJob(Queueable):
             cursor = max((r[k] for r in rows), key=str.upper)
         if b.lower_cursor:
             cursor = cursor.lower()
-        ctx.enqueue_job(self._next(cursor, 0, seen))
+        ctx.enqueue_job(self._next(cursor, self.empties if b.empty_not_reset else 0, seen))
 
 
 class DividedStart:
@@ -219,6 +223,7 @@ GAP_MUTANTS: dict[str, tuple[str, ...]] = {
     "gap 4 exact budget": ("rewind_on_error",),
     "gap 5 orderings": ("collation_cursor",),
     "gap 6 case-sensitive source": ("lower_cursor",),
+    "gap 1 separated empties": ("empty_not_reset",),
 }
 """Issue 18's generation gaps -> the mutant (its bugs) each gap must make visible.
 The start-script mutants of gap 5 are :class:`DividedStart` (not a :class:`Bugs` switch)."""

@@ -103,11 +103,11 @@ def test_check_all_reports_the_worst_violation_and_keeps_the_milder() -> None:
     # ends (it would not stop), the budget and its rows, then terminates' bound (the
     # milder "too long").
     assert [type(e) for _, e in found] == [inv.TerminationViolation, inv.ApiBudgetExceeded,
-                                           inv.ApiBudgetExceeded, inv.TerminationViolation]
+                                           inv.RowsReadAgain, inv.TerminationViolation]
     with pytest.raises(inv.TerminationViolation, match="did not end") as err:
         inv.check_all(rec)
     assert [type(e) for e in err.value.also] == [  # type: ignore[attr-defined]
-        inv.ApiBudgetExceeded, inv.ApiBudgetExceeded, inv.TerminationViolation]
+        inv.ApiBudgetExceeded, inv.RowsReadAgain, inv.TerminationViolation]
     assert inv.ALL.index(inv.exactly_once) < inv.ALL.index(inv.ends) < inv.ALL.index(
         inv.api_budget) < inv.ALL.index(inv.terminates)
 
@@ -134,7 +134,7 @@ def test_exact_budget_names_the_cause_of_an_extra_call() -> None:
     with pytest.raises(inv.ApiBudgetExceeded, match=r"made 5 data calls for 1 distinct page; "
                        r"the bound is 4: one page read twice"):
         inv.api_budget(rec)  # exact: the default since issue 18
-    with pytest.raises(inv.ApiBudgetExceeded, match=r"given 2 source rows for 1 key\(s\) in "
+    with pytest.raises(inv.RowsReadAgain, match=r"given 2 source rows for 1 key\(s\) in "
                        r"its range; the bound is 1: 'externalOpp01' read twice"):
         inv.reads_once(rec)
     inv.api_budget(run(factory(), case))  # the correct job fits exactly

@@ -347,8 +347,20 @@ class RunRecord:
     that partition's jobs (rows of pages answered 200; the key column as selected). A
     keyset job reads each row once; a row read twice is a page read again."""
     locked_rows: list[int] = field(default_factory=list)
-    """Per partition: rows of the pages whose update then failed on an injected row lock
-    (the job reads those rows again; the exact budget allows it)."""
+    """Per partition: rows read by the transactions whose update then failed on an
+    injected row lock (the job reads those rows again; the exact budget allows it)."""
+    lock_calls: list[int] = field(default_factory=list)
+    """Per partition: data calls made by the transactions whose update then failed on
+    an injected row lock (the retry makes them again; one for a one-page job)."""
+    lookahead_rows: list[int] = field(default_factory=list)
+    """Per partition: rows answered beyond the page size (``len(page) - page_size`` for
+    each longer page). A look-ahead job reads ``LIMIT page + 1`` to learn whether more
+    rows follow and reads that extra row again as the next page's first, so each such
+    row may be read twice (:func:`sforg_sim.invariants.reads_once`)."""
+    batch_scope: list[int | None] = field(default_factory=list)
+    """Per partition: the scope its Batchable was started with (``executeBatch(job,
+    scope)``), None for a Queueable chain. A Batchable is handed its records in chunks of
+    the scope, whatever the page size, so its budget is counted in those chunks."""
     fired_in: dict[str, list[int]] = field(default_factory=dict)
     """Fault kind -> fired count per partition (index ``len(parts)``: unattributed)."""
     executions: list[int] = field(default_factory=list)

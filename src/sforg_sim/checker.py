@@ -26,25 +26,29 @@ case that still breaks an invariant at least as severe.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hypothesis import Phase, example, given, seed, settings
-from hypothesis.database import ExampleDatabase
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+from hypothesis.errors import Flaky, InvalidArgument
 from hypothesis.strategies import SearchStrategy
 
 from . import invariants as inv
-from . import invariants as invariants_module
 from .cases import Case, FaultPlan, RunRecord
+from .errors import UsageError
 from .harness import Target, run
 from .nightly import KEY_PREFIX, TARGET_STAGE, Partition
 from .profiles import CI_SEED, PROFILES, register_profiles
 from .strategies import cases as default_cases
 
-__all__ = ["CheckResult", "ProcessorCheckFailed", "check_processor", "describe_failure",
-           "minimise"]
+__all__ = ["CheckResult", "ProcessorCheckFailed", "ProcessorIsFlaky", "check_processor",
+           "describe_failure", "minimise"]
 
 
 class ProcessorCheckFailed(AssertionError):
@@ -89,8 +93,13 @@ def _settings(profile: str | None, database: ExampleDatabase | None = None,
         # The kit's profiles, also outside pytest. A short name means the kit's profile
         # here (hypothesis has a built-in "ci" that differs from ours: 100 examples).
         register_profiles()
-        parent = settings.get_profile(
-            f"sforg-{profile}" if f"sforg-{profile}" in PROFILES else profile)
+        try:
+            parent = settings.get_profile(
+                f"sforg-{profile}" if f"sforg-{profile}" in PROFILES else profile)
+        except InvalidArgument:
+            raise UsageError(f"profile={profile!r} is not a hypothesis profile; the kit's "
+                             f"are {', '.join(PROFILES)} (or ci, dev, thorough), or None "
+                             "for the loaded one") from None
     # No hypothesis shrinking: check_processor shrinks with minimise() (MINIMISE_RUNS).
     phases = [p for p in (parent.phases if parent is not None else tuple(Phase))
               if p != Phase.shrink]
@@ -111,18 +120,25 @@ def check_processor(target: Target, *, profile: str | None = None,
     job. ``cases`` narrows or widens the search (default
     :func:`sforg_sim.strategies.cases`); ``examples`` are pinned cases tried first
     (``@example``); ``invariants`` defaults to :data:`sforg_sim.invariants.ALL`.
-    ``database`` is hypothesis's example database (None: keep nothing between runs).
+    ``database`` is hypothesis's example database (None: keep nothing between runs; a
+    path: a ``DirectoryBasedExampleDatabase`` there). Bad arguments raise
+    :class:`~sforg_sim.errors.UsageError` with the reason before anything runs; a
+    factory returning something other than a job, at the first run.
 
     Returns a :class:`CheckResult` when no counterexample is found; raises
-    :class:`ProcessorCheckFailed` with the shrunk one otherwise.
+    :class:`ProcessorCheckFailed` with the shrunk one otherwise, or
+    :class:`ProcessorIsFlaky` when one case gives different verdicts run after run
+    (state kept between runs).
     """
-    checks = tuple(invariants)
+    checks, examples, database = _validated(target, profile, cases, invariants, examples,
+                                            max_examples, database, execution_cap, name)
     result = CheckResult(0)
     found_at: list[int] = []
     """Examples run when the first counterexample turned up (before any shrinking)."""
     # Under a derandomized profile the seed is fixed (profiles.CI_SEED), not a digest of
     # this function's source, so editing it no longer moves the pinned shrunk sizes.
-    inv = _Checks(result, found_at)
+    floor = _Checks(result, found_at)
+    label = name or _label(target)
 
     def property_(case: Case) -> None:
         result.examples += 1
@@ -134,11 +150,10 @@ def check_processor(target: Target, *, profile: str | None = None,
         for feat in _features(case):
             result.features[feat] = result.features.get(feat, 0) + 1
         try:
-            inv.check_all(rec, checks)
+            floor.check_all(rec, checks)
         except AssertionError as violation:
             raise _Found(case, rec, violation) from None
 
-    label = name or _label(target)
     ident = re.sub(r"\W", "_", label)
     property_.__name__ = property_.__qualname__ = f"check_{ident}"
     test = given(case=cases if cases is not None else default_cases())(
@@ -158,16 +173,170 @@ def check_processor(target: Target, *, profile: str | None = None,
     test = chosen(test)
     try:
         test()
+    except UsageError as e:  # a factory returning no job, found at the first run
+        raise UsageError(str(e)) from None
     except _Found as found:
         n = found_at[0] if found_at else result.examples
         case, rec, violation = found.case, found.run, found.violation
-        if case not in examples and inv.floor is not None:
+        if case not in examples and floor.floor is not None:
             case, rec, violation = minimise(target, case, rec, violation, checks,
-                                            inv.floor, execution_cap)
+                                            floor.floor, execution_cap)
+        # The harness is deterministic (a fresh org, seeded sources, simulated time), so
+        # the same case must give the same verdict. If it does not, the processor keeps
+        # state between runs, and the shrunk case would be noise: say so instead.
+        again = _unstable(target, case, violation, found.case, checks, execution_cap)
+        if again is not False:
+            raise _flaky(label, found, n, again) from None
         raise ProcessorCheckFailed(
-            describe_failure(case, rec, violation, _label(target), n),
+            describe_failure(case, rec, violation, label, n),
             case, rec, violation, n) from None
+    except Flaky as flaky:
+        # Hypothesis replays a failing example before reporting it; when the replay
+        # passes it raises FlakyFailure (an ExceptionGroup) holding the first failure.
+        first = _first_found(flaky)
+        if first is None:
+            raise
+        n = found_at[0] if found_at else result.examples
+        raise _flaky(label, first, n, None) from None
     return result
+
+
+_OTHER_CASE = Case.of([f"{KEY_PREFIX}01"], [f"{KEY_PREFIX}01", f"{KEY_PREFIX}02"],
+                      page_size=1)
+"""A one-record case run between two runs of a counterexample (:func:`_unstable`)."""
+
+
+def _unstable(target: Target, case: Case, violation: AssertionError, found: Case,
+              checks: Sequence[Callable[[RunRecord], None]], execution_cap: int | None
+              ) -> tuple[int, AssertionError] | bool | None:
+    """False when ``case`` breaks ``violation`` again on every re-run; else the
+    verdict of the first re-run that differs (None: it kept every invariant).
+
+    ``case`` is run again right away, then after a run of ``found`` (the case as first
+    found) and after a one-record case: state kept across runs (a counter in a class
+    attribute) shifts with the runs between, and :func:`minimise`, which keeps only the
+    cases that fail, tends to settle on one whose own runs realign that state (a
+    one-in-seven "safety stop" met a 7-execution case that failed every time it ran
+    alone: review finding).
+    """
+    for between in (None, found, _OTHER_CASE):
+        if between is not None:
+            # Only the counterexample's verdict matters here, not this run's.
+            with contextlib.suppress(Exception):
+                run(target, between, execution_cap=execution_cap)
+        got = inv.worst(run(target, case, execution_cap=execution_cap), checks)
+        if got is None or str(got[1]) != str(violation):
+            return got
+    return False
+
+
+def _validated(target: Any, profile: Any, cases: Any, invariants: Any, examples: Any,
+               max_examples: Any, database: Any, execution_cap: Any, name: Any
+               ) -> tuple[tuple[Callable[[RunRecord], None], ...], tuple[Case, ...],
+                          ExampleDatabase | None]:
+    """``check_processor``'s arguments checked up front: (checks, examples, database),
+    or a :class:`~sforg_sim.errors.UsageError` with the reason. Each used to surface
+    later as a raw traceback from inside hypothesis or the harness (review finding)."""
+    if target is None or isinstance(target, (str, bytes)):
+        raise UsageError(f"target={target!r}: pass a Processor (KeysetProcessor()) or a "
+                         "job factory (partition, page_size) -> Queueable | Batchable" +
+                         (", not a name" if target is not None else ""))
+    if not hasattr(target, "start"):
+        if not callable(target):
+            raise UsageError(f"target={target!r} is neither a Processor (with start()) nor "
+                             "a job factory (partition, page_size) -> Queueable | Batchable")
+        try:
+            sig = inspect.signature(target)
+        except (TypeError, ValueError):  # a builtin: nothing to check ahead
+            sig = None
+        if sig is not None:
+            try:
+                sig.bind(Partition(0, f"{KEY_PREFIX}0", f"{KEY_PREFIX}1"), 1)
+            except TypeError as e:
+                raise UsageError(f"the job factory {_label(target)} cannot be called as "
+                                 f"factory(partition, page_size): {e}") from None
+    if profile is not None and not isinstance(profile, str):
+        raise UsageError(f"profile={profile!r} must be a profile name or None")
+    if cases is not None and not isinstance(cases, SearchStrategy):
+        raise UsageError(f"cases={cases!r} must be a hypothesis strategy of Case "
+                         "(sforg_sim.strategies.cases(...)) or None")
+    if callable(invariants) or isinstance(invariants, (str, bytes)):
+        raise UsageError("invariants= takes a sequence of checks (invariants=[check] for "
+                         "one), not a single check")
+    try:
+        checks = tuple(invariants)
+    except TypeError:
+        raise UsageError(f"invariants={invariants!r} must be a sequence of checks "
+                         "(RunRecord) -> None") from None
+    if bad := [c for c in checks if not callable(c)]:
+        raise UsageError(f"invariants: {bad[0]!r} is not a check (RunRecord) -> None")
+    if isinstance(examples, Case):
+        raise UsageError("examples= takes a list of cases: write examples=[case]")
+    try:
+        pinned = tuple(examples)
+    except TypeError:
+        raise UsageError(f"examples={examples!r} must be a list of Case") from None
+    if bad_ex := [e for e in pinned if not isinstance(e, Case)]:
+        raise UsageError(f"examples: {bad_ex[0]!r} is not a sforg_sim.cases.Case")
+    for label, value in (("max_examples", max_examples), ("execution_cap", execution_cap)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise UsageError(f"{label}={value!r} must be a whole number of at least 1, "
+                             "or None")
+    if name is not None and not isinstance(name, str):
+        raise UsageError(f"name={name!r} must be a string or None")
+    if isinstance(database, (str, os.PathLike)):
+        # A path, as hypothesis's own settings take a directory database.
+        database = DirectoryBasedExampleDatabase(os.fspath(database))
+    elif database is not None and not isinstance(database, ExampleDatabase):
+        raise UsageError(f"database={database!r} must be a hypothesis ExampleDatabase, a "
+                         "directory path, or None (keep nothing)")
+    return checks, pinned, database
+
+
+class ProcessorIsFlaky(ProcessorCheckFailed):
+    """The processor gave different results on the same case: some state of it outlives
+    a run. ``case``, ``run`` and ``violation`` are the *first* run's, as found."""
+
+
+def _first_found(group: BaseException) -> _Found | None:
+    """The first :class:`_Found` inside an exception (group), depth first."""
+    if isinstance(group, _Found):
+        return group
+    for inner in getattr(group, "exceptions", ()):
+        got = _first_found(inner)
+        if got is not None:
+            return got
+    return None
+
+
+def _flaky(label: str, first: _Found, examples: int,
+           again: tuple[int, AssertionError] | bool | None) -> ProcessorIsFlaky:
+    """The report for a processor whose verdict changed between two runs of one case.
+
+    Apex static variables live for one transaction: they are static only within the
+    scope of the Apex transaction, and their value is reset across transaction
+    boundaries (Apex Developer Guide, "Static and Instance Methods, Variables, and
+    Initialization Code",
+    https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/apex_classes_static.htm;
+    each async execution is a transaction of its own). A Python port's class attributes
+    and module globals live as long as the process, across every run the checker makes,
+    so a counter kept there changes what the job does from one run to the next (review
+    finding: it surfaced as hypothesis's raw FlakyFailure).
+    """
+    then = (f"run again, it broke the {getattr(again[1], 'invariant', '?')} invariant "
+            f"differently: {again[1]}" if isinstance(again, tuple) else
+            "run again, it kept every invariant")
+    head = (f"{label} gave different results on the same case: state outlives a run "
+            "(class attributes? module globals? Apex statics reset per transaction, "
+            "Python's do not). One case broke the "
+            f"{getattr(first.violation, 'invariant', '?')} invariant; {then}. Below: the "
+            "case as first found and its first run (not shrunk: a verdict that drifts "
+            "between runs makes shrinking noise).")
+    body = describe_failure(first.case, first.run, first.violation, label, examples,
+                            headline=f"The first run (found within {examples} examples):")
+    return ProcessorIsFlaky(head + "\n\n" + body, first.case, first.run, first.violation,
+                            examples)
 
 
 class _Keyed(ExampleDatabase):
@@ -222,7 +391,7 @@ class _Checks:
                   ) -> None:
         """Raise the worst violation (:func:`sforg_sim.invariants.worst`), unless it is
         milder than the first failure's."""
-        got = invariants_module.worst(rec, checks)
+        got = inv.worst(rec, checks)
         if got is None:
             return
         pos, violation = got
@@ -256,7 +425,45 @@ def _with_times(fp: FaultPlan, name: str, at: tuple[int, ...]) -> FaultPlan:
     return replace(fp, empty=at)
 
 
-def _smaller(case: Case) -> Iterator[Case]:
+def _merged(case: Case, i: int, merged: Partition, rec: RunRecord | None) -> Iterator[Case]:
+    """``case`` with partitions ``i`` and ``i + 1`` merged into ``merged``, its faults
+    remapped to follow their partitions.
+
+    A fault run targets partition ``q % n`` and a relative change counts the executions
+    of its key's partition: merging shifts the partitions after ``i`` down by one, so
+    each run's ``q`` is remapped (without it the merged case lost the run and every merge
+    was rejected: review finding, replay1). A second candidate also moves what was timed
+    in partition ``i + 1`` past what partition ``i`` did in ``rec`` (its data calls, its
+    executions): in the merged chain those come first.
+    """
+    fp, parts = case.faults, case.partitioning.parts
+    n = len(parts)
+
+    def remap(q: int) -> int:
+        p = q % n
+        return p if p <= i else p - 1
+
+    new_parts = _reindexed([*parts[:i], merged, *parts[i + 2:]])
+    runs = tuple((remap(q), after, answers) for q, after, answers in fp.runs)
+    plain = replace(case, partitioning=replace(case.partitioning, parts=new_parts),
+                    faults=replace(fp, runs=runs))
+    yield plain
+    if rec is None:
+        return
+    calls = sum(1 for q, o, _ in rec.call_log if q == i and o != "lock fault")
+    execs = rec.executions[i] if i < len(rec.executions) else 0
+    later_runs = any(q % n == i + 1 for q, _, _ in fp.runs)
+    later_changes = [c.relative and case.index_of(c.key) == i + 1 for c in fp.changes]
+    if not ((later_runs and calls) or (any(later_changes) and execs)):
+        return
+    shifted_runs = tuple((remap(q), after + calls if q % n == i + 1 else after, answers)
+                         for q, after, answers in fp.runs)
+    shifted_changes = tuple(replace(c, after=c.after + execs) if later and c.after else c
+                            for c, later in zip(fp.changes, later_changes))
+    yield replace(plain, faults=replace(fp, runs=shifted_runs, changes=shifted_changes))
+
+
+def _smaller(case: Case, rec: RunRecord | None = None) -> Iterator[Case]:
     """Candidate simplifications of ``case``, each one step: fewer records, source rows,
     faults, changes and partitions, earlier faults, smaller pages, plainer values.
 
@@ -266,7 +473,8 @@ def _smaller(case: Case) -> Iterator[Case]:
 
     Steps act on the case's plain values, so removing a record leaves the partition
     bounds and fault numbers as they are (hypothesis's shrinker, working on the draws
-    behind them, re-draws the cuts and numbers whenever the record count changes)."""
+    behind them, re-draws the cuts and numbers whenever the record count changes).
+    ``rec``, the case's run, times merged partitions' faults (:func:`_merged`)."""
     ds, part, cfg, fp = case.dataset, case.partitioning, case.config, case.faults
     # Records in chunks first (halves, quarters, ... single ones): a 20-record case
     # loses most of them in a few runs instead of twenty.
@@ -302,11 +510,28 @@ def _smaller(case: Case) -> Iterator[Case]:
             yield with_run(((q, after - 1, answers),))
         if q:
             yield with_run(((0, after, answers),))
+    # Another user's change and a fault run together: a dropped insert takes a call
+    # away from its partition, so a run timed after it must come one call earlier to
+    # meet the same page (neither step helps alone; review finding, replay1).
+    # A row lock likewise costs its page a second read, and a record one page of a
+    # partition's calls (V1 made 9 records of a 1-record case: its empty batch was
+    # timed after the calls the records before it took).
+    if fp.runs:
+        fewer = [replace(case, faults=replace(fp, changes=fp.changes[:i] + fp.changes[i + 1:]))
+                 for i in range(len(fp.changes))]
+        fewer += [replace(case, faults=replace(fp, locks=fp.locks[:i] + fp.locks[i + 1:]))
+                  for i in range(len(fp.locks))]
+        fewer += [replace(case, dataset=replace(ds, rows=ds.rows[:i] + ds.rows[i + 1:]))
+                  for i in range(len(ds.rows))]
+        for rest in fewer:
+            for j, (q, after, answers) in enumerate(fp.runs):
+                if after:
+                    yield replace(rest, faults=replace(rest.faults, runs=(
+                        *fp.runs[:j], (q, after - 1, answers), *fp.runs[j + 1:])))
     parts = part.parts
     for i in range(len(parts) - 1):
         merged = Partition(i, parts[i].start, parts[i + 1].end)
-        yield replace(case, partitioning=replace(part, parts=_reindexed(
-            [*parts[:i], merged, *parts[i + 2:]])))
+        yield from _merged(case, i, merged, rec)
     for size in sorted({1, cfg.page_size - 1}):
         if 1 <= size < cfg.page_size:
             yield replace(case, config=replace(cfg, page_size=size))
@@ -363,7 +588,7 @@ def minimise(target: Target, case: Case, rec: RunRecord, violation: AssertionErr
     improved = True
     while improved and spent < budget:
         improved = False
-        for candidate in _smaller(case):
+        for candidate in _smaller(case, rec):
             if spent >= budget:
                 break
             spent += 1
@@ -371,7 +596,7 @@ def minimise(target: Target, case: Case, rec: RunRecord, violation: AssertionErr
                 got_rec = run(target, candidate, execution_cap=execution_cap)
             except Exception:  # a step that makes the case unloadable is no step
                 continue
-            got = invariants_module.worst(got_rec, checks)
+            got = inv.worst(got_rec, checks)
             if got is not None and got[0] <= floor:
                 case, rec, violation = candidate, got_rec, got[1]
                 improved = True
@@ -402,8 +627,11 @@ def _features(s: Case) -> list[str]:
 
 
 def describe_failure(case: Case, run: RunRecord, violation: AssertionError,
-                     processor: str = "the processor", examples: int = 0) -> str:
-    """The plain-words report: what went wrong, then the input, then what the run did."""
+                     processor: str = "the processor", examples: int = 0,
+                     headline: str | None = None) -> str:
+    """The plain-words report: what went wrong, then the input, then what the run did.
+
+    ``headline`` replaces the first line ("... breaks the X invariant (shrunk ...)")."""
     kind = getattr(violation, "invariant", type(violation).__name__)
     if run.terminated:
         ended = "it ended by itself"
@@ -426,7 +654,7 @@ def describe_failure(case: Case, run: RunRecord, violation: AssertionError,
     if run.skipped_changes:
         did.append("changes that could not be applied: " + "; ".join(run.skipped_changes))
     lines = [
-        f"{processor} breaks the {kind} invariant "
+        headline or f"{processor} breaks the {kind} invariant "
         f"(shrunk counterexample, found within {examples} examples):",
         "",
         f"What went wrong: {violation}",

@@ -27,7 +27,7 @@ from .apex import Batchable, Context, Fault, FaultSchedule, HttpResponse, Queuea
 from .apex.faults import FaultKind
 from .cases import ALT_KEY_FIELD, KEY_FIELD, Case, Change, Dataset, FaultPlan, RunRecord, sort_key
 from .datacloud import ENDPOINT, DataCloudSource
-from .errors import UnableToLockRow
+from .errors import UnableToLockRow, UsageError
 from .nightly import (
     SOURCE_FIELD,
     SOURCE_OBJECT,
@@ -126,7 +126,11 @@ class _PlannedFaults(FaultSchedule):
             p = self.run.observer.partition_of(self.run.engine.current)
             self.run.record.call_log.append((p, "lock fault", ""))
             if p is not None and p < len(self.run.record.locked_rows):
-                self.run.record.locked_rows[p] += self.run.last_page.get(p, 0)
+                # Every page this transaction read is read again on the retry (one
+                # for a one-page job; all of them for a job reading several pages
+                # before its update): rows for reads_once, calls for the budget.
+                self.run.record.locked_rows[p] += self.run.txn_rows.get(p, 0)
+                self.run.record.lock_calls[p] += max(1, self.run.txn_calls.get(p, 0))
             raise
 
     def empty_page(self) -> bool:
@@ -145,19 +149,17 @@ class _PlannedFaults(FaultSchedule):
         """Apply the changes planned after this execution: counted over the whole run,
         or (``Change.relative``) over the executions of the change's partition."""
         self.executions += 1
+        self.run.txn_rows.clear()  # a new transaction begins
+        self.run.txn_calls.clear()
         relative = [c for c in self.plan.changes if c.relative and c.after > 0]
         per: list[int] = []
         ran: set[int] = set()
         if relative:
             obs = self.run.observer
-            per = obs.executions_by_partition()
             # The job that just ran is still "Processing" here (its final state comes
-            # after this hook), so it is counted, and its partition is the one that ran.
-            for job in self.run.engine.jobs.values():
-                q = obs.partition_of(job)
-                if job.status == "Processing" and q is not None and q < len(per) and (
-                        job.job_type != "BatchApex"):
-                    per[q] += 1
+            # after this hook); executions_by_partition counts it, so its partition is
+            # the one whose count moved.
+            per = obs.executions_by_partition()
             ran = {q for q, n in enumerate(per)
                    if n > (self.per_partition_execs[q] if q < len(self.per_partition_execs)
                            else 0)}
@@ -227,8 +229,15 @@ class Run:
         rec.rejected = [0] * n
         rec.reads = [Counter() for _ in range(n)]
         rec.locked_rows = [0] * n
-        self.last_page: dict[int, int] = {}
-        """Rows in each partition's last page (charged again if its update hits a lock)."""
+        rec.lock_calls = [0] * n
+        rec.lookahead_rows = [0] * n
+        rec.batch_scope = [None] * n
+        self.txn_rows: dict[int, int] = {}
+        """Rows each partition's current transaction has read (read again if its update
+        hits a row lock); reset between executions."""
+        self.txn_calls: dict[int, int] = {}
+        """Data calls each partition's current transaction made that reached the
+        source; reset between executions."""
         self._rejected_unattributed = 0
         # Log every answer of the source per partition: the observer's own handler
         # (which counts refused calls) stays underneath, this one only reads answers.
@@ -258,7 +267,13 @@ class Run:
                 data = res.body.get("data") if isinstance(res.body, dict) else None
                 outcome = "rows" if data else "empty"
                 if p is not None:
-                    self.last_page[p] = len(data) if isinstance(data, list) else 0
+                    self.txn_rows[p] = self.txn_rows.get(p, 0) + (
+                        len(data) if isinstance(data, list) else 0)
+                    self.txn_calls[p] = self.txn_calls.get(p, 0) + 1
+                if isinstance(data, list) and p is not None:
+                    # Rows beyond the page size: a look-ahead (LIMIT page + 1) reads
+                    # each again as the next page's first (invariants.reads_once).
+                    rec.lookahead_rows[p] += max(0, len(data) - cfg.page_size)
                 if data and p is not None:
                     # Which rows each partition was given, by key: a row given twice
                     # is a page read again (the exact budget's second count).
@@ -289,9 +304,21 @@ class Run:
                 job = target(p, page)
                 if isinstance(job, Batchable):
                     jid = self.engine.execute_batch(job, self.case.config.batch_scope)
-                else:
+                elif isinstance(job, Queueable):
                     jid = self.engine.enqueue_job(job)
+                else:
+                    raise UsageError(
+                        f"the job factory {_name(target)} returned {job!r} for partition "
+                        f"{p.index}; it must return a Queueable or a Batchable (the first "
+                        "job of that partition)")
                 self.observer.add_roots([jid], [p.index])
+        # Which partitions run as Batch Apex, and with what scope: their budget is
+        # counted in the chunks they were handed (invariants.api_budget).
+        for jid, p_index in self.observer.roots.items():
+            root = self.engine.jobs.get(jid)
+            if root is not None and root.job_type == "BatchApex" and (
+                    0 <= p_index < len(self.record.batch_scope)):
+                self.record.batch_scope[p_index] = root.scope
         self.faults.start(self.engine)
         for change in self.case.faults.changes:
             if change.after == 0:
@@ -363,10 +390,12 @@ class Run:
             pass
         rec, engine, obs = self.record, self.engine, self.observer
         rec.terminated = engine.idle and rec.crash is None and not obs.capped
-        if not engine.idle:
-            engine.abort_all()
+        # Counted before the leftovers are aborted: the last job that ran is still
+        # "Processing" when the cap stops the run.
         rec.total_executions = obs.executions
         rec.executions = obs.executions_by_partition()
+        if not engine.idle:
+            engine.abort_all()
         rec.failures.extend(obs.failures())
         rec.unattributed_calls = obs.unattributed_calls + self._rejected_unattributed
         rec.unattributed_refused = obs.unattributed_refused
@@ -380,6 +409,11 @@ class Run:
     def close(self) -> None:
         """Release the org's database."""
         self.org.close()
+
+
+def _name(target: object) -> str:
+    """How a report names a target: its ``__name__`` or its type's."""
+    return str(getattr(target, "__name__", type(target).__name__))
 
 
 def _request(body: object) -> str:
@@ -422,8 +456,11 @@ def _source_rows(ds: Dataset) -> list[tuple[str, str]]:
 def run(target: Target, case: Case, *, execution_cap: int | None = None) -> RunRecord:
     """Run ``target`` over ``case`` on a fresh org and return the :class:`RunRecord`.
 
-    The run ends when no job work is left, or after ``execution_cap`` async executions
-    (default: ten times a generous bound), which is how a looping processor shows up.
+    The run ends when no job work is left, or after ``execution_cap`` async executions,
+    which is how a looping processor shows up. The default cap is ``30 + 3 x (the pages
+    each partition needs, in chunks of the smaller of page size and batch scope, plus 5,
+    plus 2 per planned fault)``: three times what a sensible processor needs, yet small,
+    so a looping one is stopped quickly (the minimiser replays it many times).
     """
     r = Run(target, case, execution_cap)
     try:

@@ -169,8 +169,9 @@ class RunObserver:
 
     @property
     def capped(self) -> bool:
-        """True once the run passed its execution cap."""
-        return self.execution_cap is not None and self.executions > self.execution_cap
+        """True once the run made ``execution_cap`` async executions: it is stopped
+        there, so the report's count and the cap agree (it used to run one more)."""
+        return self.execution_cap is not None and self.executions >= self.execution_cap
 
     @property
     def refused_total(self) -> int:
@@ -178,8 +179,9 @@ class RunObserver:
         return sum(self.refused) + self.unattributed_refused
 
     def executions_by_partition(self) -> list[int]:
-        """Async executions per partition, from the jobs' final states: one per Queueable
-        that ran; for a batch job its start, each chunk, and its finish."""
+        """Async executions per partition, from the jobs' states: one per Queueable
+        that ran (or was running when the run was stopped); for a batch job its start,
+        each chunk, and its finish."""
         out = [0] * self.partitions
         for job in self.engine.jobs.values():
             p = self.partition_of(job)
@@ -188,7 +190,10 @@ class RunObserver:
             if job.job_type == "BatchApex":
                 out[p] += 1 + job.processed + (job.status == "Completed")
             else:
-                out[p] += job.status in ("Completed", "Failed")
+                # "Processing": it ran, and the run was stopped before its final state
+                # (the execution cap): counted, so the per-partition counts add up to
+                # the total the report prints.
+                out[p] += job.status in ("Completed", "Failed", "Processing")
         return out
 
     def failures(self) -> list[str]:

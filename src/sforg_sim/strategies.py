@@ -17,7 +17,9 @@ counterexample can be pasted into ``@example(...)`` as it prints.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, cast, get_args
 
 from hypothesis import strategies as st
@@ -371,7 +373,8 @@ def _fault_plans(draw: DrawFn, keys: Sequence[str] = (), *, callouts: bool = Tru
                 locks: bool = True, empty: bool = True, quota: bool = True,
                 concurrent: Sequence[str] = ("update", "delete", "insert", "rekey"),
                 max_each: int = 2, max_at: int = 12, sequences: bool = True,
-                anchors: Sequence[tuple[str, int]] = ()) -> FaultPlan:
+                anchors: Sequence[tuple[str, int]] = (), busy: Sequence[int] = (),
+                parts: int = 0) -> FaultPlan:
     """A :class:`FaultPlan`: transient callout errors, row locks, empty pages, quota
     exhausted at call k, and concurrent DML (``concurrent`` kinds, empty for none) near
     ``keys``. Each kind is off, or up to ``max_each`` occurrences, shrinking to none.
@@ -380,7 +383,9 @@ def _fault_plans(draw: DrawFn, keys: Sequence[str] = (), *, callouts: bool = Tru
     *sequences*: up to ``max_each`` runs of up to
     :data:`MAX_RUN` consecutive bad answers ("503, 503, empty", "empty x4": longer than
     the 3-empties stop rule), each after a gap of good calls, shrinking towards fewer,
-    shorter and earlier runs (issue 18, gap 1)."""
+    shorter and earlier runs (issue 18, gap 1); with ``busy`` partitions (several pages
+    each) of ``parts``, half the plans also get three empties split by good pages in one
+    of them (:func:`_with_separated_empties`)."""
     def at(enabled: bool) -> tuple[int, ...]:
         if not enabled:
             return ()
@@ -408,13 +413,46 @@ def _fault_plans(draw: DrawFn, keys: Sequence[str] = (), *, callouts: bool = Tru
             length = draw(st.integers(1, MAX_RUN))
             runs.append((part, after, tuple(draw(st.sampled_from(tokens))
                                              for _ in range(length))))
-
-    return FaultPlan(
+    plan = FaultPlan(
         locks=at(locks), runs=tuple(runs),
         quota_at=draw(st.integers(1, max_at)) if quota and _sometimes(draw) else None,
         changes=tuple(draw(st.lists(_changes(keys, concurrent, anchors=anchors),
                                          max_size=max_each)))
         if concurrent else ())
+    if busy and empty and parts:
+        plan = _with_separated_empties(plan, keys, busy, parts)
+    return plan
+
+
+def _with_separated_empties(plan: FaultPlan, keys: Sequence[str], busy: Sequence[int],
+                            parts: int) -> FaultPlan:
+    """``plan`` plus, for half the datasets, three transient empty batches in one busy
+    partition split by good pages: ``k`` (1 or 2) at the partition's first call (after
+    its other runs and one good call, if it has any), the other ``3 - k`` after one
+    good call more.
+
+    A correct job resets its empty count on a page with rows, so these cost it three
+    calls and nothing else; a job that never resets it (3 empties over the partition,
+    not in a row) ends early and loses the rest. Drawn as two independent runs this
+    shape (same partition, no overlap, three empties in all, fewer than three in a row,
+    a page with rows between and records after) came up too rarely: the mistake escaped
+    ci, thorough and 10 default runs (review finding).
+
+    Derived from the dataset's keys (a CRC-32, stable across processes), not drawn: an
+    extra draw moved every derandomized ``ci`` example, so the other mistakes' pinned
+    counterexamples moved with it. The minimiser removes the runs like any other.
+    ``busy``: partitions with pages after their first (:func:`cases` computes them),
+    where an early stop leaves records behind. ``parts``: how many partitions.
+    """
+    digest = zlib.crc32("\x00".join(keys).encode())
+    if digest % 2:
+        return plan
+    q = busy[(digest >> 1) % len(busy)]
+    first = 1 + (digest >> 8) % 2
+    taken = [after + len(answers) for p, after, answers in plan.runs if p % parts == q]
+    a = max(taken) + 1 if taken else 0
+    return replace(plan, runs=(*plan.runs, (q, a, ("empty",) * first),
+                               (q, a + first + 1, ("empty",) * (3 - first))))
 
 
 def _sometimes(draw: DrawFn) -> bool:
@@ -562,7 +600,11 @@ def cases(draw: DrawFn, dataset: SearchStrategy[Dataset] | None = None,
                 if partitioning is partitionings else partitioning(ds))
     keys = ds.keys(cfg.source_case_sensitive)
     if faults is fault_plans:
-        plan = draw(fault_plans(keys, anchors=_anchors(Case(ds, part, cfg), keys)))
+        anchors = _anchors(Case(ds, part, cfg), keys)
+        busy = sorted({i for k, _ in anchors if (i := part.index_of(
+            k, cfg.source_case_sensitive)) is not None})
+        plan = draw(_fault_plans(keys, concurrent=CHANGE_KINDS, anchors=tuple(anchors),
+                                 busy=busy, parts=len(part.parts)))
     else:
         plan = draw(faults(keys)) if faults is not None else FaultPlan()
     return Case(ds, part, cfg, plan)
