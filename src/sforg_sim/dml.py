@@ -796,15 +796,12 @@ class Dml:
                 out.setdefault(k, []).append(rid)
         return out
 
-    # --- delete ---------------------------------------------------------------------------
-
-    def delete(self, sobject: str, record_ids: Sequence[str], *,
-               all_or_none: bool = False) -> list[SaveResult]:
-        """Soft delete: IsDeleted = true; the rows stay visible to queryAll."""
-        obj = self.schema.get(sobject)
-        if not obj.deletable:
-            raise InvalidType(f"entity type {obj.name} does not support delete")
-        results: list[SaveResult | None] = [None] * len(record_ids)
+    def _ids_and_rows(self, obj: SObjectDef, record_ids: Sequence[str],
+                      results: list[SaveResult | None]
+                      ) -> tuple[dict[int, str], dict[str, tuple[Any, ...]]]:
+        """The well-formed 18-character ids of ``obj`` by position, and their rows'
+        ``IsDeleted`` (absent: no such record); a malformed id or one of another object
+        fails its position in ``results`` with MALFORMED_ID (delete and undelete alike)."""
         valid: dict[int, str] = {}
         for i, raw in enumerate(record_ids):
             try:
@@ -814,7 +811,18 @@ class Dml:
                 valid[i] = rid
             except SalesforceError as e:
                 results[i] = _fail(e, raw if isinstance(raw, str) else None)
-        existing = self.store.fetch(obj, list(valid.values()), ["IsDeleted"])
+        return valid, self.store.fetch(obj, list(valid.values()), ["IsDeleted"])
+
+    # --- delete ---------------------------------------------------------------------------
+
+    def delete(self, sobject: str, record_ids: Sequence[str], *,
+               all_or_none: bool = False) -> list[SaveResult]:
+        """Soft delete: IsDeleted = true; the rows stay visible to queryAll."""
+        obj = self.schema.get(sobject)
+        if not obj.deletable:
+            raise InvalidType(f"entity type {obj.name} does not support delete")
+        results: list[SaveResult | None] = [None] * len(record_ids)
+        valid, existing = self._ids_and_rows(obj, record_ids, results)
         todo: list[tuple[int, str]] = []
         for i, rid in valid.items():
             row = existing.get(rid)
@@ -869,16 +877,7 @@ class Dml:
         if not obj.deletable:
             raise InvalidType(f"entity type {obj.name} does not support undelete")
         results: list[SaveResult | None] = [None] * len(record_ids)
-        valid: dict[int, str] = {}
-        for i, raw in enumerate(record_ids):
-            try:
-                rid = ids.to18(raw)
-                if rid[:3] != obj.key_prefix:
-                    raise MalformedId(f"{obj.name} ID: id value of incorrect type: {raw}")
-                valid[i] = rid
-            except SalesforceError as e:
-                results[i] = _fail(e, raw if isinstance(raw, str) else None)
-        existing = self.store.fetch(obj, list(valid.values()), ["IsDeleted"])
+        valid, existing = self._ids_and_rows(obj, record_ids, results)
         todo: list[tuple[int, str]] = []
         for i, rid in valid.items():
             row = existing.get(rid)
