@@ -29,11 +29,11 @@ the SOQL API refuses both (``soql/parser.py`` ``tail_clauses``), so the runtime 
 out before the engine. FOR UPDATE's row lock is not modelled; ALL ROWS becomes a
 queryAll."""
 
-_SEARCH_ONLY = re.compile(
-    r"\bWITH\s+(?:USER_MODE|SYSTEM_MODE|SECURITY_ENFORCED)\b|\bFOR\s+(?:UPDATE|VIEW|REFERENCE)\b"
-    r"|\bALL\s+ROWS\b", re.IGNORECASE)
-"""Inline SOSL: the access-mode clauses, which the SOSL parser does not know, are removed
-wherever they stand (access modes are not modelled: one administrator user)."""
+_SEARCH_ONLY = re.compile(r"\bFOR\s+(?:UPDATE|VIEW|REFERENCE)\b|\bALL\s+ROWS\b", re.IGNORECASE)
+"""Inline SOSL: SOQL's trailing clauses, removed wherever they stand. The access-mode
+clauses (``WITH USER_MODE`` ...) stay in the text: the SOSL parser accepts them where a
+WITH clause stands, after RETURNING and before LIMIT (``sosl/parser.py``,
+``ACCESS_MODES``), and refuses them anywhere else."""
 
 
 def _mask_strings(text: str) -> str:
@@ -93,8 +93,7 @@ def split_mapped(text: str, *, search: bool = False) -> SplitSoql:
     """The query (``[...]`` or a bare string) with its binds renamed ``:b0``, ``:b1``...,
     a trailing FOR UPDATE / ALL ROWS removed (ALL ROWS sets ``all_rows``), whitespace
     collapsed, and the offset of each query character in the source text
-    (:class:`SplitSoql`). ``search``: the text is SOSL, whose parser does not know the
-    access-mode clauses: they are removed wherever they stand (:data:`_SEARCH_ONLY`)."""
+    (:class:`SplitSoql`). ``search``: the text is SOSL (:data:`_SEARCH_ONLY`)."""
     body = text.strip()
     if body.startswith("["):
         body = body[1:-1]

@@ -341,6 +341,9 @@ class _Compiler:
                      f"{joins} WHERE c.rowid > ? AND c.rowid <= ? ORDER BY c.rowid")
         plan = self.finish("rows", select_sql, tail, params, row_shaper(root), where,
                            ids_sql=ids_sql, batch_sql=batch_sql, uses_fields_all=fields_all)
+        # The statement's pieces, for Engine.ordered_rows (SOSL filters and orders its
+        # candidates with them): the queried object's alias, FROM, WHERE, ORDER BY tail.
+        plan.extra["parts"] = (scope.alias, frm, where, tail)
         if self.children:
             plan.extra["children"] = self.children
             nested = _first_nested(self.children)

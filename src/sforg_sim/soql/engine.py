@@ -35,7 +35,7 @@ import logging
 import re
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -264,6 +264,33 @@ class Engine:
             return self._guard(lambda: self._gate(self._plan(soql, include_deleted),
                                                   version))
         return self._plan(soql, include_deleted)
+
+    def ordered_rows(self, soql: str, columns: Sequence[str], condition: str = "1",
+                     condition_params: Sequence[Any] = (),
+                     binds: Mapping[str, Any] | None = None) -> Iterator[tuple[Any, ...]]:
+        """The rows a plain record query selects, in its ORDER BY order, with the caller's
+        ``columns`` instead of the field list and ``condition`` (SQL, with its
+        ``condition_params``) ANDed to its WHERE; no LIMIT or OFFSET, read lazily.
+        ``columns`` and ``condition`` are SQL over the query's FROM: the queried
+        object's alias is ``plan(soql).extra["parts"][0]``.
+
+        For engines built on SOQL that filter further in Python and stop early (SOSL
+        applies a RETURNING object's WHERE and ORDER BY to its candidates this way).
+        Raises the query's Salesforce error; an injected timeout or the run-time model is
+        not consulted (the caller's own query is)."""
+        plan: Plan = self._guard(lambda: self._plan(soql, False))
+        parts = plan.extra.get("parts")
+        if plan.kind != "rows" or parts is None or plan.extra.get("children"):
+            raise UsageError(f"ordered_rows needs a plain record query: {soql!r}")
+        _, frm, where, tail = parts
+        user = self.running_user
+        ctx = Ctx(binds or {}, self._clock, user() if user is not None else None)
+        params: list[Any] = self._guard(lambda: [fn(ctx) for fn in plan.params])
+        # The extra condition comes first so its parameters precede the query's own
+        # (WHERE, then ORDER BY; FROM has none).
+        sql = (f"SELECT {', '.join(columns)} {frm} "
+               f"WHERE ({condition}) AND {where}{tail}")
+        return self._store.scan(sql, [*condition_params, *params])
 
     @staticmethod
     def _gate(plan: Plan, version: tuple[int, int] | None) -> Plan:

@@ -17,20 +17,23 @@ How one RETURNING object runs (its field list, WHERE and ORDER BY are SOQL's):
 1. the searched fields of the IN scope (:func:`searched_fields`) are read straight from
    the store, only for the rows a SQL prefilter keeps (:mod:`.prefilter`: ``LIKE`` on
    the text between wildcards, a necessary condition), and matched exactly against the
-   search query in Python (:mod:`.terms`). With no WHERE and no ORDER BY only the
-   ``offset + limit`` smallest matching ids can come back, so the candidates are read in
-   Id order and tokenising stops there (a common term on a large org no longer tokenises
-   every row). ``reference=True`` reads every record through SOQL instead (the slow path
-   the fast one is tested against, tests/test_sosl_speed_s5);
+   search query in Python (:mod:`.terms`). Only the first ``offset + limit`` matches in
+   step 2's order can come back, so tokenising stops there (a common term on a large
+   org no longer tokenises every row): with no WHERE and no ORDER BY the candidates are
+   read in Id order; with either, SQLite applies the object's WHERE and ORDER BY to the
+   candidates in the same statement (``Engine.ordered_rows``, :meth:`_Runner.ordered_ids`).
+   ``reference=True`` reads every record through SOQL instead and hands every match on
+   (the slow path the fast one is tested against, tests/test_sosl_speed_s5);
 2. ``SELECT <field list> FROM <object> WHERE Id IN :matched [AND (<WHERE>)]
-   [ORDER BY ...] LIMIT ... [OFFSET ...]`` runs through the SOQL engine, so WHERE, ORDER
-   BY and the field list accept and refuse exactly what SOQL does. An error in them is
-   reported at its place in the SOSL text (MALFORMED_QUERY becomes MALFORMED_SEARCH;
-   INVALID_FIELD and the other codes stay). Without WHERE and ORDER BY only the ids that
-   can come back (the smallest, the order SQLite answers in) are handed over.
+   ORDER BY [<ORDER BY>, ]Id LIMIT ... [OFFSET ...]`` runs through the SOQL engine, so
+   WHERE, ORDER BY and the field list accept and refuse exactly what SOQL does. An error
+   in them is reported at its place in the SOSL text (MALFORMED_QUERY becomes
+   MALFORMED_SEARCH; INVALID_FIELD and the other codes stay).
 
-Without ORDER BY, Salesforce orders by relevance; here records come in the order the
-store keeps them (deviation: there is no relevance score).
+Without ORDER BY, Salesforce orders by relevance; here records come in Id order
+(deviation: there is no relevance score), and records equal on every ORDER BY key in Id
+order too (Salesforce leaves that order open): one total order on every path, so stopping
+early never changes the page.
 
 Result limits, *SOQL and SOSL Reference* v66.0:
 
@@ -271,18 +274,21 @@ def _non_ascii_columns(store: Store, obj: SObjectDef, cols: list[str]) -> list[s
     return [c for c in cols if seen[(obj.name, c)][1]]
 
 
-def _value_sql(store: Store, obj: SObjectDef, names: list[str]) -> list[str] | None:
+def _value_sql(store: Store, obj: SObjectDef, names: list[str], table: str | None = None
+               ) -> list[str] | None:
     """SQL for the value of each field of ``names``, as SOQL reads it: the stored column,
     or the formula of a computed field (Contact and Lead ``Name``, as ``soql.scope``
-    computes it). None when a field is neither (the reference path then reads it)."""
+    computes it). None when a field is neither (the reference path then reads it).
+    ``table``: the alias to qualify columns with (None: bare columns of the object's
+    own table)."""
     stored = set(store.columns(obj))
     out = []
     for n in names:
         f = obj.fields[n]
         if f.formula is not None:
-            out.append("(" + f.formula.format(a=quote(obj.name)) + ")")
+            out.append("(" + f.formula.format(a=table or quote(obj.name)) + ")")
         elif n in stored:
-            out.append(quote(n))
+            out.append(quote(n) if table is None else f"{table}.{quote(n)}")
         else:
             return None
     return out
@@ -353,17 +359,78 @@ class _Runner:
                     break
         return out
 
-    def early_stop(self, spec: ObjectSpec, cap: int) -> int | None:
-        """How many matching ids step 2 can use at most, when that is known before the
-        search: with no WHERE and no ORDER BY, only the ``offset + limit`` smallest ids
-        come back (see :meth:`rows`); otherwise None (every match is needed)."""
-        if self.reference or spec.where is not None or spec.order is not None:
+    def needed(self, spec: ObjectSpec, cap: int) -> int | None:
+        """How many rows, in step 2's order, step 2 can return at most from the start:
+        ``offset + limit`` (None on the reference path, or for an OFFSET out of range,
+        which step 2 refuses: then every match goes)."""
+        if self.reference:
             return None
         limit = _count(spec.limit, self.binds, "LIMIT")
         offset = _count(spec.offset, self.binds, "OFFSET") or 0
         if offset > MAX_OFFSET:
             return None
         return offset + (cap if limit is None else min(limit, cap))
+
+    def early_stop(self, spec: ObjectSpec, cap: int) -> int | None:
+        """How many matching ids step 2 can use at most, when that is known before the
+        search: with no WHERE and no ORDER BY, only the ``offset + limit`` smallest ids
+        come back (see :meth:`rows`); otherwise None (every match is needed)."""
+        if spec.where is not None or spec.order is not None:
+            return None
+        return self.needed(spec, cap)
+
+    def ordered_ids(self, spec: ObjectSpec, obj: SObjectDef, expr: TermExpr | None,
+                    need: int) -> list[str] | None:
+        """Step 1 for an object with a WHERE or an ORDER BY: SQLite applies the
+        prefilter, the object's WHERE and step 2's order (:func:`_order`) in one statement
+        (``Engine.ordered_rows``); rows are tokenised in that order and reading stops at
+        the ``need``-th match. That order is total (Id comes last), so those are exactly
+        the first ``need`` rows step 2 would pick from every match: the answer is the
+        reference path's (tests/test_sosl_speed_s5 is the oracle). None when this path
+        does not apply (a field read only through SOQL, a WHERE or ORDER BY that SOQL
+        refuses): the caller then takes every match, and step 2 reports any error at
+        its place."""
+        if expr is None or need == 0:
+            return []
+        names = searched_fields(obj, self.s.scope)
+        if not names:
+            return []
+        store = self.engine.store
+        plain = _value_sql(store, obj, names)
+        if plain is None:
+            return None
+        text = self.s.text
+        soql = f"SELECT Id FROM {obj.name}"
+        if spec.where is not None:
+            soql += f" WHERE ({text[spec.where.start:spec.where.end]})"
+        soql += " ORDER BY " + ("" if spec.order is None else
+                                text[spec.order.start:spec.order.end] + ", ") + "Id"
+        try:
+            parts = self.engine.plan(soql).extra.get("parts")
+        except (SalesforceError, ValueError):
+            return None
+        if parts is None:
+            return None
+        alias = parts[0]
+        cols = _value_sql(store, obj, names, alias)
+        assert cols is not None  # the same fields as `plain`
+        wide = set(_non_ascii_columns(store, obj, plain))
+        cond = candidate_sql(expr, cols, [c for p, c in zip(plain, cols, strict=True)
+                                          if p in wide])
+        if cond is FALSE:
+            return []
+        try:
+            rows = self.engine.ordered_rows(soql, [f'{alias}."Id"', *cols], cond.sql,
+                                            cond.params, binds=self.binds)
+        except (SalesforceError, ValueError):
+            return None
+        out: list[str] = []
+        for row in rows:
+            if matches(expr, [tokens(v) for v in row[1:]]):
+                out.append(str(row[0]))
+                if len(out) >= need:
+                    break
+        return out
 
     def scanned_ids(self, obj: SObjectDef, expr: TermExpr, names: list[str]) -> list[str]:
         """Step 1 the slow way, the reference of :meth:`matched_ids`: every record's
@@ -391,9 +458,14 @@ class _Runner:
             q.add(" AND (")
             q.copy(text, spec.where)
             q.add(")")
+        # Id last: without ORDER BY (no relevance score here) records come in Id order,
+        # and among records equal on every ORDER BY key too, so the page never depends
+        # on SQLite's plan (step 1 stops early in this same order: ordered_ids).
+        q.add(" ORDER BY ")
         if spec.order is not None:
-            q.add(" ORDER BY ")
             q.copy(text, spec.order)
+            q.add(", ")
+        q.add("Id")
         limit = _count(spec.limit, self.binds, "LIMIT")
         take = cap if limit is None else min(limit, cap)
         q.add(f" LIMIT {take}")
@@ -437,7 +509,12 @@ class _Runner:
         found: list[list[dict[str, Any]]] = []
         for spec, obj in zip(specs, objs, strict=True):
             cap = object_cap(n, spec.where is not None or spec.order is not None)
-            ids = self.matched_ids(obj, expr, self.early_stop(spec, cap))
+            need = self.needed(spec, cap)
+            ids: list[str] | None = None
+            if need is not None and (spec.where is not None or spec.order is not None):
+                ids = self.ordered_ids(spec, obj, expr, need)
+            if ids is None:
+                ids = self.matched_ids(obj, expr, self.early_stop(spec, cap))
             found.append(self.rows(spec, obj, ids, cap))
         total = _count(s.limit, self.binds, "LIMIT")
         total = MAX_LIMIT if total is None else min(total, MAX_LIMIT)

@@ -64,6 +64,17 @@ _OBJECT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*$")
 _INT = re.compile(r"\d+$")
 _CLAUSES = frozenset({"WHERE", "ORDER", "LIMIT", "OFFSET", "USING"})
 
+ACCESS_MODES = frozenset({"USER_MODE", "SYSTEM_MODE", "SECURITY_ENFORCED"})
+"""Apex's access-mode clauses, accepted in Apex SOSL where a WITH clause stands: after
+RETURNING, before LIMIT ("SOSL Syntax" orders ``[RETURNING FieldSpec] [WITH ...]*
+[LIMIT n] [UPDATE ...]``; *Apex Developer Guide*, "Enforce User Mode for Database
+Operations": "use WITH USER_MODE or WITH SYSTEM_MODE in your SOQL or SOSL query",
+https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/apex_classes_enforce_usermode.htm).
+Elsewhere (inside a RETURNING object's parentheses, before RETURNING, after LIMIT) they
+are a MALFORMED_SEARCH. The access modes themselves are not modelled (one administrator
+user). SECURITY_ENFORCED is documented for SOQL only ("Filter SOQL Queries Using WITH
+SECURITY_ENFORCED"); it is accepted in the same place as before (unconfirmed for SOSL)."""
+
 
 @dataclass(frozen=True)
 class Span:
@@ -353,6 +364,12 @@ class _Builder:
         m = re.match(r"[A-Za-z_]+", first)
         name = (m.group() if m else str(first)).upper()
         rest = "".join(str(tok) for tok in _tokens(t)[1:])
+        if self.apex and str(first).upper() in ACCESS_MODES:
+            extra = _tokens(t)[1:]
+            if extra:
+                # `WITH USER_MODE RETURNING ...`: RETURNING read as a plain word here.
+                raise self.fail(_off(extra[0]), f"Malformed search token: {extra[0]}")
+            return
         if name == "SPELL_CORRECTION":
             # "WITH SPELL_CORRECTION": true (the default) or false. No spell correction is
             # modelled, so both search the terms as written (exact for false).
