@@ -187,3 +187,14 @@ def test_inline_sosl_with_user_mode_in_apex(org: Org) -> None:
     bad = "List<List<SObject>> r = [FIND 'Acme' WITH USER_MODE RETURNING Account(Name)];\n"
     res = execute_anonymous(org, bad)
     assert not res.success and "RETURNING" in (res.compile_problem or "")
+
+
+@pytest.mark.parametrize("clause", ["FOR UPDATE", "FOR VIEW", "FOR REFERENCE", "ALL ROWS"])
+def test_soql_only_tail_clauses_do_not_compile_in_inline_sosl(clause: str) -> None:
+    # SOSL's syntax has no FOR ... or ALL ROWS clause ("SOSL Syntax"); they used to be
+    # stripped from inline SOSL wherever they stood, which is kinder than a deploy.
+    org = Org()
+    res = org.apex.execute_anonymous(
+        f"List<List<SObject>> r = [FIND 'Acme' RETURNING Account(Name) {clause}];")
+    assert not res.compiled, res
+    assert "ERROR at Row:1:Column:" in str(res.compile_problem), res.compile_problem

@@ -29,11 +29,11 @@ the SOQL API refuses both (``soql/parser.py`` ``tail_clauses``), so the runtime 
 out before the engine. FOR UPDATE's row lock is not modelled; ALL ROWS becomes a
 queryAll."""
 
-_SEARCH_ONLY = re.compile(r"\bFOR\s+(?:UPDATE|VIEW|REFERENCE)\b|\bALL\s+ROWS\b", re.IGNORECASE)
-"""Inline SOSL: SOQL's trailing clauses, removed wherever they stand. The access-mode
-clauses (``WITH USER_MODE`` ...) stay in the text: the SOSL parser accepts them where a
-WITH clause stands, after RETURNING and before LIMIT (``sosl/parser.py``,
-``ACCESS_MODES``), and refuses them anywhere else."""
+# Inline SOSL keeps its whole text: FOR UPDATE / FOR VIEW / FOR REFERENCE / ALL ROWS are
+# no part of SOSL's syntax (*SOQL and SOSL Reference*, "SOSL Syntax": FIND, IN, RETURNING,
+# WITH ..., LIMIT, UPDATE TRACKING/VIEWSTAT), so the SOSL parser refuses them at their
+# position; the access-mode clauses (``WITH USER_MODE`` ...) are accepted by the SOSL parser
+# where a WITH clause stands (``sosl/parser.py``, ``ACCESS_MODES``).
 
 
 def _mask_strings(text: str) -> str:
@@ -93,7 +93,7 @@ def split_mapped(text: str, *, search: bool = False) -> SplitSoql:
     """The query (``[...]`` or a bare string) with its binds renamed ``:b0``, ``:b1``...,
     a trailing FOR UPDATE / ALL ROWS removed (ALL ROWS sets ``all_rows``), whitespace
     collapsed, and the offset of each query character in the source text
-    (:class:`SplitSoql`). ``search``: the text is SOSL (:data:`_SEARCH_ONLY`)."""
+    (:class:`SplitSoql`). ``search``: the text is SOSL, kept whole (no SOQL tail clauses)."""
     body = text.strip()
     if body.startswith("["):
         body = body[1:-1]
@@ -123,19 +123,7 @@ def split_mapped(text: str, *, search: bool = False) -> SplitSoql:
     chars.extend(body[pos:])
     offs.extend(range(pos, len(body)))
     query = "".join(chars)
-    if search:
-        kept_chars: list[str] = []
-        kept_offs: list[int] = []
-        last = 0
-        for m in _SEARCH_ONLY.finditer(_mask_strings(query)):
-            all_rows = all_rows or m.group(0).upper().startswith("ALL")
-            kept_chars.extend(query[last:m.start()])
-            kept_offs.extend(offs[last:m.start()])
-            last = m.end()
-        kept_chars.extend(query[last:])
-        kept_offs.extend(offs[last:])
-        query, offs = "".join(kept_chars), kept_offs
-    else:
+    if not search:
         # Trailing FOR UPDATE / ALL ROWS, in either order; a string literal cannot end
         # the query (it would need its closing quote last), so the unmasked text is safe.
         while (tail := _APEX_TAIL.search(query)) is not None and tail.start() > 0:
