@@ -42,6 +42,7 @@ from .values import (
     ApexMap,
     ApexObject,
     ApexSet,
+    EnumValue,
     SObject,
     exception_class,
 )
@@ -87,8 +88,6 @@ class AnonymousResult:
 
 
 def _base_namespace() -> dict[str, Any]:
-    from .stdlib import EnumValue
-
     class _EnumBase:
         apex_type = "Enum"
 

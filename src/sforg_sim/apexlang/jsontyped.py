@@ -49,6 +49,7 @@ from .values import (
     ApexMap,
     ApexObject,
     ApexSet,
+    EnumValue,
     SObject,
     apex_str,
     exception_class,
@@ -174,7 +175,7 @@ def _jsonable(v: Any, suppress: bool) -> Any:
                 continue
             out[v.names.get(low, low)] = _jsonable(x, suppress)
         return out
-    if hasattr(v, "ordinal") and hasattr(v, "enum"):  # an enum value: its name
+    if isinstance(v, EnumValue):  # an enum value: its name
         return v.name
     if isinstance(v, ApexType):
         return v.name
@@ -516,31 +517,8 @@ class JSONGenerator(ApexObject):
 # for the value after it, null for array elements and the root); its exceptions are
 # System.JSONException with sforg-sim's wording.
 
-class JSONTokenValue:
-    """A ``System.JSONToken`` value (``JSONToken.START_OBJECT``); prints as its name."""
-
-    __slots__ = ("name", "ordinal_")
-
-    def __init__(self, name: str, ordinal: int) -> None:
-        self.name = name
-        self.ordinal_ = ordinal
-
-    def __repr__(self) -> str:
-        return self.name
-
-    def m_tostring_0(self) -> str:
-        """What ``System.debug`` and ``String.valueOf`` print: the name."""
-        return self.name
-
-    def ordinal(self) -> int:
-        """``ordinal()``."""
-        return self.ordinal_
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> JSONTokenValue:
-        return self
-
-
-JSON_TOKENS: dict[str, JSONTokenValue] = {n.lower(): JSONTokenValue(n, i) for i, n in enumerate((
+JSON_TOKENS: dict[str, EnumValue] = {
+    n.lower(): EnumValue("System.JSONToken", n, i) for i, n in enumerate((
     "END_ARRAY", "END_OBJECT", "FIELD_NAME", "NOT_AVAILABLE", "START_ARRAY", "START_OBJECT",
     "VALUE_EMBEDDED_OBJECT", "VALUE_FALSE", "VALUE_NULL", "VALUE_NUMBER_FLOAT",
     "VALUE_NUMBER_INT", "VALUE_STRING", "VALUE_TRUE"))}
@@ -582,8 +560,8 @@ class JSONParser(ApexObject):
             json_depth_error()
             raise
         self.pos = -1
-        self.current: JSONTokenValue | None = None
-        self.cleared: JSONTokenValue | None = None
+        self.current: EnumValue | None = None
+        self.cleared: EnumValue | None = None
 
     def _walk(self, v: Any, name: str | None) -> None:
         toks = self.tokens
@@ -628,13 +606,13 @@ class JSONParser(ApexObject):
 
     # navigation
 
-    def nexttoken(self) -> JSONTokenValue | None:
+    def nexttoken(self) -> EnumValue | None:
         """``nextToken()``: advance; null at the end of the content."""
         self.pos = min(self.pos + 1, len(self.tokens))
         self.current = self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
         return self.current
 
-    def nextvalue(self) -> JSONTokenValue | None:
+    def nextvalue(self) -> EnumValue | None:
         """``nextValue()``: the next token that is a value (a FIELD_NAME is passed over)."""
         tok = self.nexttoken()
         if tok is _T["field_name"]:
@@ -649,7 +627,7 @@ class JSONParser(ApexObject):
             self.pos = tok[4]
             self.current = self.tokens[self.pos][0]
 
-    def getcurrenttoken(self) -> JSONTokenValue | None:
+    def getcurrenttoken(self) -> EnumValue | None:
         """``getCurrentToken()`` (null before the first nextToken, after the end, or after
         clearCurrentToken)."""
         return self.current
@@ -664,7 +642,7 @@ class JSONParser(ApexObject):
             self.cleared = self.current
         self.current = None
 
-    def getlastclearedtoken(self) -> JSONTokenValue | None:
+    def getlastclearedtoken(self) -> EnumValue | None:
         """``getLastClearedToken()``."""
         return self.cleared
 

@@ -54,6 +54,7 @@ from .values import (
     ApexMap,
     ApexObject,
     ApexSet,
+    EnumValue,
     SObject,
     apex_str,
     exception_class,
@@ -524,26 +525,6 @@ def system_debug(line: int, *args: Any) -> None:
     else:
         msg = args[0]
     current().log(line, level, apex_str(msg))
-
-
-class EnumValue:
-    """A value of a built-in or compiled enum (``LoggingLevel.ERROR``)."""
-
-    __slots__ = ("enum", "name", "ordinal_")
-
-    def __init__(self, enum: str, name: str, ordinal: int) -> None:
-        self.enum = enum
-        self.name = name
-        self.ordinal_ = ordinal
-
-    def __repr__(self) -> str:
-        return self.name
-
-    def __str__(self) -> str:
-        return self.name
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> EnumValue:
-        return self
 
 
 LOGGING_LEVELS = {n.lower(): EnumValue("LoggingLevel", n, i) for i, n in enumerate(

@@ -29,7 +29,29 @@ from .. import ids
 from ..errors import SalesforceError
 
 __all__ = ["BUILTIN_EXCEPTIONS", "ApexException", "ApexMap", "ApexObject", "ApexSet",
-           "SObject", "apex_str", "exception_class", "npe"]
+           "EnumValue", "SObject", "apex_str", "exception_class", "npe"]
+
+
+class EnumValue:
+    """A value of an enum: a compiled one or a built-in one (``LoggingLevel.ERROR``,
+    ``System.JSONToken.START_OBJECT``); prints as its name. Values are singletons, so a
+    deep copy (a future call's arguments) is the value itself."""
+
+    __slots__ = ("enum", "name", "ordinal_")
+
+    def __init__(self, enum: str, name: str, ordinal: int) -> None:
+        self.enum = enum
+        self.name = name
+        self.ordinal_ = ordinal
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> EnumValue:
+        return self
 
 
 class ApexObject:
