@@ -389,8 +389,10 @@ class Compiler:
         if tree.data == "class_core" and outer is None:
             self.local.append(info)  # a class of an anonymous block (deploys: class_decl)
         if kind == "enum":
-            info.enum_values = [c.value for c in tree.children[2:]
-                                if isinstance(c, Token) and c.type == "NAME"]
+            # The NAME tokens after the enum's own name (which is NAME too).
+            info.enum_values = [c.value for c in tree.children
+                                if isinstance(c, Token) and c.type == "NAME"
+                                and c is not name_tok]
             return info
         body: list[Any]
         if kind == "class":
@@ -1913,6 +1915,8 @@ class Compiler:
         key = "string" if b == "id" else b
         c = self.find_class(t, self.sc.cls) if b not in PRIMITIVES and b not in INSTANCE \
             else None
+        if (c is not None and c.kind == "enum") or b in _BUILTIN_ENUMS:
+            key, c = "enum", None  # name(), ordinal(): the enum methods every value has
         if c is not None and not (c.is_exception and c.find_method(low, len(args)) is None):
             m = self.pick(c.find_methods(low, len(args)), args, meth, c.name)
             call = f"{code}.{m.pyname}({', '.join(self._pass(args, m))})"
@@ -2511,6 +2515,11 @@ _DESCRIBE_RETURNS: dict[tuple[str, str], str] = {
         "isexternalid", "isunique", "isnillable", "iscreateable", "isupdateable", "iscustom")},
     ("describefieldresult", "getsobjectfield"): "Schema.SObjectField",
 }
+
+_BUILTIN_ENUMS = frozenset({"logginglevel", "system.logginglevel", "jsontoken",
+                            "system.jsontoken", "roundingmode", "system.roundingmode",
+                            "displaytype", "schema.displaytype"})
+"""The built-in enum types (their values are ``values.EnumValue``s, as compiled enums')."""
 
 _PRIM_NAMES = {"integer": "Integer", "long": "Long", "decimal": "Decimal", "double": "Double",
                "string": "String", "boolean": "Boolean", "id": "Id", "date": "Date",

@@ -1945,10 +1945,21 @@ NOT_MODELLED = {("limits", "getheapsize"): "Limits.getHeapSize (heap size is not
                 ("system", "runas"): "System.runAs",
                 }
 
+# "Enum Methods" (Apex Developer Guide, "Enums",
+# https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/langCon_apex_enums.htm):
+# every enum value has name() ("Returns the name of the Enum item as a String") and
+# ordinal() ("Returns the position of the item, as an Integer, in the list of Enum values
+# starting with zero"), compiled enums and built-in ones (LoggingLevel, JSONToken) alike.
+ENUM: dict[str, Sig] = {
+    "name": (lambda v: _l(v).name, "String"),
+    "ordinal": (lambda v: _l(v).ordinal_, "Integer"),
+}
+
 INSTANCE: dict[str, dict[str, Sig]] = {
     "string": STRING, "id": STRING, "integer": NUMBER, "long": NUMBER, "decimal": NUMBER,
     "double": NUMBER, "date": DATE, "datetime": DATETIME, "list": LIST, "set": SET,
     "map": MAP, "sobject": SOBJECT, "exception": EXCEPTION, "time": TIME, "blob": BLOB,
+    "enum": ENUM,
 }
 
 BUILTIN_CLASSES: dict[str, type] = {
