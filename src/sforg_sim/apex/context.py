@@ -312,11 +312,14 @@ class Context:
     def _rows_used(self, soql: str, binds: Mapping[str, Any],
                    rows: list[dict[str, Any]]) -> int:
         """Query rows ``soql`` consumes (see :meth:`query`); plain queries: rows returned."""
-        kind = self.org.soql.plan(soql).kind  # cached: the query just ran
+        plan = self.org.soql.plan(soql)  # cached: the query just ran
+        kind = plan.kind
         if kind == "count":
             return 1
         if kind != "agg":
-            return len(rows) + _child_rows(rows)
+            # Only a query with child subqueries has nested rows to count: walking every
+            # row of every page for them cost V2 a tenth of its replay time.
+            return len(rows) + (_child_rows(rows) if plan.extra.get("children") else 0)
         q = parse_soql(soql)
         if all(a.func == "COUNT" for a in _aggregates((q.select, q.having))):
             return len(rows)  # one per group, or the single row without GROUP BY
