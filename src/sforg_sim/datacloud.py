@@ -98,9 +98,11 @@ if TYPE_CHECKING:
     from .apex.engine import AsyncEngine
     from .apex.faults import FaultSchedule
     from .core import OrgCore
-    from .schema import Field
+    from .schema import Field, SObjectDef
+    from .store import Store
 
-__all__ = ["ENDPOINT", "DataCloudSource", "SourceQuery", "parse_sql"]
+__all__ = ["ENDPOINT", "DataCloudSource", "SourceQuery", "index_stored_spelling",
+           "parse_sql"]
 
 ENDPOINT = "callout:DataCloud"
 MAX_ROWS = 49_999
@@ -212,6 +214,15 @@ def parse_sql(sql: str) -> SourceQuery:
     if i != len(toks):
         raise SqlError(f"unexpected {toks[i]!r}")
     return SourceQuery(tuple(cols), table, tuple(where), order, desc, limit, offset)
+
+
+def index_stored_spelling(store: Store, obj: SObjectDef, f: Field) -> str:
+    """Index ``f``'s stored spelling on ``obj`` (if missing): the source compares a
+    case-insensitive text field by code point, where the store indexes only its
+    upper-case key, and a keyset page over 2,000,000 rows must not scan the table. Speed
+    only. The scenario that seeds the source builds it with the data (``scenarios.py``),
+    so a replay does not pay for it on its first page."""
+    return store.add_storage_index(obj, [replace(f, case_sensitive=True)])
 
 
 class DataCloudSource:
@@ -424,11 +435,10 @@ class DataCloudSource:
 
     def _index_raw(self, f: Field) -> None:
         """Index the stored spelling of a case-insensitive text field once, when the
-        source compares it by code point: the store indexes only its upper-case key, and
-        a keyset page over 2,000,000 rows must not scan the table. Speed only."""
+        source compares it by code point (:func:`index_stored_spelling`)."""
         if self.case_sensitive and f.sort_key and f.name not in self._raw_indexed:
             self._raw_indexed.add(f.name)
-            self.org.store.add_storage_index(self.obj, [replace(f, case_sensitive=True)])
+            index_stored_spelling(self.org.store, self.obj, f)
 
     def _order_col(self, order: str) -> str:
         f = self.obj.field(order)
